@@ -1,0 +1,5 @@
+import sys
+
+from drugsim.cli import main
+
+sys.exit(main())

@@ -1,0 +1,5 @@
+"""Sub-commands: placeholder until its owner fills it in."""
+
+
+def register(subparsers) -> None:
+    return None
