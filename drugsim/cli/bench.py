@@ -1,5 +1,204 @@
-"""Sub-commands: placeholder until its owner fills it in."""
+"""``drugsim bench``: per-pair (the paper's way) vs the describe-once engine vs the limit; ``bench search``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from drugsim.errors import ConfigError
+
+EPILOG = """examples:
+  drugsim bench --data data/synthetic-quick --pairs 2000 --json benchmarks/results/bench.json
+  drugsim bench --data grocery --pairs 500 --methods orb,ahash --repeats 5
+  drugsim bench --data data/synthetic-quick --methods siamese-improved --model siamese-improved=runs/m.pt
+  drugsim bench --data data/synthetic-quick --pair-list runs/quick/test_pairs.txt --per-pair-pairs 200
+  drugsim bench search --sizes 1000,10000,100000 --json benchmarks/results/search.json --figure search.png
+
+Engine and limit run on the whole pair list; the paper's per-pair way on its first --per-pair-pairs pairs
+(rates are per pair, so they compare). Every time is a median over --repeats runs after a warm-up.
+Siamese methods need a trained checkpoint: --model NAME=PATH, or --models-dir DIR holding NAME.pt.
+"""
+
+SEARCH_EPILOG = """examples:
+  drugsim bench search --json benchmarks/results/search.json --figure benchmarks/results/search.png
+  drugsim bench search --sizes 1000,10000 --dim 64 --kinds hnsw --ef-search 32
+"""
+
+
+def _int_list(text: str) -> List[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
 def register(subparsers) -> None:
-    return None
+    parser = subparsers.add_parser(
+        "bench",
+        help="speed benchmark: per-pair vs engine vs limit (and 1:N search)",
+        description="Time every method the paper's way (describe both images for every pair), with the "
+        "describe-once engine, and at the limit (describe each image once + score all pairs, each alone).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--data", help="dataset folder, or 'grocery' ($DRUGSIM_GROCERY_ROOT)")
+    parser.add_argument("--pair-list", help="use this pair list (drugsim pairs output) instead of drawing pairs")
+    parser.add_argument("--pairs", type=int, default=2000, help="pairs drawn from the test split (default 2000)")
+    parser.add_argument("--split", default="test", choices=("train", "val", "test", "all"),
+                        help="split the pairs come from (default test)")
+    parser.add_argument("--methods", default=None,
+                        help="comma-separated method names (default: the paper's classical methods, plus "
+                        "Siamese variants whose checkpoint is given)")
+    parser.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
+                        help="checkpoint of a Siamese method (repeatable)")
+    parser.add_argument("--models-dir", help="folder with trained checkpoints named <method>.pt")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (median; default 3)")
+    parser.add_argument("--per-pair-pairs", type=int, default=100,
+                        help="pairs timed the paper's way (default 100; it is slow)")
+    parser.add_argument("--jobs", type=int, default=None, help="engine worker processes (default: all cores)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split and the pair draw")
+    parser.add_argument("--json", dest="json_out", help="write the results JSON here")
+    parser.set_defaults(func=run_bench)
+
+    sub = parser.add_subparsers(dest="bench_command", metavar="search")
+    search = sub.add_parser(
+        "search",
+        help="queries/s and recall@k of approximate indexes vs exact search as the gallery grows",
+        epilog=SEARCH_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    search.add_argument("--sizes", type=_int_list, default=[1_000, 10_000, 100_000],
+                        help="gallery sizes (default 1000,10000,100000)")
+    search.add_argument("--dim", type=int, default=128, help="embedding length (default 128)")
+    search.add_argument("--hash-bits", type=int, default=64, help="hash length in bits (default 64)")
+    search.add_argument("--queries", type=int, default=500, help="queries per size (default 500)")
+    search.add_argument("--k", type=int, default=10, help="neighbours per query (default 10)")
+    search.add_argument("--kinds", default="ivf,hnsw", help="approximate index kinds (default ivf,hnsw)")
+    search.add_argument("--nprobe", type=int, default=8, help="IVF cells visited per query (default 8)")
+    search.add_argument("--ef-search", type=int, default=64, help="HNSW search list (default 64)")
+    search.add_argument("--repeats", type=int, default=3, help="timed runs (median; default 3)")
+    search.add_argument("--seed", type=int, default=0, help="seed of the synthetic vectors")
+    search.add_argument("--json", dest="json_out", help="write the results JSON here")
+    search.add_argument("--figure", help="write the queries/s and recall figure here (PNG/SVG/PDF)")
+    search.set_defaults(func=run_search)
+
+
+def _checkpoints(args) -> Dict[str, str]:
+    models: Dict[str, str] = {}
+    if args.models_dir:
+        folder = Path(args.models_dir)
+        if not folder.is_dir():
+            raise ConfigError(f"--models-dir {folder}: no such folder")
+        from drugsim.evaluation.bench import SIAMESE_METHODS
+
+        for name in SIAMESE_METHODS:
+            for suffix in (".pt", ".pth", ".ckpt"):
+                if (folder / f"{name}{suffix}").is_file():
+                    models[name] = str(folder / f"{name}{suffix}")
+                    break
+    for item in args.model:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ConfigError(f"--model expects NAME=PATH (e.g. siamese-improved=runs/m.pt), got {item!r}")
+        if not Path(path).is_file():
+            raise ConfigError(f"--model {name}: checkpoint {path} does not exist")
+        models[name] = path
+    return models
+
+
+def _load_pairs(args) -> list:
+    if args.pair_list:
+        from drugsim.data import read_pairs
+
+        root = None
+        if args.data:
+            from drugsim.data import resolve_data_root
+
+            root = resolve_data_root(args.data)
+        pairs = read_pairs(args.pair_list, root=root)
+        if args.pairs and len(pairs) > args.pairs:
+            pairs = random.Random(args.seed).sample(pairs, args.pairs)
+        return pairs
+    if not args.data:
+        raise ConfigError("give --data DIR|grocery (or --pair-list FILE)")
+    from drugsim.data import load_dataset, make_pairs, resolve_data_root, split_dataset
+
+    records = load_dataset(resolve_data_root(args.data))
+    if args.split != "all":
+        records = split_dataset(records, seed=args.seed)[args.split]
+    return make_pairs(records, algorithm=2, seed=args.seed, n_pairs=args.pairs)
+
+
+def select_methods(names: Optional[str], models: Dict[str, str]):
+    """Build the methods to benchmark: the named ones, or the default list plus checkpointed Siamese ones."""
+    from drugsim.evaluation.bench import DEFAULT_METHODS, SIAMESE_METHODS
+    from drugsim.methods import create_method, method_spec
+
+    chosen = [n.strip() for n in names.split(",") if n.strip()] if names else list(DEFAULT_METHODS) + [
+        n for n in SIAMESE_METHODS if n in models]
+    methods = []
+    for name in chosen:
+        method_spec(name)  # clear error for an unknown name
+        if name in SIAMESE_METHODS:
+            if name not in models:
+                raise ConfigError(f"method {name!r} needs a trained checkpoint: --model {name}=PATH or "
+                                  "--models-dir DIR (train one with drugsim train siamese)")
+            methods.append(create_method(name, model=models[name]))
+        else:
+            methods.append(create_method(name))
+    return methods
+
+
+def run_bench(args) -> int:
+    from drugsim.evaluation.bench import BenchConfig, bench_methods, targets_summary
+
+    if args.repeats < 1:
+        raise ConfigError(f"--repeats must be >= 1, got {args.repeats}")
+    methods = select_methods(args.methods, _checkpoints(args))
+    pairs = _load_pairs(args)
+    config = BenchConfig(repeats=args.repeats, per_pair_pairs=args.per_pair_pairs, n_jobs=args.jobs)
+    print(f"{len(pairs)} pairs; {len(methods)} methods; per-pair way on the first "
+          f"{min(len(pairs), args.per_pair_pairs)} pairs; {args.repeats} repeats", flush=True)
+    result = bench_methods(methods, pairs, config, progress=True, dataset=args.data or args.pair_list)
+    for row in targets_summary(result):
+        target = "" if row["speedup_target"] is None else f" (target {row['speedup_target']:.0f}x: " + (
+            "ok" if row["speedup_ok"] else "MISSED") + ")"
+        print(f"{row['method']:>20}: speedup {row['speedup']:.1f}x{target}; engine/limit "
+              f"{row['engine_over_limit']:.2f} ({'ok' if row['engine_over_limit_ok'] else 'MISSED'})")
+    if args.json_out:
+        from drugsim.io import write_text_atomic
+
+        write_text_atomic(args.json_out, json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json_out}")
+    return 0
+
+
+def run_search(args) -> int:
+    from drugsim.evaluation.bench import bench_search, plot_search_benchmark
+
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    result = bench_search(args.sizes, dim=args.dim, hash_bits=args.hash_bits, n_queries=args.queries, k=args.k,
+                          kinds=kinds, repeats=args.repeats, seed=args.seed,
+                          index_options={"nprobe": args.nprobe, "ef_search": args.ef_search}, progress=True)
+    if args.json_out:
+        from drugsim.io import write_text_atomic
+
+        write_text_atomic(args.json_out, json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json_out}")
+    if args.figure:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from drugsim.io import atomic_path
+
+        axes = plot_search_benchmark(result)
+        figure = axes[0].figure
+        figure.tight_layout()
+        suffix = Path(args.figure).suffix
+        with atomic_path(args.figure, suffix=suffix) as tmp:
+            figure.savefig(tmp, dpi=120, format=suffix.lstrip(".") or "png")
+        print(f"wrote {args.figure}")
+    return 0
