@@ -230,10 +230,9 @@ class KeypointMethod(SimilarityMethod):
         else:
             kept = []
             for neighbours in cv2.BFMatcher(self.norm_type).knnMatch(da, db, k=2):
-                # With a single descriptor in B there is no second neighbour to compare with: keep it.
-                if len(neighbours) == 1 or (
-                    len(neighbours) == 2 and neighbours[0].distance < self.ratio * neighbours[1].distance
-                ):
+                # With a single descriptor in B there is no second neighbour, so the test cannot be passed
+                # (keeping it would let one keypoint "match" every keypoint of A).
+                if len(neighbours) == 2 and neighbours[0].distance < self.ratio * neighbours[1].distance:
                     m = neighbours[0]
                     kept.append((m.queryIdx, m.trainIdx, m.distance))
         matches = np.array(kept, dtype=np.float64).reshape(-1, 3)
