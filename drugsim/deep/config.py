@@ -1,0 +1,204 @@
+"""Training settings as small dataclasses, with the paper's settings and two CPU-sized presets.
+
+The ``paper`` preset copies :data:`drugsim.paper.TRAINING` unchanged (section 4.2: 224 px, 5 epochs,
+batch 64, Adam 5e-4, lr x0.5 every 2 epochs; classifier 30 epochs, Adam 1e-3, x0.1 every 7; threshold
+0.8). ``quick`` and ``tiny`` shrink the input and the number of pairs so that every model of Tables 6
+and 9 trains on two CPU cores in minutes (``quick``) or about a minute in all (``tiny``).
+
+Example:
+    >>> cfg = siamese_config("tiny", variant="classic", backbone="resnet18")
+    >>> cfg.image_size, cfg.variant
+    (32, 'classic')
+    >>> siamese_config("paper").epochs
+    5
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional
+
+from drugsim import paper
+from drugsim.errors import ConfigError
+
+PROFILES = ("tiny", "quick", "paper")
+VARIANTS = ("improved", "classic", "triplet")
+BACKBONES = ("resnet18", "vgg16", "efficientnet-lite0")
+CONTRASTIVE_FORMS = ("paper", "hadsell")
+
+
+@dataclass
+class SiameseConfig:
+    """Everything that decides how a Siamese (or triplet) network is trained.
+
+    Attributes:
+        variant: ``improved`` (Fig. 9, |f1-f2| -> FC -> sigmoid, BCE), ``classic`` (Fig. 8, Euclidean
+            distance, contrastive loss) or ``triplet`` (triplet margin loss, beyond the paper).
+        backbone: ``resnet18``, ``vgg16`` or ``efficientnet-lite0``.
+        weights: ``random``, ``imagenet`` or a path to a state-dict file.
+        image_size: square input side in pixels.
+        epochs, batch_size, lr, lr_step_epochs, lr_gamma: Adam + StepLR as in section 4.2.
+        threshold: decision threshold; improved: probability >= threshold is similar; classic and
+            triplet: distance <= threshold is similar (the paper uses 0.8 for both variants).
+        margin: contrastive margin m (eq. 22) or triplet margin.
+        contrastive_form: ``paper`` (eq. 22 as printed, max(0, m - D^2)^2) or ``hadsell`` (max(0, m - D)^2).
+        head_hidden: width of the improved head's hidden FC layer.
+        pool_size: the backbone's conv features are adaptive-average-pooled to pool_size x pool_size
+            and flattened (Figs. 8-9 flatten the feature map; pooling lets 32-64 px inputs work).
+        n_train_pairs, n_val_pairs: cap on the Algorithm 2 pairs used (None = all).
+        augment: apply the paper's augmentation (section 4.1.3) to training images.
+        seed: every random choice derives from it.
+        num_workers: DataLoader worker processes (0 = in the main process).
+        device: ``auto`` (CUDA, then CPU), ``cpu`` or ``cuda``.
+        amp: mixed precision when on CUDA.
+        train_eval_pairs: how many training pairs (un-augmented) to score for the train accuracy.
+    """
+
+    variant: str = "improved"
+    backbone: str = "resnet18"
+    weights: str = "random"
+    image_size: int = 224
+    epochs: int = 5
+    batch_size: int = 64
+    lr: float = 5e-4
+    lr_step_epochs: int = 2
+    lr_gamma: float = 0.5
+    threshold: float = 0.8
+    margin: float = 2.0
+    contrastive_form: str = "paper"
+    head_hidden: int = 256
+    pool_size: int = 1
+    n_train_pairs: Optional[int] = None
+    n_val_pairs: Optional[int] = None
+    augment: bool = True
+    seed: int = 0
+    num_workers: int = 0
+    device: str = "auto"
+    amp: bool = True
+    train_eval_pairs: int = 2000
+    profile: str = "paper"
+
+    def __post_init__(self) -> None:
+        _check_choice("variant", self.variant, VARIANTS)
+        _check_choice("backbone", self.backbone, BACKBONES)
+        _check_choice("contrastive_form", self.contrastive_form, CONTRASTIVE_FORMS)
+        _check_choice("device", self.device, ("auto", "cpu", "cuda"))
+        for name in ("image_size", "epochs", "batch_size", "lr_step_epochs", "pool_size", "head_hidden"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.image_size < 32:
+            raise ConfigError(f"image_size must be at least 32 pixels, got {self.image_size}")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain dict (JSON- and ``torch.load(weights_only=True)``-safe)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Dict[str, Any]) -> "SiameseConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+@dataclass
+class ClassifierConfig:
+    """Settings of the feature-face classifier (section 3, Table 6): ResNet18, two classes."""
+
+    backbone: str = "resnet18"
+    weights: str = "random"
+    image_size: int = 224
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    lr_step_epochs: int = 7
+    lr_gamma: float = 0.1
+    pool_size: int = 1
+    n_train_images: Optional[int] = None
+    augment: bool = True
+    seed: int = 0
+    num_workers: int = 0
+    device: str = "auto"
+    amp: bool = True
+    profile: str = "paper"
+    variant: str = field(default="classifier", repr=False)
+
+    def __post_init__(self) -> None:
+        _check_choice("backbone", self.backbone, BACKBONES)
+        _check_choice("device", self.device, ("auto", "cpu", "cuda"))
+        for name in ("image_size", "epochs", "batch_size", "lr_step_epochs", "pool_size"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.image_size < 32:
+            raise ConfigError(f"image_size must be at least 32 pixels, got {self.image_size}")
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Dict[str, Any]) -> "ClassifierConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def _check_choice(name: str, value: Any, known: tuple) -> None:
+    if value not in known:
+        raise ConfigError(f"{name}={value!r} is not supported. Try one of: {', '.join(known)}")
+
+
+_SIAMESE = paper.TRAINING["siamese"]
+_CLASSIFIER = paper.TRAINING["classifier"]
+
+#: Overrides per profile. ``paper`` is the paper's section 4.2 verbatim.
+_SIAMESE_PRESETS: Dict[str, Dict[str, Any]] = {
+    "paper": {
+        "image_size": paper.TRAINING["image_size"],
+        "epochs": _SIAMESE["epochs"],
+        "batch_size": _SIAMESE["batch_size"],
+        "lr": _SIAMESE["lr"],
+        "lr_step_epochs": _SIAMESE["lr_step_epochs"],
+        "lr_gamma": _SIAMESE["lr_gamma"],
+        "threshold": _SIAMESE["threshold"],
+        "margin": _SIAMESE["contrastive_margin"],
+    },
+    "quick": {"image_size": 64, "epochs": 3, "batch_size": 32, "lr": 5e-4, "lr_step_epochs": 2,
+              "n_train_pairs": 600, "n_val_pairs": 200, "train_eval_pairs": 300},
+    "tiny": {"image_size": 32, "epochs": 2, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 2,
+             "n_train_pairs": 192, "n_val_pairs": 96, "train_eval_pairs": 96},
+}
+_CLASSIFIER_PRESETS: Dict[str, Dict[str, Any]] = {
+    "paper": {
+        "image_size": paper.TRAINING["image_size"],
+        "epochs": _CLASSIFIER["epochs"],
+        "batch_size": _CLASSIFIER["batch_size"],
+        "lr": _CLASSIFIER["lr"],
+        "lr_step_epochs": _CLASSIFIER["lr_step_epochs"],
+        "lr_gamma": _CLASSIFIER["lr_gamma"],
+    },
+    "quick": {"image_size": 64, "epochs": 4, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 3,
+              "n_train_images": 600},
+    "tiny": {"image_size": 32, "epochs": 3, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 2,
+             "n_train_images": 192},
+}
+
+
+def siamese_config(profile: str = "paper", **overrides: Any) -> SiameseConfig:
+    """The Siamese settings of ``profile`` (tiny|quick|paper) with keyword ``overrides`` applied.
+
+    The triplet variant uses margin 0.5 on L2-normalised embeddings unless a margin is given.
+    """
+    _check_choice("profile", profile, PROFILES)
+    values = {**_SIAMESE_PRESETS[profile], "profile": profile}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if overrides.get("variant") == "triplet" and "margin" not in overrides:
+        values["margin"] = 0.5
+    return SiameseConfig(**{**values, **overrides})
+
+
+def classifier_config(profile: str = "paper", **overrides: Any) -> ClassifierConfig:
+    """The feature-face classifier settings of ``profile`` with keyword ``overrides`` applied."""
+    _check_choice("profile", profile, PROFILES)
+    values = {**_CLASSIFIER_PRESETS[profile], "profile": profile}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    return ClassifierConfig(**{**values, **overrides})

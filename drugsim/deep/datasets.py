@@ -1,0 +1,218 @@
+"""Torch datasets over pair lists, triplets and labelled images, with images decoded once into memory.
+
+Decoding a JPEG is slower on a CPU than a small network's forward pass, and Algorithm 2 reuses every
+image in many pairs, so :class:`ImageCache` reads and resizes each distinct image once (at the training
+size) into one uint8 tensor; datasets index into it. Training images then pass through the paper's
+augmentation (section 4.1.3) on the fly.
+
+Example:
+    >>> import numpy as np
+    >>> resize_image(np.zeros((10, 20, 3), np.uint8), 32).shape
+    (32, 32, 3)
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from drugsim import paper
+from drugsim.data.records import Pair
+from drugsim.io import read_image
+
+Transform = Callable[[torch.Tensor], torch.Tensor]
+
+
+def resize_image(image: np.ndarray, size: int) -> np.ndarray:
+    """RGB uint8 (H, W, 3) -> (size, size, 3), bilinear (the paper resizes every input to 224 x 224)."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an RGB image of shape (H, W, 3), got {image.shape}")
+    if image.shape[:2] == (size, size):
+        return image
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
+
+
+def images_to_tensor(images: Sequence[np.ndarray], size: int) -> torch.Tensor:
+    """A list of RGB uint8 arrays -> float tensor (N, 3, size, size) in [0, 1] (the eval transform)."""
+    batch = np.stack([resize_image(np.asarray(image), size) for image in images])
+    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+class ImageCache:
+    """Every distinct image decoded and resized once, as a uint8 tensor (N, 3, size, size).
+
+    Args:
+        paths: image files (duplicates are stored once).
+        size: side in pixels.
+        progress: show a tqdm bar while decoding.
+    """
+
+    def __init__(self, paths: Iterable[Path], size: int, *, progress: bool = False) -> None:
+        unique = list(dict.fromkeys(Path(p) for p in paths))
+        self.size = size
+        self.index: Dict[Path, int] = {path: i for i, path in enumerate(unique)}
+        self.pixels = torch.empty((len(unique), 3, size, size), dtype=torch.uint8)
+        iterator: Iterable = unique
+        if progress:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(unique, desc=f"decoding images at {size}px", unit="img")
+        for i, path in enumerate(iterator):
+            self.pixels[i] = torch.from_numpy(np.array(resize_image(read_image(path), size))).permute(2, 0, 1)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def get(self, path: Path) -> torch.Tensor:
+        """Float (3, size, size) in [0, 1]."""
+        return self.pixels[self.index[Path(path)]].float().div_(255.0)
+
+
+class PaperAugmentation:
+    """Section 4.1.3 on a float tensor (3, H, W) in [0, 1]: vertical and horizontal flips (p = 0.5),
+    rotation by 0 or 180 degrees, colour jitter (brightness [0.5, 1.5], contrast and saturation [0.9, 1.1],
+    hue [-0.1, 0.1]). Randomness comes from torch's global generator (seeded per epoch by the trainer).
+    """
+
+    def __init__(self) -> None:
+        from torchvision.transforms import ColorJitter
+
+        settings = paper.TRAINING["augmentation"]
+        self.vflip_p = settings["vflip_p"]
+        self.hflip_p = settings["hflip_p"]
+        self.jitter = ColorJitter(brightness=settings["brightness"], contrast=settings["contrast"],
+                                  saturation=settings["saturation"], hue=settings["hue"])
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        if torch.rand(()) < self.vflip_p:
+            image = image.flip(-2)
+        if torch.rand(()) < self.hflip_p:
+            image = image.flip(-1)
+        if torch.rand(()) < 0.5:  # rotation by 180 degrees
+            image = image.flip(-2).flip(-1)
+        return self.jitter(image).clamp_(0.0, 1.0)
+
+
+def training_augmentation(image_size: int) -> Transform:
+    """The paper's augmentation as a tensor transform.
+
+    Uses ``drugsim.data.paper_augmentation`` when the data layer provides one that accepts tensors,
+    else :class:`PaperAugmentation` (the same settings, from :data:`drugsim.paper.TRAINING`).
+    """
+    try:
+        from drugsim.data import paper_augmentation  # type: ignore[attr-defined]
+
+        transform = paper_augmentation(image_size)
+        probe = transform(torch.rand(3, image_size, image_size))
+        if isinstance(probe, torch.Tensor) and probe.shape == (3, image_size, image_size):
+            return transform
+    except Exception:  # noqa: BLE001 - the data layer's transform may expect PIL images
+        pass
+    return PaperAugmentation()
+
+
+class PairDataset(Dataset):
+    """(image_a, image_b, label) for each pair, from an :class:`ImageCache`."""
+
+    def __init__(self, pairs: Sequence[Pair], cache: ImageCache, transform: Optional[Transform] = None) -> None:
+        self.pairs = list(pairs)
+        self.cache = cache
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def _load(self, path: Path) -> torch.Tensor:
+        image = self.cache.get(path)
+        return self.transform(image) if self.transform is not None else image
+
+    def __getitem__(self, index: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        pair = self.pairs[index]
+        return self._load(pair.path_a), self._load(pair.path_b), torch.tensor(float(pair.label))
+
+
+class TripletDataset(PairDataset):
+    """(anchor, positive, negative) images for each triplet of paths."""
+
+    def __init__(self, triplets: Sequence[Tuple[Path, Path, Path]], cache: ImageCache,
+                 transform: Optional[Transform] = None) -> None:
+        super().__init__([], cache, transform)
+        self.triplets = list(triplets)
+
+    def __len__(self) -> int:
+        return len(self.triplets)
+
+    def __getitem__(self, index: int):  # type: ignore[override]
+        anchor, positive, negative = self.triplets[index]
+        return self._load(anchor), self._load(positive), self._load(negative)
+
+
+class ImageLabelDataset(Dataset):
+    """(image, class index) for the feature-face classifier."""
+
+    def __init__(self, paths: Sequence[Path], labels: Sequence[int], cache: ImageCache,
+                 transform: Optional[Transform] = None) -> None:
+        if len(paths) != len(labels):
+            raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
+        self.paths, self.labels = list(paths), [int(v) for v in labels]
+        self.cache, self.transform = cache, transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int):
+        image = self.cache.get(self.paths[index])
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, torch.tensor(self.labels[index])
+
+
+def make_triplets(pairs: Sequence[Pair], *, seed: int = 0) -> List[Tuple[Path, Path, Path]]:
+    """Algorithm 2 extended to triplets: each positive (K, K+1) with a negative (K, X) of the same anchor.
+
+    Algorithm 2 writes one negative (K, X, 0) per positive (K, K+1, 1), so joining on the anchor K gives
+    (anchor K, positive K+1, negative X). Anchors without a negative of their own borrow a random negative
+    image of another pair.
+
+    Example:
+        >>> from pathlib import Path as P
+        >>> pairs = [Pair(P("a"), P("b"), 1), Pair(P("a"), P("x"), 0)]
+        >>> make_triplets(pairs)
+        [(PosixPath('a'), PosixPath('b'), PosixPath('x'))]
+    """
+    rng = np.random.default_rng(seed)
+    negatives: Dict[Path, List[Path]] = defaultdict(list)
+    for pair in pairs:
+        if not pair.label:
+            negatives[Path(pair.path_a)].append(Path(pair.path_b))
+    all_negatives = [p for values in negatives.values() for p in values]
+    triplets: List[Tuple[Path, Path, Path]] = []
+    used: Dict[Path, int] = defaultdict(int)
+    for pair in pairs:
+        if not pair.label:
+            continue
+        anchor = Path(pair.path_a)
+        options = negatives.get(anchor)
+        if options:
+            negative = options[used[anchor] % len(options)]
+            used[anchor] += 1
+        elif all_negatives:
+            negative = all_negatives[int(rng.integers(len(all_negatives)))]
+        else:
+            continue
+        triplets.append((anchor, Path(pair.path_b), negative))
+    return triplets
+
+
+def subsample(items: Sequence, n: Optional[int], *, seed: int) -> list:
+    """At most ``n`` items, chosen at random (seeded) but kept in their original order."""
+    if n is None or n >= len(items):
+        return list(items)
+    keep = np.sort(np.random.default_rng(seed).choice(len(items), size=n, replace=False))
+    return [items[i] for i in keep]

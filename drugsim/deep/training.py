@@ -1,0 +1,490 @@
+"""Training loops for the Siamese networks and the feature-face classifier (paper section 4.2).
+
+One loop serves every model: Adam, StepLR, optional mixed precision on CUDA, a tqdm bar with the running
+loss, validation accuracy after every epoch, the best checkpoint kept, and resumption after an
+interruption. Under ``torchrun --nproc_per_node=N`` the same code runs with DistributedDataParallel and a
+DistributedSampler (gloo on CPU, NCCL on CUDA); rank 0 writes the checkpoints.
+
+Reproducibility: each epoch reseeds torch from ``(seed, epoch)``, so the shuffling, augmentation and
+dropout of epoch ``e`` do not depend on what ran before; a run resumed at an epoch boundary replays
+exactly what the uninterrupted run would have done (tested).
+
+Checkpoints are plain dicts of tensors, numbers, strings and lists (the config as a dict), loaded with
+``torch.load(weights_only=True)``:
+
+* ``OUT`` (e.g. ``model.pt``): the weights of the best validation epoch, the config, the history and the
+  final results; what :class:`drugsim.deep.method.SiameseMethod` loads.
+* ``OUT.last.pt``: the full training state after the latest epoch (optimizer, scheduler, scaler), used by
+  ``resume=True``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+
+from drugsim.data.records import Pair
+from drugsim.deep.backbones import build_backbone
+from drugsim.deep.config import SiameseConfig
+from drugsim.deep.datasets import (
+    ImageCache,
+    PairDataset,
+    TripletDataset,
+    make_triplets,
+    subsample,
+    training_augmentation,
+)
+from drugsim.deep.losses import contrastive_loss, pair_bce_loss, triplet_loss
+from drugsim.deep.siamese import SiameseNetwork
+from drugsim.errors import ConfigError, DatasetError, DrugsimError
+from drugsim.io import atomic_path
+
+CHECKPOINT_FORMAT = "drugsim-checkpoint-v1"
+
+
+class CheckpointError(DrugsimError):
+    """A checkpoint file is missing, unreadable, or not a drugsim checkpoint of the expected kind."""
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced.
+
+    Attributes:
+        checkpoint: the best-validation checkpoint file.
+        history: one dict per epoch: epoch, train_loss, val_accuracy, lr, seconds.
+        best_epoch, best_val_accuracy: the epoch kept in ``checkpoint`` and its validation accuracy.
+        train_accuracy: accuracy of the kept model on un-augmented training pairs/images.
+        seconds: wall time of the whole run (this process).
+        weights: the initial weights used (``random``, ``imagenet`` or a path).
+        device: where it ran.
+    """
+
+    checkpoint: Path
+    history: List[Dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_accuracy: float = float("nan")
+    train_accuracy: float = float("nan")
+    seconds: float = 0.0
+    weights: str = "random"
+    device: str = "cpu"
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------- devices
+
+
+def resolve_device(spec: str = "auto", *, local_rank: int = 0) -> torch.device:
+    """``auto`` -> CUDA when available (the process's local rank under torchrun), else CPU."""
+    if spec == "cpu" or (spec == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' was requested but CUDA is not available; use --device cpu or auto")
+    return torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
+
+
+@dataclass
+class _Dist:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    started_here: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def _setup_distributed(device_spec: str) -> _Dist:
+    """Join the process group torchrun (or a test's spawn) described in the environment, if any."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return _Dist()
+    import torch.distributed as dist
+
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", str(rank)))
+    started = False
+    if not dist.is_initialized():
+        use_cuda = device_spec != "cpu" and torch.cuda.is_available()
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo", rank=rank, world_size=world_size)
+        started = True
+    return _Dist(rank=rank, world_size=world_size, local_rank=local_rank, started_here=started)
+
+
+def _barrier(dist_info: _Dist) -> None:
+    if dist_info.enabled:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def _seed_everything(seed: int) -> None:
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return int(seed) * 1000 + int(epoch) + 1
+
+
+# ----------------------------------------------------------------------------------------- checkpoints
+
+
+def last_checkpoint_path(out: Path) -> Path:
+    """Where the resumable training state of ``out`` lives (``model.pt`` -> ``model.last.pt``)."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.last{out.suffix or '.pt'}")
+
+
+def save_checkpoint(path: Path, payload: Dict[str, Any]) -> Path:
+    """Write a checkpoint atomically (a crash never leaves half a file under the final name)."""
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save({"format": CHECKPOINT_FORMAT, **payload}, tmp)
+    return Path(path)
+
+
+def load_checkpoint(path: Path | str, *, kind: Optional[str] = None) -> Dict[str, Any]:
+    """Read a drugsim checkpoint safely (``weights_only=True``).
+
+    Args:
+        path: the file.
+        kind: ``"siamese"`` or ``"classifier"`` to insist on one.
+
+    Raises:
+        CheckpointError: missing file, unreadable or corrupt file, or not a drugsim checkpoint of ``kind``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist (train one with `drugsim train ...`)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - truncated zips, pickles and garbage raise many kinds
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a PyTorch checkpoint ({reason})") from exc
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a drugsim checkpoint (expected format {CHECKPOINT_FORMAT!r})")
+    if kind is not None and payload.get("kind") != kind:
+        raise CheckpointError(f"{path} holds a {payload.get('kind')!r} model, expected a {kind!r} model")
+    return payload
+
+
+def build_siamese(config: SiameseConfig, *, weights: Optional[str] = None) -> SiameseNetwork:
+    """The network ``config`` describes (backbone weights from ``weights`` or ``config.weights``)."""
+    backbone = build_backbone(config.backbone, weights=weights or config.weights, pool_size=config.pool_size)
+    return SiameseNetwork(backbone, variant=config.variant, head_hidden=config.head_hidden)
+
+
+def load_siamese(path: Path | str, *, device: str | torch.device = "cpu") -> Tuple[SiameseNetwork, Dict[str, Any]]:
+    """A trained Siamese network in eval mode and its checkpoint dict."""
+    payload = load_checkpoint(path, kind="siamese")
+    config = SiameseConfig.from_dict(payload["config"])
+    model = build_siamese(config, weights="random")
+    model.load_state_dict(payload["model"])
+    return model.to(device).eval(), payload
+
+
+# ----------------------------------------------------------------------------------------- the loop
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if hasattr(model, "module") else model
+
+
+def _cpu_state(model: nn.Module) -> Dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in _unwrap(model).state_dict().items()}
+
+
+def fit(
+    model: nn.Module,
+    *,
+    kind: str,
+    config: Any,
+    train_dataset: Dataset,
+    step: Callable[[nn.Module, Sequence[torch.Tensor]], torch.Tensor],
+    validate: Callable[[nn.Module], float],
+    final_scores: Callable[[nn.Module], Dict[str, Any]],
+    out: Path,
+    resume: bool = False,
+    progress: bool = True,
+    extra: Optional[Dict[str, Any]] = None,
+) -> TrainResult:
+    """The training loop shared by every model.
+
+    Args:
+        model: the network (unwrapped; DDP is applied here when running distributed).
+        kind: ``"siamese"`` or ``"classifier"`` (stored in the checkpoint).
+        config: a :class:`SiameseConfig` or :class:`ClassifierConfig`.
+        train_dataset: yields tuples of tensors; ``step(model, batch)`` returns the mean loss.
+        validate: ``validate(model) -> accuracy`` on the validation set (model in eval mode).
+        final_scores: called once on the best model, returns results stored with it (e.g. train_accuracy).
+        out: best checkpoint path; the resumable state goes to :func:`last_checkpoint_path`.
+        resume: continue from ``OUT.last.pt`` when it exists (same config required).
+        progress: tqdm bar with the running loss (rank 0 only).
+        extra: more plain values to store in the checkpoint (e.g. the image lists used).
+    """
+    started = time.perf_counter()
+    out = Path(out)
+    dist_info = _setup_distributed(config.device)
+    device = resolve_device(config.device, local_rank=dist_info.local_rank)
+    use_amp = bool(config.amp and device.type == "cuda")
+    _seed_everything(config.seed)
+    model = model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step_epochs, gamma=config.lr_gamma)
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    history: List[Dict[str, float]] = []
+    best_val, best_epoch, start_epoch = -math.inf, 0, 0
+    best_state: Optional[Dict[str, torch.Tensor]] = None
+
+    last = last_checkpoint_path(out)
+    if resume and last.is_file():
+        state = load_checkpoint(last, kind=kind)
+        saved = {k: v for k, v in state["config"].items() if k not in ("epochs", "num_workers", "device", "amp")}
+        now = {k: v for k, v in config.to_dict().items() if k not in ("epochs", "num_workers", "device", "amp")}
+        if saved != now:
+            changed = sorted(k for k in now if saved.get(k) != now[k])
+            raise ConfigError(f"cannot resume from {last}: its settings differ in {', '.join(changed)}")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if use_amp and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        history = list(state["history"])
+        start_epoch = int(state["epoch"])
+        best_val, best_epoch = float(state["best_val_accuracy"]), int(state["best_epoch"])
+        best_state = state.get("best_model")
+
+    train_model: nn.Module = model
+    if dist_info.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        train_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    generator = torch.Generator()
+    if dist_info.enabled:
+        sampler = DistributedSampler(train_dataset, num_replicas=dist_info.world_size, rank=dist_info.rank,
+                                     shuffle=True, seed=config.seed)
+    else:
+        sampler = RandomSampler(train_dataset, generator=generator)
+    loader = DataLoader(train_dataset, batch_size=config.batch_size, sampler=sampler,
+                        num_workers=config.num_workers, pin_memory=device.type == "cuda",
+                        persistent_workers=False, drop_last=False, generator=generator)
+
+    for epoch in range(start_epoch, config.epochs):
+        epoch_started = time.perf_counter()
+        epoch_seed = _epoch_seed(config.seed, epoch)
+        torch.manual_seed(epoch_seed + 7919 * dist_info.rank)
+        generator.manual_seed(epoch_seed)
+        if isinstance(sampler, DistributedSampler):
+            sampler.set_epoch(epoch)
+        train_model.train()
+        total, count = 0.0, 0
+        batches = loader
+        bar = None
+        if progress and dist_info.is_main:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(loader, desc=f"{kind} epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False)
+            batches = bar
+        for batch in batches:
+            batch = [t.to(device, non_blocking=True) for t in batch]
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+                loss = step(train_model, batch)
+            if not torch.isfinite(loss):
+                raise DrugsimError(f"training diverged: loss is {float(loss)} in epoch {epoch + 1}; lower the lr")
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            total += float(loss.detach()) * len(batch[0])
+            count += len(batch[0])
+            if bar is not None:
+                bar.set_postfix(loss=f"{total / max(count, 1):.4f}")
+        if bar is not None:
+            bar.close()
+        lr = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+        model.eval()
+        val_accuracy = float(validate(model))
+        history.append({"epoch": epoch + 1, "train_loss": total / max(count, 1), "val_accuracy": val_accuracy,
+                        "lr": lr, "seconds": time.perf_counter() - epoch_started})
+        if val_accuracy > best_val or best_state is None:
+            best_val, best_epoch, best_state = val_accuracy, epoch + 1, _cpu_state(model)
+        if dist_info.is_main:
+            save_checkpoint(last, {
+                "kind": kind, "config": config.to_dict(), "model": _cpu_state(model),
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict() if use_amp else {}, "epoch": epoch + 1, "history": history,
+                "best_val_accuracy": best_val, "best_epoch": best_epoch, "best_model": best_state,
+                "weights": str(config.weights),
+            })
+        _barrier(dist_info)
+
+    if best_state is None:
+        best_state = _cpu_state(model)
+    model.load_state_dict(best_state)
+    model.eval()
+    results = dict(final_scores(model))
+    seconds = time.perf_counter() - started
+    result = TrainResult(checkpoint=out, history=history, best_epoch=best_epoch, best_val_accuracy=best_val,
+                         train_accuracy=float(results.get("train_accuracy", float("nan"))), seconds=seconds,
+                         weights=str(config.weights), device=str(device), extra=results)
+    if dist_info.is_main:
+        save_checkpoint(out, {
+            "kind": kind, "config": config.to_dict(), "model": best_state, "history": history,
+            "epoch": len(history), "best_epoch": best_epoch, "best_val_accuracy": best_val,
+            "weights": str(config.weights), "device": str(device), "world_size": dist_info.world_size,
+            "torch_version": str(torch.__version__), "results": {k: v for k, v in results.items()
+                                                            if isinstance(v, (int, float, str))},
+            "train_seconds": seconds, **(extra or {}),
+        })
+    _barrier(dist_info)
+    if dist_info.started_here:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    return result
+
+
+# ------------------------------------------------------------------------------------------- Siamese
+
+
+@torch.no_grad()
+def pair_scores(model: SiameseNetwork, cache: ImageCache, pairs: Sequence[Pair], *, batch_size: int = 128,
+                device: Optional[torch.device] = None) -> np.ndarray:
+    """Scores of ``pairs`` from cached (un-augmented) images: probability (improved) or distance.
+
+    Each distinct image is embedded once; the head then scores the pairs.
+    """
+    model.eval()
+    device = device or next(model.parameters()).device
+    paths = list(dict.fromkeys([Path(p.path_a) for p in pairs] + [Path(p.path_b) for p in pairs]))
+    rows = {path: i for i, path in enumerate(paths)}
+    embeddings = []
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start:start + batch_size]
+        images = torch.stack([cache.get(p) for p in chunk]).to(device)
+        embeddings.append(model.embed(images).float())
+    if not embeddings:
+        return np.zeros(0)
+    table = torch.cat(embeddings)
+    index_a = torch.tensor([rows[Path(p.path_a)] for p in pairs], device=table.device)
+    index_b = torch.tensor([rows[Path(p.path_b)] for p in pairs], device=table.device)
+    raw = model.head(table[index_a], table[index_b])
+    return model.similarity(raw).double().cpu().numpy()
+
+
+def decide(scores: np.ndarray, variant: str, threshold: float) -> np.ndarray:
+    """Similar (True) or not: probability >= threshold (improved), distance <= threshold (classic, triplet)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    return scores >= threshold if variant == "improved" else scores <= threshold
+
+
+def pair_accuracy(scores: np.ndarray, labels: Sequence[int], variant: str, threshold: float) -> float:
+    """Share of pairs decided correctly at ``threshold``."""
+    labels = np.asarray(labels, dtype=bool)
+    if labels.size == 0:
+        return float("nan")
+    return float(np.mean(decide(scores, variant, threshold) == labels))
+
+
+def _siamese_step(config: SiameseConfig) -> Callable[[nn.Module, Sequence[torch.Tensor]], torch.Tensor]:
+    if config.variant == "triplet":
+        def step(model, batch):
+            anchor, positive, negative = model(batch[0], batch[1], batch[2])
+            return triplet_loss(anchor.float(), positive.float(), negative.float(), margin=config.margin)
+    elif config.variant == "classic":
+        def step(model, batch):
+            return contrastive_loss(model(batch[0], batch[1]).float(), batch[2], margin=config.margin,
+                                    form=config.contrastive_form)
+    else:
+        def step(model, batch):
+            return pair_bce_loss(model(batch[0], batch[1]).float(), batch[2])
+    return step
+
+
+def train_siamese(
+    config: SiameseConfig,
+    train_pairs: Sequence[Pair],
+    val_pairs: Sequence[Pair],
+    *,
+    out: Path | str,
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainResult:
+    """Train a Siamese (or triplet) network on Algorithm 2 pair lists.
+
+    Args:
+        config: settings (:func:`drugsim.deep.config.siamese_config`).
+        train_pairs: pairs of the training drugs (``n_train_pairs`` of them are used; for the triplet
+            variant they are joined into triplets, see :func:`~drugsim.deep.datasets.make_triplets`).
+        val_pairs: pairs of the validation drugs, scored after each epoch at ``config.threshold``.
+        out: checkpoint of the best validation epoch.
+        resume: continue an interrupted run from ``OUT.last.pt``.
+        progress: show progress bars.
+
+    Returns:
+        A :class:`TrainResult`; ``extra`` holds ``train_accuracy``, ``val_accuracy`` and
+        ``train_pairs_per_second``.
+
+    References:
+        Paper sections 2.6 and 4.2, Table 9.
+    """
+    if not train_pairs:
+        raise DatasetError("no training pairs: the training split has no pairs (need >= 2 images per face)")
+    if not val_pairs:
+        raise DatasetError("no validation pairs: the validation split has no pairs")
+    train_pairs = subsample(list(train_pairs), config.n_train_pairs, seed=config.seed)
+    val_pairs = subsample(list(val_pairs), config.n_val_pairs, seed=config.seed + 1)
+    eval_pairs = subsample(train_pairs, config.train_eval_pairs, seed=config.seed + 2)
+    if config.variant == "triplet":
+        items = make_triplets(train_pairs, seed=config.seed)
+        if not items:
+            raise DatasetError("no triplets could be formed: the training pairs need positives and negatives")
+        paths = [p for triplet in items for p in triplet]
+    else:
+        items = train_pairs
+        paths = [p for pair in train_pairs for p in (pair.path_a, pair.path_b)]
+    paths += [p for pair in val_pairs for p in (pair.path_a, pair.path_b)]
+    cache = ImageCache(paths, config.image_size, progress=progress)
+    transform = training_augmentation(config.image_size) if config.augment else None
+    dataset = TripletDataset(items, cache, transform) if config.variant == "triplet" else PairDataset(
+        items, cache, transform)
+    torch.manual_seed(config.seed)  # the initial weights are part of the seeded run
+    model = build_siamese(config)
+    val_labels = [p.label for p in val_pairs]
+
+    def validate(net: nn.Module) -> float:
+        return pair_accuracy(pair_scores(net, cache, val_pairs), val_labels, config.variant, config.threshold)
+
+    def final_scores(net: nn.Module) -> Dict[str, Any]:
+        started = time.perf_counter()
+        scores = pair_scores(net, cache, eval_pairs)
+        rate = len(eval_pairs) / max(time.perf_counter() - started, 1e-9)
+        val = pair_scores(net, cache, val_pairs)
+        return {
+            "train_accuracy": pair_accuracy(scores, [p.label for p in eval_pairs], config.variant, config.threshold),
+            "val_accuracy": pair_accuracy(val, val_labels, config.variant, config.threshold),
+            "cached_pairs_per_second": rate,
+            "n_train_items": len(items), "n_val_pairs": len(val_pairs),
+        }
+
+    return fit(model, kind="siamese", config=config, train_dataset=dataset, step=_siamese_step(config),
+               validate=validate, final_scores=final_scores, out=Path(out), resume=resume, progress=progress)
