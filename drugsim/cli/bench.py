@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from drugsim.errors import ConfigError
 
@@ -19,7 +18,8 @@ EPILOG = """examples:
 
 Engine and limit run on the whole pair list; the paper's per-pair way on its first --per-pair-pairs pairs
 (rates are per pair, so they compare). Every time is a median over --repeats runs after a warm-up.
-Siamese methods need a trained checkpoint: --model NAME=PATH, or --models-dir DIR holding NAME.pt.
+Siamese methods need a trained checkpoint: --model NAME=PATH, or --models-dir DIR holding NAME.pt
+(or any *improved*.pt, *classic*.pt, *triplet*.pt there).
 """
 
 SEARCH_EPILOG = """examples:
@@ -54,7 +54,7 @@ def register(subparsers) -> None:
                         "Siamese variants whose checkpoint is given)")
     parser.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
                         help="checkpoint of a Siamese method (repeatable)")
-    parser.add_argument("--models-dir", help="folder with trained checkpoints named <method>.pt")
+    parser.add_argument("--models-dir", help="folder with trained checkpoints (<method>.pt, or *<variant>*.pt)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (median; default 3)")
     parser.add_argument("--per-pair-pairs", type=int, default=100,
                         help="pairs timed the paper's way (default 100; it is slow)")
@@ -92,13 +92,9 @@ def _checkpoints(args) -> Dict[str, str]:
         folder = Path(args.models_dir)
         if not folder.is_dir():
             raise ConfigError(f"--models-dir {folder}: no such folder")
-        from drugsim.evaluation.bench import SIAMESE_METHODS
+        from drugsim.evaluation.bench import find_checkpoints
 
-        for name in SIAMESE_METHODS:
-            for suffix in (".pt", ".pth", ".ckpt"):
-                if (folder / f"{name}{suffix}").is_file():
-                    models[name] = str(folder / f"{name}{suffix}")
-                    break
+        models.update({name: str(path) for name, path in find_checkpoints(folder).items()})
     for item in args.model:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
@@ -109,56 +105,14 @@ def _checkpoints(args) -> Dict[str, str]:
     return models
 
 
-def _load_pairs(args) -> list:
-    if args.pair_list:
-        from drugsim.data import read_pairs
-
-        root = None
-        if args.data:
-            from drugsim.data import resolve_data_root
-
-            root = resolve_data_root(args.data)
-        pairs = read_pairs(args.pair_list, root=root)
-        if args.pairs and len(pairs) > args.pairs:
-            pairs = random.Random(args.seed).sample(pairs, args.pairs)
-        return pairs
-    if not args.data:
-        raise ConfigError("give --data DIR|grocery (or --pair-list FILE)")
-    from drugsim.data import load_dataset, make_pairs, resolve_data_root, split_dataset
-
-    records = load_dataset(resolve_data_root(args.data))
-    if args.split != "all":
-        records = split_dataset(records, seed=args.seed)[args.split]
-    return make_pairs(records, algorithm=2, seed=args.seed, n_pairs=args.pairs)
-
-
-def select_methods(names: Optional[str], models: Dict[str, str]):
-    """Build the methods to benchmark: the named ones, or the default list plus checkpointed Siamese ones."""
-    from drugsim.evaluation.bench import DEFAULT_METHODS, SIAMESE_METHODS
-    from drugsim.methods import create_method, method_spec
-
-    chosen = [n.strip() for n in names.split(",") if n.strip()] if names else list(DEFAULT_METHODS) + [
-        n for n in SIAMESE_METHODS if n in models]
-    methods = []
-    for name in chosen:
-        method_spec(name)  # clear error for an unknown name
-        if name in SIAMESE_METHODS:
-            if name not in models:
-                raise ConfigError(f"method {name!r} needs a trained checkpoint: --model {name}=PATH or "
-                                  "--models-dir DIR (train one with drugsim train siamese)")
-            methods.append(create_method(name, model=models[name]))
-        else:
-            methods.append(create_method(name))
-    return methods
-
-
 def run_bench(args) -> int:
-    from drugsim.evaluation.bench import BenchConfig, bench_methods, targets_summary
+    from drugsim.evaluation.bench import BenchConfig, bench_methods, benchmark_pairs, build_methods, targets_summary
 
     if args.repeats < 1:
         raise ConfigError(f"--repeats must be >= 1, got {args.repeats}")
-    methods = select_methods(args.methods, _checkpoints(args))
-    pairs = _load_pairs(args)
+    methods = build_methods(args.methods, models=_checkpoints(args))
+    pairs = benchmark_pairs(args.data, n_pairs=args.pairs, split=args.split, seed=args.seed,
+                            pair_list=args.pair_list)
     config = BenchConfig(repeats=args.repeats, per_pair_pairs=args.per_pair_pairs, n_jobs=args.jobs)
     print(f"{len(pairs)} pairs; {len(methods)} methods; per-pair way on the first "
           f"{min(len(pairs), args.per_pair_pairs)} pairs; {args.repeats} repeats", flush=True)

@@ -69,6 +69,100 @@ DEFAULT_METHODS = (
 SIAMESE_METHODS = ("siamese-improved", "siamese-classic", "siamese-triplet")
 
 
+def find_checkpoints(models_dir: Any) -> Dict[str, Path]:
+    """Trained Siamese checkpoints in ``models_dir`` (searched recursively), keyed by method name.
+
+    ``siamese-<variant>.pt`` wins; otherwise the first (sorted) ``*<variant>*.pt`` file, e.g.
+    ``resnet18-improved.pt``. Resumable training states (``*.last.pt``) are skipped. A missing folder
+    gives an empty dict (no trained model yet).
+    """
+    folder = Path(models_dir)
+    if not str(models_dir) or not folder.is_dir():
+        return {}
+    candidates = sorted(p for p in folder.rglob("*.pt") if not p.name.endswith(".last.pt"))
+    found: Dict[str, Path] = {}
+    for name in SIAMESE_METHODS:
+        variant = name.split("-", 1)[1]
+        exact = [p for p in candidates if p.stem == name]
+        loose = [p for p in candidates if variant in p.stem]
+        if exact or loose:
+            found[name] = (exact or loose)[0]
+    return found
+
+
+def build_methods(names: Optional[Sequence[str] | str] = None, *, models: Optional[Dict[str, Any]] = None) -> List[Any]:
+    """The methods to benchmark: ``names`` (a list or comma-separated text) or, by default,
+    :data:`DEFAULT_METHODS` plus every Siamese variant that has a checkpoint in ``models``.
+
+    Args:
+        names: method names; None or empty = the default list.
+        models: ``{method name: checkpoint path}`` for Siamese methods (see :func:`find_checkpoints`).
+
+    Raises:
+        ConfigError: an unknown name, or a Siamese method named without a checkpoint.
+    """
+    from drugsim.methods import create_method, method_spec
+
+    models = dict(models or {})
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    chosen = list(names) if names else list(DEFAULT_METHODS) + [n for n in SIAMESE_METHODS if n in models]
+    methods = []
+    for name in chosen:
+        method_spec(name)  # a clear error for an unknown name
+        if name in SIAMESE_METHODS:
+            if name not in models:
+                raise ConfigError(f"method {name!r} needs a trained checkpoint: --model {name}=PATH or "
+                                  "--models-dir DIR (train one with drugsim train siamese)")
+            methods.append(create_method(name, model=str(models[name])))
+        else:
+            methods.append(create_method(name))
+    return methods
+
+
+def benchmark_pairs(
+    data: Any,
+    *,
+    n_pairs: Optional[int] = 2000,
+    split: str = "test",
+    seed: int = 0,
+    pair_list: Optional[Any] = None,
+) -> List[Any]:
+    """The pair list a benchmark runs on.
+
+    Args:
+        data: dataset folder or ``"grocery"`` (see :func:`drugsim.data.resolve_data_root`); may be None
+            when ``pair_list`` paths are absolute.
+        n_pairs: pairs to keep (a seeded sample when the list is longer); None = all.
+        split: ``"train"``, ``"val"``, ``"test"`` or ``"all"``: the classes the pairs come from.
+        seed: seed of the split, the pair draw and the sample.
+        pair_list: a pair list file (``drugsim pairs`` output) to read instead of drawing pairs.
+    """
+    import random
+
+    if split not in ("train", "val", "test", "all"):
+        raise ConfigError(f"split {split!r} is not supported. Try one of ['train', 'val', 'test', 'all']")
+    if pair_list:
+        from drugsim.data import read_pairs, resolve_data_root
+
+        root = resolve_data_root(str(data)) if data else None
+        pairs = list(read_pairs(pair_list, root=root))
+        if n_pairs and len(pairs) > n_pairs:
+            pairs = random.Random(seed).sample(pairs, n_pairs)
+    else:
+        if not data:
+            raise ConfigError("give a dataset (--data DIR|grocery) or a pair list (--pair-list FILE)")
+        from drugsim.data import load_dataset, make_pairs, resolve_data_root, split_dataset
+
+        records = load_dataset(resolve_data_root(str(data)))
+        if split != "all":
+            records = split_dataset(records, seed=seed)[split]
+        pairs = list(make_pairs(records, algorithm=2, seed=seed, n_pairs=n_pairs))
+    if not pairs:
+        raise DatasetError(f"no pairs drawn from {pair_list or data} ({split} split)")
+    return pairs
+
+
 def speed_targets(method_name: str) -> Dict[str, Optional[float]]:
     """Issue 7's targets for one method: minimum speedup (None when the issue sets none) and limit ratio."""
     return {"speedup": SPEEDUP_TARGETS.get(method_name), "engine_over_limit": LIMIT_TARGET}

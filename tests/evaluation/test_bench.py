@@ -137,3 +137,14 @@ def test_cli_errors(capsys):
     assert "needs a trained checkpoint" in capsys.readouterr().err
     assert main(["bench", "--model", "nonsense", "--data", "x"]) == 2
     assert "--model expects NAME=PATH" in capsys.readouterr().err
+
+
+def test_find_checkpoints(tmp_path):
+    (tmp_path / "sub").mkdir()
+    for name in ("resnet18-improved.pt", "resnet18-improved.last.pt", "siamese-classic.pt", "vgg16-classic.pt",
+                 "notes.txt"):
+        (tmp_path / "sub" / name).write_bytes(b"x")
+    found = bench.find_checkpoints(tmp_path)
+    assert found == {"siamese-improved": tmp_path / "sub" / "resnet18-improved.pt",
+                     "siamese-classic": tmp_path / "sub" / "siamese-classic.pt"}
+    assert bench.find_checkpoints(tmp_path / "missing") == {}
