@@ -1,0 +1,224 @@
+"""The summary chapter: every row of the paper's Tables 3-10 beside the number this run measured.
+
+Each notebook's results JSON (``drugsim.report.save_results``) reports paper-comparable numbers under
+a top-level key named after the table, keyed exactly as :mod:`drugsim.paper` keys it::
+
+    save_results(results_path, {"table7": {"orb": {"positive_mean": 12.3, "negative_mean": 4.5,
+                                                   "pairs_per_second": 80.1}, ...}})
+
+* ``table3`` / ``table4``: ``{method: value}`` on our Fig. 1-style example pair (``table3`` may also
+  hold ``"cosine"``, the section 2.2 value);
+* ``table5``: ``{face: {"min", "max", "mean"}}`` images per face;
+* ``table6``: ``{"train_accuracy", "test_accuracy", "images_per_second"}`` of the feature-face classifier;
+* ``table7``: ``{method: {"positive_mean", "negative_mean", "pairs_per_second"}}``;
+* ``table8``: ``{"sift"|"orb": {"threshold", "accuracy", "pairs_per_second"}}``;
+* ``table9``: ``{"<backbone>-<variant>": {"train_accuracy", "test_accuracy", "pairs_per_second"}}``;
+* ``table10``: ``{"resnet18-classifier+<backbone>-improved": {"test_accuracy", "pairs_per_second"}}``.
+
+Accuracies are fractions in [0, 1], as in :mod:`drugsim.paper`. A row no notebook reported shows as
+missing (NaN), never as a typed number.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from drugsim import paper
+
+def paper_tables() -> List[Tuple[str, str, Dict[str, Dict[str, float]]]]:
+    """Every number of Tables 3-10 (and the section 2.2 cosine value) as rows of quantities."""
+    table3 = {k: {"value": v} for k, v in paper.TABLE3_FIG1_HISTOGRAM.items()}
+    table3["cosine"] = {"value": paper.FIG1_COSINE}
+    table8 = {k: {"threshold": paper.TABLE8_THRESHOLDS[k], **v} for k, v in paper.TABLE8.items()}
+    return [
+        ("table3", "Table 3 and section 2.2: histogram metrics and cosine on the example pair", table3),
+        ("table4", "Table 4: equal hash bits (of 64) on the example pair",
+         {k: {"value": float(v)} for k, v in paper.TABLE4_FIG1_HASHES.items()}),
+        ("table5", "Table 5: images per face (min / max / mean)",
+         {k: {q: float(x) for q, x in v.items()} for k, v in paper.TABLE5_FACES.items()}),
+        ("table6", "Table 6: feature-face classifier (ResNet18)", {"resnet18-classifier": dict(paper.TABLE6_CLASSIFIER)}),
+        ("table7", "Table 7: mean score of positive / negative pairs and pairs per second", paper.TABLE7),
+        ("table8", "Table 8: SIFT and ORB on the full test set at the midpoint threshold", table8),
+        ("table9", "Table 9: Siamese networks", paper.TABLE9),
+        ("table10", "Table 10: classifier + improved Siamese network", paper.TABLE10),
+    ]
+
+
+def load_results(results_dir: Path, *, order: Optional[List[str]] = None) -> Dict[str, Dict[str, Any]]:
+    """Every ``<name>.json`` in ``results_dir`` (a run's ``results/``), in ``order`` then by name."""
+    results_dir = Path(results_dir)
+    found = {p.stem: p for p in sorted(results_dir.glob("*.json"))} if results_dir.is_dir() else {}
+    names = [n for n in (order or []) if n in found] + [n for n in found if n not in (order or [])]
+    out: Dict[str, Dict[str, Any]] = {}
+    for name in names:
+        try:
+            out[name] = json.loads(found[name].read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _lookup(payload: Mapping[str, Any], table: str, row: str, quantity: str) -> Optional[float]:
+    block = payload.get(table)
+    if block is None and isinstance(payload.get("tables"), Mapping):
+        block = payload["tables"].get(table)
+    if not isinstance(block, Mapping):
+        return None
+    if table == "table6" and row not in block:
+        value = block.get(quantity)  # Table 6 is one row: allow it flat
+    else:
+        entry = block.get(row)
+        if isinstance(entry, Mapping):
+            value = entry.get(quantity)
+        else:
+            value = entry if quantity == "value" else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def comparison_table(results: Mapping[str, Mapping[str, Any]]):
+    """A ``pandas.DataFrame`` with one row per number of Tables 3-10: paper, ours, and which notebook.
+
+    Columns: ``table``, ``row``, ``quantity``, ``paper``, ``ours``, ``notebook`` (the first notebook, in
+    run order, whose results report that number).
+    """
+    import pandas as pd
+
+    rows = []
+    for table, caption, entries in paper_tables():
+        for row, quantities in entries.items():
+            for quantity, paper_value in quantities.items():
+                ours, source = None, ""
+                for name, payload in results.items():
+                    ours = _lookup(payload, table, row, quantity)
+                    if ours is not None:
+                        source = name
+                        break
+                rows.append({"table": caption.split(":")[0], "row": row, "quantity": quantity,
+                             "paper": float(paper_value), "ours": ours, "notebook": source})
+    frame = pd.DataFrame(rows, columns=["table", "row", "quantity", "paper", "ours", "notebook"])
+    frame["ours"] = frame["ours"].astype(float)
+    return frame
+
+
+def coverage(frame) -> Dict[str, int]:
+    """How many of the paper's numbers this run reproduced."""
+    return {"n_paper_numbers": int(len(frame)), "n_reproduced": int(frame["ours"].notna().sum())}
+
+
+def machine_info() -> Dict[str, Any]:
+    """CPU model, core counts, memory, GPU (when torch sees one), OS and Python of this machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_gb = None
+    try:
+        memory_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    gpu = None
+    if "torch" in sys.modules or _torch_installed():
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                gpu = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+        except Exception:  # noqa: BLE001 - a broken CUDA set-up means no usable GPU
+            gpu = None
+    return {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "cpu_usable": usable,
+        "memory_gb": memory_gb,
+        "gpu": gpu,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def _torch_installed() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("torch") is not None
+
+
+def hardware_sentence(info: Optional[Mapping[str, Any]] = None) -> str:
+    """E.g. ``"Intel Xeon ... (2 of 8 cores usable), 23.4 GB RAM, no GPU"``."""
+    info = dict(info or machine_info())
+    memory = f", {info['memory_gb']} GB RAM" if info.get("memory_gb") else ""
+    gpu = f", GPU {info['gpu']}" if info.get("gpu") else ", no GPU"
+    return f"{info['cpu']} ({info['cpu_usable']} of {info['cpu_count']} cores usable){memory}{gpu}"
+
+
+def dataset_sentence(work_dir: Path, dataset: str) -> str:
+    """What the run's data was, from the runner's ``<work_dir>/dataset.json``."""
+    info: Dict[str, Any] = {}
+    try:
+        info = json.loads((Path(work_dir) / "dataset.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    kind = info.get("kind", dataset)
+    files = f", {info['n_files']} files" if info.get("n_files") else ""
+    digest = f", content hash {info['sha256'][:12]}" if info.get("sha256") else ""
+    if kind == "synthetic":
+        return f"synthetic drug boxes (preset {info.get('preset', '?')}, seed {info.get('seed', '?')}{files}{digest})"
+    if kind == "grocery":
+        return f"the Grocery Store packaged-product photos{files}{digest}"
+    return f"the photos in {info.get('data_dir', dataset)}{files}{digest}"
+
+
+def _format_value(quantity: str, value: Optional[float]) -> str:
+    if value is None or value != value:  # NaN: not reported by this run
+        return "not run"
+    if "accuracy" in quantity:
+        return f"{100 * value:.2f} %"
+    if float(value).is_integer():
+        return f"{value:.0f}"
+    if abs(value) >= 100:
+        return f"{value:.1f}"
+    return f"{value:.4g}"
+
+
+def formatted_table(frame):
+    """The comparison table with units: accuracies in per cent, rows the run did not reach as 'not run'."""
+    shown = frame.copy()
+    shown["paper"] = [_format_value(q, v) for q, v in zip(frame["quantity"], frame["paper"])]
+    shown["ours"] = [_format_value(q, v) for q, v in zip(frame["quantity"], frame["ours"])]
+    return shown.set_index(["table", "row", "quantity"])
+
+
+def plot_accuracy(frame, *, ax=None):
+    """Bars of every accuracy in Tables 6-10: the paper's beside ours. Returns the axes."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.5))
+    rows = frame[frame["quantity"].str.contains("accuracy")]
+    labels = [f"{t.split()[1]}: {r} ({q.replace('_accuracy', '')})" for t, r, q in
+              zip(rows["table"], rows["row"], rows["quantity"])]
+    x = np.arange(len(rows))
+    ax.bar(x - 0.2, 100 * rows["paper"].to_numpy(), width=0.4, label="paper")
+    ours = 100 * rows["ours"].fillna(0).to_numpy()
+    ax.bar(x + 0.2, ours, width=0.4, label="this run")
+    for xi, missing in zip(x, rows["ours"].isna()):
+        if missing:
+            ax.text(xi + 0.2, 1, "not run", rotation=90, ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(x)
+    ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(loc="lower right")
+    return ax
