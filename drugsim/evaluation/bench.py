@@ -90,13 +90,19 @@ def find_checkpoints(models_dir: Any) -> Dict[str, Path]:
     return found
 
 
-def build_methods(names: Optional[Sequence[str] | str] = None, *, models: Optional[Dict[str, Any]] = None) -> List[Any]:
+def build_methods(
+    names: Optional[Sequence[str] | str] = None,
+    *,
+    models: Optional[Dict[str, Any]] = None,
+    include_checkpointed: bool = False,
+) -> List[Any]:
     """The methods to benchmark: ``names`` (a list or comma-separated text) or, by default,
     :data:`DEFAULT_METHODS` plus every Siamese variant that has a checkpoint in ``models``.
 
     Args:
         names: method names; None or empty = the default list.
         models: ``{method name: checkpoint path}`` for Siamese methods (see :func:`find_checkpoints`).
+        include_checkpointed: also add every Siamese method of ``models`` that ``names`` leaves out.
 
     Raises:
         ConfigError: an unknown name, or a Siamese method named without a checkpoint.
@@ -107,6 +113,8 @@ def build_methods(names: Optional[Sequence[str] | str] = None, *, models: Option
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
     chosen = list(names) if names else list(DEFAULT_METHODS) + [n for n in SIAMESE_METHODS if n in models]
+    if include_checkpointed:
+        chosen += [n for n in SIAMESE_METHODS if n in models and n not in chosen]
     methods = []
     for name in chosen:
         method_spec(name)  # a clear error for an unknown name
@@ -450,6 +458,49 @@ def targets_summary(result: Dict[str, Any]) -> List[Dict[str, Any]]:
             "feature_cache_bytes": row["feature_cache_bytes"],
         })
     return rows
+
+
+def glue_speed(result: Dict[str, Any], *, prefix: str = "speed") -> Dict[str, str]:
+    """Glue every number the speed chapter quotes (via :func:`drugsim.report.glue`) and return them.
+
+    Keys: ``{prefix}_n_pairs``, ``{prefix}_n_images``, ``{prefix}_n_pairs_per_pair``, ``{prefix}_hardware``,
+    ``{prefix}_targets_held`` / ``_targets_total``, and per method ``{prefix}_{method}_{per_pair,engine,
+    limit}`` (pairs/s), ``_speedup``, ``_engine_over_limit``, ``_cache_mib``, ``_paper`` (pairs/s in
+    the paper, when it gives one).
+    """
+    from drugsim.report import glue
+
+    table = speed_table(result)
+    hardware = result["hardware"]
+    values: Dict[str, str] = {
+        f"{prefix}_n_pairs": f"{result['n_pairs']:,}",
+        f"{prefix}_n_images": f"{result['n_images']:,}",
+        f"{prefix}_n_pairs_per_pair": f"{min(row['n_pairs_per_pair'] for row in result['methods'].values()):,}",
+        f"{prefix}_hardware": (f"{hardware.get('cpu_model')}, {hardware.get('cpu_cores_usable')} usable cores, "
+                               f"{hardware.get('ram_gib')} GiB RAM, torch on {hardware.get('torch_device')}"),
+        f"{prefix}_max_cache_mib": f"{max(r['feature_cache_bytes'] for r in result['methods'].values()) / 2**20:.1f}",
+    }
+    held = total = 0
+    for name, row in result["methods"].items():
+        key = f"{prefix}_{name}"
+        values[f"{key}_per_pair"] = f"{row['per_pair_pairs_per_second']:,.1f}"
+        values[f"{key}_engine"] = f"{row['engine_pairs_per_second']:,.0f}"
+        values[f"{key}_limit"] = f"{row['limit_pairs_per_second']:,.0f}"
+        values[f"{key}_speedup"] = f"{row['speedup']:.1f}"
+        values[f"{key}_engine_over_limit"] = f"{row['engine_over_limit']:.2f}"
+        values[f"{key}_cache_mib"] = f"{row['feature_cache_bytes'] / 2**20:.2f}"
+        paper_rate = table.loc[name, "paper pairs/s"]
+        if paper_rate == paper_rate and paper_rate is not None:  # not NaN
+            values[f"{key}_paper"] = f"{paper_rate:.2f}"
+        for ok in (row["targets"]["speedup_ok"], row["targets"]["engine_over_limit_ok"]):
+            if ok is not None:
+                total += 1
+                held += int(ok)
+    values[f"{prefix}_targets_held"] = str(held)
+    values[f"{prefix}_targets_total"] = str(total)
+    for key, value in values.items():
+        glue(key, value)
+    return values
 
 
 def speed_table(result: Dict[str, Any]):

@@ -391,6 +391,62 @@ def _shrink(image: np.ndarray, max_side: Optional[int]) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
+def real_photo_root(photos_dir: Any = "", *, dataset: str = "", data_dir: Any = "") -> Optional[Any]:
+    """Where the real photos of part (b) are: ``photos_dir`` when given, the dataset itself when it is the
+    Grocery photos, else ``$DRUGSIM_GROCERY_ROOT`` when set; None when there are none (part (b) skipped).
+
+    Raises:
+        DatasetError: ``photos_dir`` is given but is not a folder.
+    """
+    import os
+    from pathlib import Path
+
+    if photos_dir:
+        if not Path(photos_dir).is_dir():
+            raise DatasetError(f"photos_dir {photos_dir}: no such folder (expected a folder of photos)")
+        return Path(photos_dir)
+    if dataset == "grocery" and data_dir and Path(data_dir).is_dir():
+        return Path(data_dir)
+    env = os.environ.get("DRUGSIM_GROCERY_ROOT", "")
+    return Path(env) if env and Path(env).is_dir() else None
+
+
+def photo_pairs(
+    root: Any, *, n_pairs: int = 60, seed: int = 0, max_images_per_class: int = 0
+) -> Tuple[List[Any], List[Any]]:
+    """Test and validation pairs of real photos for :func:`photo_study`, from class-disjoint splits.
+
+    Args:
+        root: a data set folder (any layout :func:`drugsim.data.load_dataset` reads).
+        n_pairs: pairs in each list.
+        seed: seed of the cap, the split and the pair draw.
+        max_images_per_class: keep at most this many photos per class, a seeded choice (0 = all).
+
+    Returns:
+        ``(test_pairs, val_pairs)``.
+    """
+    from drugsim.data import load_dataset, make_pairs, split_dataset
+
+    records = list(load_dataset(root))
+    if max_images_per_class:
+        rng = np.random.default_rng(seed)
+        by_class: Dict[str, List[Any]] = {}
+        for record in records:
+            by_class.setdefault(record.label, []).append(record)
+        records = []
+        for label in sorted(by_class):
+            items = by_class[label]
+            keep = sorted(rng.permutation(len(items))[:max_images_per_class])
+            records.extend(items[i] for i in keep)
+    splits = split_dataset(records, seed=seed)
+    test_pairs = list(make_pairs(splits["test"], algorithm=2, seed=seed, n_pairs=n_pairs))
+    val_pairs = list(make_pairs(splits["val"], algorithm=2, seed=seed, n_pairs=n_pairs))
+    if not test_pairs or not val_pairs:
+        raise DatasetError(f"{root}: too few photos for test and validation pairs "
+                           f"({len(test_pairs)} test, {len(val_pairs)} validation)")
+    return test_pairs, val_pairs
+
+
 # ------------------------------------------------------------------------------------------ reporting
 
 
@@ -435,8 +491,53 @@ def accuracy_drop(result: Dict[str, Any]) -> Dict[str, Dict[str, float]]:
     return drops
 
 
+def _summary(result: Dict[str, Any]) -> Dict[str, Any]:
+    """Mean accuracy over methods per condition, and the worst condition (not clean)."""
+    table = robustness_table(result)
+    means = table.mean(axis=0)
+    changed = means.drop("clean", errors="ignore")
+    worst = str(changed.idxmin()) if len(changed) else "clean"
+    return {"means": means, "worst": worst}
+
+
+def glue_robustness(synthetic: Dict[str, Any], photos: Optional[Dict[str, Any]] = None) -> Dict[str, str]:
+    """Glue every number the robustness chapter quotes (:func:`drugsim.report.glue`) and return them.
+
+    Keys ``robust_rule``, ``robust_{source}_n_pairs``, ``robust_{source}_worst_condition``,
+    ``robust_{source}_worst_accuracy``, ``robust_{source}_clean_accuracy`` (means over methods),
+    ``robust_{source}_{method}_{condition}`` (accuracy) with source ``synthetic`` or ``photos``, and
+    ``robust_photos_note`` (one sentence, also when no real photos were available).
+    """
+    from drugsim.report import glue
+
+    values: Dict[str, str] = {"robust_rule": synthetic["threshold_rule"]}
+    labels = {c.name: c.label for c in CONDITIONS}
+    for source, result in (("synthetic", synthetic), ("photos", photos)):
+        if result is None:
+            continue
+        summary = _summary(result)
+        values[f"robust_{source}_n_pairs"] = str(result["n_pairs_per_condition"])
+        values[f"robust_{source}_worst_condition"] = labels.get(summary["worst"], summary["worst"])
+        values[f"robust_{source}_worst_accuracy"] = f"{summary['means'][summary['worst']]:.3f}"
+        values[f"robust_{source}_clean_accuracy"] = f"{summary['means'].get('clean', float('nan')):.3f}"
+        for method, row in result["accuracy"].items():
+            for cond, value in row.items():
+                values[f"robust_{source}_{method}_{cond}"] = f"{value:.3f}"
+    if photos is None:
+        values["robust_photos_note"] = ("No real photos were available in this run (set DRUGSIM_GROCERY_ROOT or "
+                                        "the photos_dir parameter), so only the synthetic map is shown.")
+    else:
+        values["robust_photos_note"] = (
+            f"On {values['robust_photos_n_pairs']} pairs of real photos per condition the change that hurts "
+            f"most is {values['robust_photos_worst_condition']} (mean accuracy over methods "
+            f"{values['robust_photos_worst_accuracy']} against {values['robust_photos_clean_accuracy']} clean).")
+    for key, value in values.items():
+        glue(key, value)
+    return values
+
+
 __all__ = [
     "CONDITIONS", "CONDITION_NAMES", "Condition", "RobustnessConfig", "accuracy_drop", "adjust_brightness",
-    "apply_condition", "condition", "gaussian_blur", "jpeg_compress", "occlude", "perspective_warp",
-    "photo_study", "plot_robustness", "robustness_table", "rotate", "synthetic_study",
+    "apply_condition", "condition", "gaussian_blur", "glue_robustness", "jpeg_compress", "occlude",
+    "perspective_warp", "photo_pairs", "photo_study", "real_photo_root", "plot_robustness", "robustness_table", "rotate", "synthetic_study",
 ]

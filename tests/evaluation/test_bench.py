@@ -65,6 +65,10 @@ def test_engine_equals_per_pair_through_bench(pair_list):
         assert key in loaded["hardware"]
     table = bench.speed_table(result)
     assert table.loc["ahash", "paper pairs/s"] == pytest.approx(106.55)  # paper Table 7
+    glued = bench.glue_speed(result)
+    assert glued["speed_ahash_paper"] == "106.55" and glued["speed_n_pairs"] == "20"
+    assert float(glued["speed_hist-correl_speedup"]) == pytest.approx(result["methods"]["hist-correl"]["speedup"],
+                                                                      abs=0.05)
 
 
 def test_per_pair_subset_and_medians(pair_list):

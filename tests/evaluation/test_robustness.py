@@ -129,3 +129,23 @@ def test_photo_study_on_toy_method(tmp_path, image):
     assert row["clean"] == 1.0 and row["rotation_180"] == 1.0  # mean grey cannot see a rotation
     assert row["brightness_1.5"] < 1.0  # but sees the exposure change on every positive
     assert result["source"] == "photos" and result["threshold_fitted_on"] == "unperturbed validation pairs"
+
+
+def test_glue_robustness_and_photo_root(tmp_path, monkeypatch):
+    result = {"accuracy": {"a": {"clean": 0.9, "blur": 0.6, "rotation_180": 0.8},
+                           "b": {"clean": 0.8, "blur": 0.7, "rotation_180": 0.5}},
+              "conditions": ["clean", "blur", "rotation_180"], "threshold_rule": "max_accuracy",
+              "n_pairs_per_condition": 10}
+    values = rb.glue_robustness(result, None)
+    # Means over methods: blur 0.65, rotation 0.65 -> the first of the tie (blur); clean 0.85.
+    assert values["robust_synthetic_worst_condition"] == "blur sigma 2.5"
+    assert values["robust_synthetic_clean_accuracy"] == "0.850"
+    assert values["robust_synthetic_b_rotation_180"] == "0.500"
+    assert "No real photos" in values["robust_photos_note"]
+    monkeypatch.delenv("DRUGSIM_GROCERY_ROOT", raising=False)
+    assert rb.real_photo_root("", dataset="synthetic", data_dir=tmp_path) is None
+    assert rb.real_photo_root("", dataset="grocery", data_dir=tmp_path) == tmp_path
+    monkeypatch.setenv("DRUGSIM_GROCERY_ROOT", str(tmp_path))
+    assert rb.real_photo_root("", dataset="synthetic") == tmp_path
+    with pytest.raises(DatasetError, match="photos_dir .*missing: no such folder"):
+        rb.real_photo_root(tmp_path / "missing")
