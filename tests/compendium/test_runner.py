@@ -1,0 +1,326 @@
+"""The notebook runner: profiles validation, the content-hash cache, failures, pending notebooks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from drugsim import runner
+from drugsim.errors import ConfigError
+from .helpers import REPO, make_project, write_notebook
+
+
+@pytest.fixture
+def fake_execute(monkeypatch):
+    """Replace papermill with a stand-in that publishes the notebook and writes results from the parameters."""
+    calls = []
+
+    def execute(plan, nb, *, kernel, progress=True):
+        calls.append(nb.spec.name)
+        nb.published.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(nb.source, nb.published)
+        nb.results.parent.mkdir(parents=True, exist_ok=True)
+        nb.results.write_text(json.dumps({"params": nb.params}))
+        for output in nb.spec.outputs:
+            (plan.work_dir / output).mkdir(parents=True, exist_ok=True)
+            (plan.work_dir / output / "x.txt").write_text(json.dumps(nb.params))
+        return 0.5
+
+    monkeypatch.setattr(runner, "execute_planned", execute)
+    monkeypatch.setattr(runner, "ensure_kernel", lambda **kwargs: "drugsim")
+    return calls
+
+
+def _run(root: Path, **kwargs):
+    kwargs.setdefault("build_book", False)
+    kwargs.setdefault("progress", False)
+    return runner.reproduce(root=root, profile="tiny", dataset=str(root / "photos"), log=lambda m: None, **kwargs)
+
+
+def _statuses(report):
+    return {o.name: o.status for _, outcomes in report.runs for o in outcomes}
+
+
+# ------------------------------------------------------------------------------------------ profiles
+
+
+def test_repository_profiles_load_and_every_profile_plans():
+    profiles = runner.load_profiles(REPO / "profiles.yml")
+    assert set(profiles.profiles) >= {"tiny", "quick", "paper"}
+    assert profiles.notebook_names()[0] == "01_data"
+    for name in profiles.profiles:
+        # Checks every per-notebook parameter against the notebook's parameters cell (for those written).
+        plan = runner.plan_run(profiles, name, "synthetic", root=REPO)
+        assert all(nb.params["profile"] == name for nb in plan.notebooks)
+
+
+def test_unknown_profile_names_the_choices(tmp_path):
+    make_project(tmp_path)
+    with pytest.raises(ConfigError, match=r"unknown profile 'huge'; profiles.yml defines: tiny"):
+        runner.reproduce(root=tmp_path, profile="huge", dataset=str(tmp_path / "photos"), build_book=False)
+
+
+def test_unknown_notebook_in_only_names_the_list(tmp_path):
+    make_project(tmp_path)
+    profiles = runner.load_profiles(tmp_path / "profiles.yml")
+    with pytest.raises(ConfigError, match=r"unknown notebook '99_nope'; profiles.yml lists: 01_first, 02_second"):
+        runner.plan_run(profiles, "tiny", str(tmp_path / "photos"), root=tmp_path, only=["99_nope"])
+
+
+@pytest.mark.parametrize(
+    "notebooks, profiles, message",
+    [
+        ({"01_a": {"needs": ["02_b"]}, "02_b": {}}, {"tiny": {}},
+         r"notebooks.01_a.needs: '02_b' is not an earlier notebook \(it comes later"),
+        ({"01_a": {"datasets": ["video"]}}, {"tiny": {}}, r"'video' is not one of synthetic, grocery, folder"),
+        ({"01_a": {"colour": "red"}}, {"tiny": {}}, r"notebooks.01_a: unknown key\(s\) \['colour'\]"),
+        ({"data": {}}, {"tiny": {}}, r"notebooks.data: a notebook name must look like 01_data"),
+        ({"01_a": {}}, {"tiny": {"notebooks": {"02_zz": {}}}}, r"unknown notebook '02_zz'"),
+        ({"01_a": {}}, {"tiny": {"global": {"work_dir": "x"}}}, r"'work_dir' is set by the runner"),
+        ({"01_a": {}}, {"tiny": {"global": {"f": {1, 2}}}}, r"global.f: expected a plain value"),
+        ({"01_a": {"outputs": ["../x"]}}, {"tiny": {}}, r"'../x' must be a path inside work_dir"),
+    ],
+)
+def test_profiles_schema_errors(tmp_path, notebooks, profiles, message):
+    path = tmp_path / "profiles.yml"
+    path.write_text(yaml.dump({"notebooks": notebooks, "profiles": profiles}))
+    with pytest.raises(ConfigError, match=message):
+        runner.load_profiles(path)
+
+
+def test_profiles_file_missing_or_malformed(tmp_path):
+    with pytest.raises(ConfigError, match=r"profiles.yml: no such file"):
+        runner.load_profiles(tmp_path / "profiles.yml")
+    (tmp_path / "profiles.yml").write_text("notebooks: [\n")
+    with pytest.raises(ConfigError, match=r"not valid YAML"):
+        runner.load_profiles(tmp_path / "profiles.yml")
+    (tmp_path / "profiles.yml").write_text("profiles: {}\n")
+    with pytest.raises(ConfigError, match=r"expected top-level keys 'notebooks' and 'profiles'"):
+        runner.load_profiles(tmp_path / "profiles.yml")
+
+
+def test_profile_parameter_the_notebook_does_not_declare(tmp_path):
+    make_project(tmp_path, profiles={"tiny": {"notebooks": {"02_second": {"factr": 3}}}})
+    profiles = runner.load_profiles(tmp_path / "profiles.yml")
+    with pytest.raises(ConfigError, match=r"profiles.tiny.notebooks.02_second sets factr, which "
+                                          r"notebooks/02_second.ipynb does not declare"):
+        runner.plan_run(profiles, "tiny", str(tmp_path / "photos"), root=tmp_path)
+
+
+def test_parameters_cell_required(tmp_path):
+    make_project(tmp_path)
+    nb = json.loads((tmp_path / "notebooks" / "01_first.ipynb").read_text())
+    nb["cells"][1]["metadata"]["tags"] = []
+    (tmp_path / "notebooks" / "01_first.ipynb").write_text(json.dumps(nb))
+    profiles = runner.load_profiles(tmp_path / "profiles.yml")
+    with pytest.raises(ConfigError, match=r"01_first.ipynb: no code cell tagged 'parameters'"):
+        runner.plan_run(profiles, "tiny", str(tmp_path / "photos"), root=tmp_path)
+
+
+def test_parameters_resolved_globals_only_where_declared(tmp_path):
+    make_project(tmp_path, profiles={"tiny": {"global": {"seed": 3, "value": 5, "unused": 1},
+                                              "notebooks": {"02_second": {"factor": 4}}}})
+    plan = runner.plan_run(runner.load_profiles(tmp_path / "profiles.yml"), "tiny", str(tmp_path / "photos"),
+                           root=tmp_path)
+    first, second = plan.notebooks
+    assert "unused" not in first.params
+    assert first.params["value"] == 5 and first.params["seed"] == 3
+    assert second.params["factor"] == 4
+    assert first.params["work_dir"] == "runs/tiny-photos"
+    assert first.params["results_path"] == "runs/tiny-photos/results/01_first.json"
+
+
+# ------------------------------------------------------------------------------------------ cache
+
+
+def test_second_run_with_nothing_changed_runs_no_notebook(tmp_path, fake_execute, fixed_environment):
+    make_project(tmp_path)
+    assert _statuses(_run(tmp_path)) == {"01_first": "ran", "02_second": "ran"}
+    assert fake_execute == ["01_first", "02_second"]
+    report = _run(tmp_path)
+    assert _statuses(report) == {"01_first": "cached", "02_second": "cached"}
+    assert fake_execute == ["01_first", "02_second"]
+
+
+def test_force_reruns_everything(tmp_path, fake_execute, fixed_environment):
+    make_project(tmp_path)
+    _run(tmp_path)
+    assert _statuses(_run(tmp_path, force=True)) == {"01_first": "ran", "02_second": "ran"}
+
+
+def test_parameter_change_reruns_that_notebook_only(tmp_path, fake_execute, fixed_environment):
+    make_project(tmp_path)
+    _run(tmp_path)
+    doc = yaml.safe_load((tmp_path / "profiles.yml").read_text())
+    doc["profiles"]["tiny"]["notebooks"]["02_second"]["factor"] = 7
+    (tmp_path / "profiles.yml").write_text(yaml.safe_dump(doc))
+    report = _run(tmp_path)
+    assert _statuses(report) == {"01_first": "cached", "02_second": "ran"}
+    assert [o.reason for _, outs in report.runs for o in outs if o.name == "02_second"] == ["changed: parameters"]
+
+
+def test_upstream_output_change_reruns_downstream(tmp_path, fake_execute, fixed_environment):
+    make_project(tmp_path)
+    _run(tmp_path)
+    doc = yaml.safe_load((tmp_path / "profiles.yml").read_text())
+    doc["profiles"]["tiny"]["global"]["value"] = 9  # 01_first writes it into its output and results
+    (tmp_path / "profiles.yml").write_text(yaml.safe_dump(doc))
+    report = _run(tmp_path)
+    assert _statuses(report) == {"01_first": "ran", "02_second": "ran"}
+    reasons = {o.name: o.reason for _, outs in report.runs for o in outs}
+    assert reasons["02_second"] == "changed: parameters, upstream"
+
+
+def test_notebook_code_change_reruns_it(tmp_path, fake_execute, fixed_environment):
+    make_project(tmp_path)
+    _run(tmp_path)
+    write_notebook(tmp_path / "notebooks" / "02_second.ipynb", ["value = value * factor + 1", "pass"],
+                   extra_parameters="value = 0  # v\nfactor = 1  # f\n")
+    report = _run(tmp_path)
+    assert _statuses(report) == {"01_first": "cached", "02_second": "ran"}
+    assert [o.reason for _, outs in report.runs for o in outs if o.name == "02_second"] == ["changed: notebook"]
+
+
+def test_dataset_change_reruns_everything(tmp_path, fake_execute, fixed_environment):
+    make_project(tmp_path)
+    _run(tmp_path)
+    (tmp_path / "photos" / "a" / "two.txt").write_text("more pixels")
+    assert _statuses(_run(tmp_path)) == {"01_first": "ran", "02_second": "ran"}
+
+
+def test_package_change_reruns_everything(tmp_path, fake_execute, monkeypatch):
+    from drugsim import runner_cache
+
+    make_project(tmp_path)
+    monkeypatch.setattr(runner_cache, "environment_fingerprint", lambda: {"drugsim_source": "a"})
+    _run(tmp_path)
+    monkeypatch.setattr(runner_cache, "environment_fingerprint", lambda: {"drugsim_source": "b"})
+    assert _statuses(_run(tmp_path)) == {"01_first": "ran", "02_second": "ran"}
+
+
+def test_deleted_published_notebook_reruns(tmp_path, fake_execute, fixed_environment):
+    make_project(tmp_path)
+    _run(tmp_path)
+    (tmp_path / "book" / "generated" / "photos" / "02_second.ipynb").unlink()
+    report = _run(tmp_path)
+    assert _statuses(report) == {"01_first": "cached", "02_second": "ran"}
+
+
+def test_only_runs_the_notebook_and_stale_needs(tmp_path, fake_execute, fixed_environment):
+    make_project(tmp_path)
+    assert _statuses(_run(tmp_path, only=["01_first"])) == {"01_first": "ran"}
+    assert _statuses(_run(tmp_path, only=["02_second"])) == {"01_first": "cached", "02_second": "ran"}
+
+
+def test_package_source_hash_ignores_orchestration_modules(tmp_path):
+    from drugsim.runner_cache import package_source_hash
+
+    (tmp_path / "cli").mkdir()
+    (tmp_path / "a.py").write_text("x = 1\n")
+    before = package_source_hash(tmp_path)
+    (tmp_path / "runner.py").write_text("y = 2\n")
+    (tmp_path / "cli" / "reproduce.py").write_text("z = 3\n")
+    assert package_source_hash(tmp_path) == before
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert package_source_hash(tmp_path) != before
+
+
+def test_notebook_source_hash_ignores_outputs(tmp_path):
+    from drugsim.runner_cache import notebook_source_hash
+
+    path = write_notebook(tmp_path / "n.ipynb", ["print(1)"])
+    before = notebook_source_hash(path)
+    nb = json.loads(path.read_text())
+    nb["cells"][2]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "1\n"}]
+    nb["cells"][2]["execution_count"] = 3
+    path.write_text(json.dumps(nb))
+    assert notebook_source_hash(path) == before
+
+
+# ------------------------------------------------------------------------------------------ pending
+
+
+def test_pending_notebook_is_reported_not_silently_skipped(tmp_path, fake_execute, fixed_environment):
+    make_project(tmp_path, notebooks={
+        "01_first": {"datasets": ["folder"], "outputs": ["made"]},
+        "02_second": {"needs": ["01_first"], "datasets": ["folder"]},
+        "03_later": {"datasets": ["folder"]},
+        "04_after": {"needs": ["03_later"], "datasets": ["folder"]},
+    }, sources={"04_after": ["pass"]})
+    messages = []
+    report = runner.reproduce(root=tmp_path, profile="tiny", dataset=str(tmp_path / "photos"),
+                              build_book=False, progress=False, log=messages.append)
+    statuses = _statuses(report)
+    assert statuses["03_later"] == "pending" and statuses["04_after"] == "blocked"
+    assert any("not written yet (pending): notebooks/03_later.ipynb" in m for m in messages)
+    with pytest.raises(ConfigError, match=r"not written yet \(pending\): notebooks/03_later.ipynb"):
+        _run(tmp_path, strict=True)
+    with pytest.raises(ConfigError, match=r"notebook '03_later' is listed in profiles.yml but "
+                                          r"notebooks/03_later.ipynb does not exist yet"):
+        _run(tmp_path, only=["03_later"])
+
+
+def test_notebook_that_cannot_run_on_this_data(tmp_path):
+    make_project(tmp_path, notebooks={"01_first": {"datasets": ["synthetic"]}}, profiles={"tiny": {}})
+    profiles = runner.load_profiles(tmp_path / "profiles.yml")
+    with pytest.raises(ConfigError, match=r"notebook '01_first' cannot run on folder data"):
+        runner.plan_run(profiles, "tiny", str(tmp_path / "photos"), root=tmp_path, only=["01_first"])
+
+
+def test_missing_folder_dataset(tmp_path, fake_execute):
+    make_project(tmp_path)
+    from drugsim.errors import DatasetError
+
+    with pytest.raises(DatasetError, match=r"nowhere: no such folder"):
+        runner.reproduce(root=tmp_path, profile="tiny", dataset=str(tmp_path / "nowhere"),
+                         build_book=False, progress=False, log=lambda m: None)
+
+
+def test_cli_reports_config_errors_in_one_line(tmp_path, capsys):
+    from drugsim.cli import main
+
+    make_project(tmp_path)
+    code = main(["reproduce", "--root", str(tmp_path), "--profile", "huge", "--no-book"])
+    assert code == 2
+    assert "drugsim: error: unknown profile 'huge'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------ papermill
+
+
+@pytest.mark.slow
+def test_real_run_then_failure_names_notebook_cell_and_error(tmp_path, fixed_environment):
+    """papermill for real: a good run is published; a failing rerun is not, and says where it failed."""
+    make_project(tmp_path)
+    report = _run(tmp_path)
+    assert _statuses(report) == {"01_first": "ran", "02_second": "ran"}
+    published = tmp_path / "book" / "generated" / "photos" / "02_second.ipynb"
+    results = tmp_path / "runs" / "tiny-photos" / "results" / "02_second.json"
+    assert json.loads(results.read_text())["value"] == 2
+    duration = json.loads(published.read_text())["metadata"]["papermill"]["duration"]
+    assert duration > 0
+    assert (tmp_path / "runs" / "tiny-photos" / "logs" / "02_second.log").exists()
+
+    write_notebook(tmp_path / "notebooks" / "02_second.ipynb",
+                   ["x = 1", "raise ValueError('factor ' + str(factor) + ' is bad')", "y = 2"],
+                   extra_parameters="value = 0  # v\nfactor = 1  # f\n")
+    with pytest.raises(runner.NotebookFailed) as failure:
+        _run(tmp_path)
+    message = str(failure.value)
+    assert message.splitlines()[0] == "notebook 02_second failed"
+    assert "in cell 4 of notebooks/02_second.ipynb (execution count" in message
+    assert "| raise ValueError('factor ' + str(factor) + ' is bad')" in message
+    assert "ValueError: factor 2 is bad" in message
+    assert "log: runs/tiny-photos/logs/02_second.log" in message
+    assert "executed copy (not published to the book): runs/tiny-photos/failed/02_second.ipynb" in message
+    # The earlier good copy is withdrawn too: the book never shows results the current code did not make.
+    assert not published.exists()
+    assert not results.exists()
+    assert not (tmp_path / "runs" / "tiny-photos" / "stamps" / "02_second.json").exists()
+    assert (tmp_path / "runs" / "tiny-photos" / "failed" / "02_second.ipynb").exists()
+    assert "ValueError: factor 2 is bad" in (tmp_path / "runs" / "tiny-photos" / "logs" / "02_second.log").read_text()
+    assert not list((tmp_path / "runs" / "tiny-photos" / "executing").glob("*.ipynb"))

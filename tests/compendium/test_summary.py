@@ -1,0 +1,67 @@
+"""The summary chapter's library: every number of Tables 3-10 beside ours, read from results JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from drugsim import paper, summary
+
+
+def test_every_paper_number_gets_a_row_and_missing_ones_stay_missing():
+    table = summary.comparison_table({})
+    expected = (len(paper.TABLE3_FIG1_HISTOGRAM) + 1 + len(paper.TABLE4_FIG1_HASHES) + 3 * len(paper.TABLE5_FACES)
+                + 3 + 3 * len(paper.TABLE7) + 3 * len(paper.TABLE8) + 3 * len(paper.TABLE9) + 2 * len(paper.TABLE10))
+    assert len(table) == expected
+    assert table["ours"].isna().all()
+    assert summary.coverage(table) == {"n_paper_numbers": expected, "n_reproduced": 0}
+    orb = table[(table["row"] == "orb") & (table["table"] == "Table 7") & (table["quantity"] == "pairs_per_second")]
+    assert orb["paper"].item() == paper.TABLE7["orb"]["pairs_per_second"]
+
+
+def test_results_are_matched_by_table_row_and_quantity_first_notebook_wins():
+    results = {
+        "04_keypoints": {"table7": {"orb": {"positive_mean": 40.0, "pairs_per_second": 90}},
+                         "table8": {"orb": {"accuracy": 0.9}}},
+        "06_classifier": {"table6": {"test_accuracy": 0.8}},  # flat form of the one-row Table 6
+        "09_thresholds": {"tables": {"table7": {"orb": {"positive_mean": 1.0}}}, "table3": {"cosine": 0.7}},
+    }
+    table = summary.comparison_table(results).set_index(["table", "row", "quantity"])
+    assert table.loc[("Table 7", "orb", "positive_mean"), "ours"] == 40.0
+    assert table.loc[("Table 7", "orb", "positive_mean"), "notebook"] == "04_keypoints"
+    assert table.loc[("Table 8", "orb", "accuracy"), "ours"] == 0.9
+    assert table.loc[("Table 6", "resnet18-classifier", "test_accuracy"), "ours"] == 0.8
+    assert table.loc[("Table 3 and section 2.2", "cosine", "value"), "ours"] == 0.7
+    assert math.isnan(table.loc[("Table 7", "orb", "negative_mean"), "ours"])
+
+
+def test_non_numbers_are_not_taken_as_results():
+    table = summary.comparison_table({"x": {"table7": {"orb": {"positive_mean": "n/a", "negative_mean": True}}}})
+    assert summary.coverage(table)["n_reproduced"] == 0
+
+
+def test_formatted_table_units():
+    table = summary.comparison_table({"x": {"table9": {"vgg16-classic": {"test_accuracy": 0.5}}}})
+    shown = summary.formatted_table(table)
+    assert shown.loc[("Table 9", "vgg16-classic", "test_accuracy"), "ours"] == "50.00 %"
+    assert shown.loc[("Table 9", "vgg16-classic", "train_accuracy"), "ours"] == "not run"
+    assert shown.loc[("Table 4", "ahash", "value"), "paper"] == "32"
+
+
+def test_load_results_in_order_skips_unreadable(tmp_path):
+    (tmp_path / "02_b.json").write_text(json.dumps({"a": 1}))
+    (tmp_path / "01_a.json").write_text(json.dumps({"a": 2}))
+    (tmp_path / "03_c.json").write_text("{broken")
+    assert list(summary.load_results(tmp_path)) == ["01_a", "02_b"]
+    assert list(summary.load_results(tmp_path, order=["02_b", "01_a"])) == ["02_b", "01_a"]
+    assert summary.load_results(tmp_path / "missing") == {}
+
+
+def test_machine_and_dataset_sentences(tmp_path):
+    info = summary.machine_info()
+    assert info["cpu_count"] >= 1 and info["python"]
+    assert "cores usable" in summary.hardware_sentence(info)
+    (tmp_path / "dataset.json").write_text(json.dumps({"kind": "synthetic", "preset": "tiny", "seed": 0,
+                                                       "n_files": 12, "sha256": "ab" * 32}))
+    assert summary.dataset_sentence(tmp_path, "synthetic") == (
+        "synthetic drug boxes (preset tiny, seed 0, 12 files, content hash abababababab)")
