@@ -658,6 +658,122 @@ def bench_search(
     }
 
 
+def dataset_search(
+    method: Any,
+    features: Any,
+    labels: Sequence[Any],
+    *,
+    approx_kind: str = "hnsw",
+    repeats: int = 3,
+    index_options: Optional[Dict[str, Any]] = None,
+) -> Dict[str, Any]:
+    """1:N search on a real gallery: every image is a query against all the others (leave one out).
+
+    Compares a numpy brute-force scan, the exact FAISS index and an approximate one (``approx_kind``):
+    precision@1 and MAP@R (:func:`drugsim.evaluation.index.retrieval_metrics`), queries/s (median over
+    ``repeats``), and whether each index returns the brute-force neighbours' scores.
+
+    Args:
+        method: the method (name or object) whose ``features`` these are; must be indexable.
+        features: per-image features in gallery order (list, array, or dict path -> feature).
+        labels: class of each image (use ``ImageRecord.group``: drug and face, as a positive pair shares).
+
+    Returns:
+        ``{"method", "metric", "n_gallery", "k", "rows": {"brute_force"|"flat"|kind: {...}}}``.
+    """
+    from drugsim.evaluation.index import (brute_force_search, build_index, drop_self, features_to_matrix,
+                                          metric_for_method, retrieval_metrics)
+
+    labels = [str(label) for label in labels]
+    name = method if isinstance(method, str) else method.name
+    metric = metric_for_method(name)
+    matrix = features_to_matrix(features, metric)
+    counts: Dict[str, int] = {}
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    k = max(1, min(max(counts.values()) - 1, len(labels) - 1))
+    label_array = np.asarray(labels, dtype=object)
+    rows: Dict[str, Dict[str, Any]] = {}
+
+    seconds, _, (indices, scores) = time_call(
+        lambda: brute_force_search(matrix, matrix, k + 1, metric=metric), repeats=repeats)
+    reference_indices, reference_scores = drop_self(indices, scores, k)
+    rows["brute_force"] = {"queries_per_second": len(labels) / seconds, "build_seconds": 0.0,
+                           **retrieval_metrics(label_array[reference_indices], labels, labels),
+                           "scores_equal_brute_force": 1.0}
+    for kind in ("flat", approx_kind):
+        start = time.perf_counter()
+        options = dict(index_options or {}) if kind != "flat" else {}
+        index = build_index(name, matrix, labels, kind=kind, **options)
+        build_seconds = time.perf_counter() - start
+        index.search(matrix[:2], k=2)  # warm-up
+        seconds, _, (indices, scores) = time_call(lambda: index.search(matrix, k=k + 1), repeats=repeats)
+        found_indices, found_scores = drop_self(indices, scores, k)
+        found_labels = np.where(found_indices >= 0, label_array[np.maximum(found_indices, 0)], None)
+        same = np.isclose(found_scores, reference_scores, rtol=1e-4, atol=1e-4).all(axis=1)
+        rows[kind] = {"queries_per_second": len(labels) / seconds, "build_seconds": build_seconds,
+                      **retrieval_metrics(found_labels, labels, labels),
+                      "scores_equal_brute_force": float(same.mean()), "params": index.params}
+    return {"method": name, "metric": metric, "n_gallery": len(labels), "n_classes": len(counts), "k": k,
+            "rows": rows}
+
+
+def search_table(results: Sequence[Dict[str, Any]]):
+    """DataFrame (method, search) -> precision@1, MAP@R, queries/s, agreement with brute force."""
+    import pandas as pd
+
+    records = []
+    for result in results:
+        for kind, row in result["rows"].items():
+            records.append({"method": result["method"], "search": kind.replace("_", " "),
+                            "precision@1": row["precision_at_1"], "MAP@R": row["map_at_r"],
+                            "queries/s": row["queries_per_second"],
+                            "same as brute force": row["scores_equal_brute_force"]})
+    return pd.DataFrame(records).set_index(["method", "search"])
+
+
+def glue_search(results: Sequence[Dict[str, Any]], scale: Optional[Dict[str, Any]] = None,
+                *, prefix: str = "search") -> Dict[str, str]:
+    """Glue every number the search chapter quotes and return them.
+
+    From :func:`dataset_search` results: ``{prefix}_n_gallery``, ``{prefix}_n_classes``,
+    ``{prefix}_flat_equals_brute`` (smallest share of queries whose exact-index neighbours score as the
+    brute-force ones) and per method and search ``{prefix}_{method}_{search}_{p1,mapr,qps}``. From a
+    :func:`bench_search` result: ``{prefix}_scale_largest`` and, at the largest gallery, per feature type
+    (float, hash) and approximate kind ``{prefix}_scale_{features}_{kind}_{qps,recall,speedup}`` and
+    ``{prefix}_scale_{features}_flat_qps``.
+    """
+    from drugsim.report import glue
+
+    values: Dict[str, str] = {}
+    if results:
+        values[f"{prefix}_n_gallery"] = f"{results[0]['n_gallery']:,}"
+        values[f"{prefix}_n_classes"] = f"{results[0]['n_classes']:,}"
+        values[f"{prefix}_flat_equals_brute"] = (
+            f"{min(r['rows']['flat']['scores_equal_brute_force'] for r in results):.3f}")
+        for result in results:
+            for kind, row in result["rows"].items():
+                key = f"{prefix}_{result['method']}_{kind}"
+                values[f"{key}_p1"] = f"{row['precision_at_1']:.3f}"
+                values[f"{key}_mapr"] = f"{row['map_at_r']:.3f}"
+                values[f"{key}_qps"] = f"{row['queries_per_second']:,.0f}"
+    if scale is not None:
+        largest = max(scale["sizes"])
+        values[f"{prefix}_scale_largest"] = f"{largest:,}"
+        values[f"{prefix}_scale_k"] = str(scale["k"])
+        for row in scale["rows"]:
+            if row["gallery_size"] != largest:
+                continue
+            key = f"{prefix}_scale_{row['features']}_{row['kind']}"
+            values[f"{key}_qps"] = f"{row['queries_per_second']:,.0f}"
+            if row["kind"] != "flat":
+                values[f"{key}_recall"] = f"{row['recall_at_k']:.3f}"
+                values[f"{key}_speedup"] = f"{row['speedup']:.1f}"
+    for key, value in values.items():
+        glue(key, value)
+    return values
+
+
 def plot_search_benchmark(result: Dict[str, Any], *, axes: Optional[Sequence[Any]] = None):
     """Two panels: queries/s and recall@k against gallery size, one line per feature type and index kind.
 

@@ -408,7 +408,8 @@ def brute_force_search(
         g = _prepare(gallery, metric).astype(np.float64)
         q = _prepare(queries, metric).astype(np.float64)
         if metric == "l2":
-            scores = np.sqrt(np.maximum(((q[:, None, :] - g[None, :, :]) ** 2).sum(axis=2), 0.0))
+            squared = (q**2).sum(axis=1)[:, None] + (g**2).sum(axis=1)[None, :] - 2.0 * (q @ g.T)
+            scores = np.sqrt(np.maximum(squared, 0.0))
             higher = False
         else:
             scores = q @ g.T
@@ -494,3 +495,81 @@ def load_index(path: PathLike) -> GalleryIndex:
     paths = meta.get("paths") or [""] * len(labels)
     return GalleryIndex(method, metric, config, list(labels), list(paths), raw, int(meta["dim"]),
                         dict(meta.get("params", {})))
+
+
+def leave_one_out_search(index: GalleryIndex, features: Any, k: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Search every gallery row against the rest of the gallery (each query's own row removed).
+
+    Args:
+        index: an index built over ``features``, in the same order.
+        features: the gallery features (queries are the gallery itself).
+        k: neighbours per query, not counting the query itself; clipped to the gallery size minus one.
+
+    Returns:
+        ``(indices, scores)`` of shape (N, k'), best first, without the query's own row. An approximate
+        index that misses the query's own row drops its last neighbour instead.
+    """
+    k = int(min(k, index.size - 1))
+    if k < 1:
+        raise DatasetError(f"leave-one-out search needs at least 2 gallery rows, got {index.size}")
+    indices, scores = index.search(features, k=k + 1)
+    return drop_self(indices, scores, k)
+
+
+def drop_self(indices: np.ndarray, scores: np.ndarray, k: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Remove each query's own row (query i = gallery row i) from ``k + 1`` neighbours; keep ``k``.
+
+    Where the query's own row is missing (an approximate index, or ties), the last neighbour is dropped.
+    Rows FAISS could not fill (-1) stay -1 with a NaN score.
+    """
+    keep_indices = np.full((len(indices), k), -1, np.int64)
+    keep_scores = np.full((len(indices), k), np.nan, np.float64)
+    for row, (found, found_scores) in enumerate(zip(indices, scores)):
+        mask = found != row
+        if mask.all():
+            mask[-1] = False
+        mask &= found >= 0
+        chosen, chosen_scores = found[mask][:k], found_scores[mask][:k]
+        keep_indices[row, : len(chosen)] = chosen
+        keep_scores[row, : len(chosen)] = chosen_scores
+    return keep_indices, keep_scores
+
+
+def retrieval_metrics(neighbour_labels: np.ndarray, query_labels: Sequence[Any],
+                      gallery_labels: Sequence[Any]) -> Dict[str, float]:
+    """Precision@1 and MAP@R of leave-one-out neighbours (pytorch-metric-learning's definitions).
+
+    For a query with R other gallery rows of its label, MAP@R = (1/R) * sum over the first R neighbours of
+    precision@i at every relevant position i. Queries with no other row of their label are skipped.
+
+    Args:
+        neighbour_labels: (Q, >= max R) labels of each query's neighbours, best first.
+        query_labels: (Q,) label of each query.
+        gallery_labels: labels of the whole gallery (including the queries), to count R.
+
+    Returns:
+        ``{"precision_at_1", "map_at_r", "n_queries"}``.
+
+    Example:
+        >>> retrieval_metrics(np.array([["a", "b"], ["b", "a"], ["a", "a"]]), ["a", "a", "b"], ["a", "a", "b"])
+        {'precision_at_1': 0.5, 'map_at_r': 0.5, 'n_queries': 2}
+    """
+    counts: Dict[Any, int] = {}
+    for label in gallery_labels:
+        counts[label] = counts.get(label, 0) + 1
+    precision_at_1: List[float] = []
+    average_precisions: List[float] = []
+    for neighbours, label in zip(neighbour_labels, query_labels):
+        r = counts.get(label, 0) - 1
+        if r < 1:
+            continue
+        relevant = np.asarray([n == label for n in list(neighbours)[:r]], dtype=np.float64)
+        if len(relevant) < r:
+            relevant = np.concatenate([relevant, np.zeros(r - len(relevant))])
+        precision_at_1.append(float(relevant[0]))
+        precision_at_i = np.cumsum(relevant) / np.arange(1, r + 1)
+        average_precisions.append(float((precision_at_i * relevant).sum() / r))
+    if not precision_at_1:
+        raise DatasetError("no query has another gallery image of its class: retrieval metrics are undefined")
+    return {"precision_at_1": float(np.mean(precision_at_1)), "map_at_r": float(np.mean(average_precisions)),
+            "n_queries": len(precision_at_1)}

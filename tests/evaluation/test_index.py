@@ -153,3 +153,60 @@ def test_errors_name_the_problem(tmp_path, vectors):
     path.write_bytes(path.read_bytes() + b"x")
     with pytest.raises(DatasetError, match="does not match its sidecar"):
         load_index(path)
+
+
+def _slow_map_at_r(similarity: np.ndarray, labels: list) -> tuple:
+    """Obvious re-implementation: sort every other row by similarity, read the first R labels."""
+    p1, aps = [], []
+    for q in range(len(labels)):
+        others = [i for i in np.argsort(-similarity[q], kind="stable") if i != q]
+        r = sum(1 for i in others if labels[i] == labels[q])
+        if r == 0:
+            continue
+        hits = [labels[i] == labels[q] for i in others[:r]]
+        p1.append(float(hits[0]))
+        aps.append(sum(sum(hits[: j + 1]) / (j + 1) for j in range(r) if hits[j]) / r)
+    return float(np.mean(p1)), float(np.mean(aps))
+
+
+def test_leave_one_out_metrics_match_slow_version():
+    from drugsim.evaluation.index import leave_one_out_search, retrieval_metrics
+
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(6, 8))
+    labels = [str(i % 6) for i in range(40)]
+    vectors = centres[[int(label) for label in labels]] + 0.9 * rng.normal(size=(40, 8))
+    index = build_index("cnn-cosine", vectors, labels)
+    indices, _ = leave_one_out_search(index, vectors, k=10)
+    assert all(q not in row for q, row in enumerate(indices))
+    metrics = retrieval_metrics(np.asarray(labels, dtype=object)[indices], labels, labels)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    p1, mapr = _slow_map_at_r(unit @ unit.T, labels)
+    assert metrics["precision_at_1"] == pytest.approx(p1)
+    assert metrics["map_at_r"] == pytest.approx(mapr)
+    assert metrics["n_queries"] == 40
+
+
+def test_retrieval_metrics_errors():
+    from drugsim.evaluation.index import retrieval_metrics
+
+    with pytest.raises(DatasetError, match="no query has another gallery image of its class"):
+        retrieval_metrics(np.array([["b"], ["a"]]), ["a", "b"], ["a", "b"])
+
+
+def test_dataset_search_exact_index_equals_brute_force():
+    from drugsim.evaluation.bench import dataset_search, search_table
+
+    rng = np.random.default_rng(4)
+    labels = [i % 8 for i in range(120)]
+    vectors = rng.normal(size=(8, 16))[labels] + 0.5 * rng.normal(size=(120, 16))
+    result = dataset_search("euclidean", vectors, labels, approx_kind="hnsw", repeats=1)
+    rows = result["rows"]
+    assert rows["flat"]["scores_equal_brute_force"] == 1.0
+    assert rows["flat"]["map_at_r"] == pytest.approx(rows["brute_force"]["map_at_r"])
+    assert rows["hnsw"]["map_at_r"] >= rows["flat"]["map_at_r"] - 0.05
+    hashes = np.packbits(rng.integers(0, 2, (120, 64)).astype(bool), axis=1)
+    hash_result = dataset_search("dhash", hashes, labels, approx_kind="ivf", repeats=1)
+    assert hash_result["rows"]["flat"]["scores_equal_brute_force"] == 1.0
+    table = search_table([result, hash_result])
+    assert table.shape == (6, 4)
