@@ -557,6 +557,18 @@ def _unlink(path: Path) -> None:
         pass
 
 
+def _tidy_for_book(executed: Path) -> None:
+    """Drop the notebook's default parameters from the page and fold the values the run injected."""
+    nb = json.loads(executed.read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if "parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+        if "injected-parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
+    executed.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def execute_planned(plan: RunPlan, nb: PlannedNotebook, *, kernel: str, progress: bool = True) -> float:
     """Run one notebook with papermill; publish it into the book only if every cell succeeded.
 
@@ -589,6 +601,8 @@ def execute_planned(plan: RunPlan, nb: PlannedNotebook, *, kernel: str, progress
         papermill.execute_notebook(
             str(nb.source), str(executing), parameters=nb.params, kernel_name=kernel,
             cwd=str(plan.root), progress_bar=progress, log_output=True,
+            # The kernel's start-up notice about unencrypted local TCP is noise on every notebook.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except BaseException as exc:
         if executing.exists():
@@ -607,6 +621,7 @@ def execute_planned(plan: RunPlan, nb: PlannedNotebook, *, kernel: str, progress
         handler.close()
         pm_logger.setLevel(old_level)
         pm_logger.propagate = old_propagate
+    _tidy_for_book(executing)
     os.replace(executing, nb.published)
     if nb.results.exists():
         shutil.copyfile(nb.results, nb.published.with_suffix(".results.json"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 
@@ -11,3 +13,37 @@ def fixed_environment(monkeypatch):
     from drugsim import runner_cache
 
     monkeypatch.setattr(runner_cache, "environment_fingerprint", lambda: {"drugsim": "test"})
+
+
+#: Where the browser test builds its tiny-profile book: a copy of the project's sources under runs/
+#: (git ignores it), so the runner's content-hash cache makes a second test session fast.
+BOOK_TEST_ROOT_ENV = "DRUGSIM_BOOK_TEST_ROOT"
+
+
+@pytest.fixture(scope="session")
+def tiny_book():
+    """Build the book once per session with the tiny profile (via the runner) and return its project root."""
+    import os
+    import shutil
+
+    from drugsim.runner import reproduce
+
+    from .helpers import REPO
+
+    root = Path(os.environ.get(BOOK_TEST_ROOT_ENV, REPO / "runs" / "book-test"))
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("profiles.yml", "_config.yml", "_toc.yml", "references.bib"):
+        shutil.copyfile(REPO / name, root / name)
+    for folder in ("notebooks", "book"):
+        target = root / folder
+        keep = target / "generated" if folder == "book" else None
+        if target.exists():
+            for child in target.iterdir():
+                if child != keep:
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+        shutil.copytree(REPO / folder, target, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("generated", ".ipynb_checkpoints"))
+    dataset = os.environ.get("DRUGSIM_BOOK_TEST_DATASET", "synthetic")  # or a folder of your photos
+    report = reproduce(root=root, profile="tiny", dataset=dataset, progress=False)
+    assert report.book_index is not None and report.book_index.exists()
+    return root
