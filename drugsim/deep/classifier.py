@@ -23,7 +23,7 @@ from drugsim.data.records import ImageRecord
 from drugsim.deep.backbones import Backbone, build_backbone
 from drugsim.deep.config import ClassifierConfig
 from drugsim.deep.datasets import ImageCache, ImageLabelDataset, images_to_tensor, subsample, training_augmentation
-from drugsim.deep.training import TrainResult, fit, load_checkpoint
+from drugsim.deep.training import TrainResult, fit, load_checkpoint, recalibrate_batchnorm
 from drugsim.errors import DatasetError
 from drugsim.io import read_image
 
@@ -124,6 +124,15 @@ def train_classifier(
     def step(net, batch):
         return cross_entropy(net(batch[0]).float(), batch[1])
 
+    recalibrate = None
+    if config.bn_recalibration_images:
+        sample = subsample(train_paths, config.bn_recalibration_images, seed=config.seed + 3)
+        batches = [torch.stack([cache.get(p) for p in sample[i:i + config.batch_size]])
+                   for i in range(0, len(sample), config.batch_size)]
+
+        def recalibrate(net) -> None:
+            recalibrate_batchnorm(net, net, batches)
+
     def validate(net) -> float:
         return _cache_accuracy(net, cache, val_paths, val_labels)
 
@@ -136,7 +145,7 @@ def train_classifier(
         }
 
     return fit(model, kind="classifier", config=config, train_dataset=dataset, step=step, validate=validate,
-               final_scores=final_scores, out=Path(out), resume=resume, progress=progress)
+               final_scores=final_scores, out=Path(out), resume=resume, progress=progress, recalibrate=recalibrate)
 
 
 class FeatureFacePredictor:

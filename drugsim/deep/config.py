@@ -53,6 +53,9 @@ class SiameseConfig:
         device: ``auto`` (CUDA, then CPU), ``cpu`` or ``cuda``.
         amp: mixed precision when on CUDA.
         train_eval_pairs: how many training pairs (un-augmented) to score for the train accuracy.
+        bn_recalibration_images: before each validation, re-estimate BatchNorm statistics on this many
+            training images (0 = off, the paper's setting; on in tiny/quick, whose few steps leave the
+            running averages behind the weights).
     """
 
     variant: str = "improved"
@@ -77,6 +80,7 @@ class SiameseConfig:
     device: str = "auto"
     amp: bool = True
     train_eval_pairs: int = 2000
+    bn_recalibration_images: int = 0
     profile: str = "paper"
 
     def __post_init__(self) -> None:
@@ -121,6 +125,7 @@ class ClassifierConfig:
     num_workers: int = 0
     device: str = "auto"
     amp: bool = True
+    bn_recalibration_images: int = 0
     profile: str = "paper"
     variant: str = field(default="classifier", repr=False)
 
@@ -163,9 +168,9 @@ _SIAMESE_PRESETS: Dict[str, Dict[str, Any]] = {
         "margin": _SIAMESE["contrastive_margin"],
     },
     "quick": {"image_size": 64, "epochs": 3, "batch_size": 32, "lr": 5e-4, "lr_step_epochs": 2,
-              "n_train_pairs": 600, "n_val_pairs": 200, "train_eval_pairs": 300},
+              "n_train_pairs": 600, "n_val_pairs": 200, "train_eval_pairs": 300, "bn_recalibration_images": 256},
     "tiny": {"image_size": 32, "epochs": 2, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 2,
-             "n_train_pairs": 192, "n_val_pairs": 96, "train_eval_pairs": 96},
+             "n_train_pairs": 192, "n_val_pairs": 96, "train_eval_pairs": 96, "bn_recalibration_images": 128},
 }
 _CLASSIFIER_PRESETS: Dict[str, Dict[str, Any]] = {
     "paper": {
@@ -177,9 +182,9 @@ _CLASSIFIER_PRESETS: Dict[str, Dict[str, Any]] = {
         "lr_gamma": _CLASSIFIER["lr_gamma"],
     },
     "quick": {"image_size": 64, "epochs": 4, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 3,
-              "n_train_images": 600},
+              "n_train_images": 600, "bn_recalibration_images": 256},
     "tiny": {"image_size": 32, "epochs": 3, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 2,
-             "n_train_images": 192},
+             "n_train_images": 192, "bn_recalibration_images": 128},
 }
 
 

@@ -132,6 +132,44 @@ def _barrier(dist_info: _Dist) -> None:
         dist.barrier()
 
 
+def _sync_buffers(model: nn.Module) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every rank.
+
+    DDP broadcasts buffers at the start of each forward pass, so after the last batch of an epoch every
+    rank holds statistics of its own shard; validation and checkpoints must see one model.
+    """
+    import torch.distributed as dist
+
+    for buffer in model.buffers():
+        dist.broadcast(buffer.data, src=0)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, forward: Callable[[torch.Tensor], Any], batches: Sequence[torch.Tensor]
+                          ) -> None:
+    """Re-estimate BatchNorm running statistics as exact averages over ``batches`` (un-augmented images).
+
+    With few optimisation steps (the tiny and quick profiles) the running averages have not caught up with
+    the trained weights, and eval-mode outputs drift from train-mode ones; one forward pass over a sample
+    of training images with ``momentum=None`` (cumulative average) fixes that.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms or not len(batches):
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    was_training = model.training
+    model.train()
+    device = next(model.parameters()).device
+    for batch in batches:
+        forward(batch.to(device))
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    model.train(was_training)
+
+
 def _seed_everything(seed: int) -> None:
     import random
 
@@ -224,6 +262,7 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     extra: Optional[Dict[str, Any]] = None,
+    recalibrate: Optional[Callable[[nn.Module], None]] = None,
 ) -> TrainResult:
     """The training loop shared by every model.
 
@@ -238,6 +277,7 @@ def fit(
         resume: continue from ``OUT.last.pt`` when it exists (same config required).
         progress: tqdm bar with the running loss (rank 0 only).
         extra: more plain values to store in the checkpoint (e.g. the image lists used).
+        recalibrate: called on the model after each epoch, before validation (BatchNorm recalibration).
     """
     started = time.perf_counter()
     out = Path(out)
@@ -319,13 +359,17 @@ def fit(
                 bar.set_postfix(loss=f"{total / max(count, 1):.4f}")
         if bar is not None:
             bar.close()
+        if dist_info.enabled:
+            _sync_buffers(model)
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
+        if recalibrate is not None:
+            recalibrate(model)
         model.eval()
         val_accuracy = float(validate(model))
         history.append({"epoch": epoch + 1, "train_loss": total / max(count, 1), "val_accuracy": val_accuracy,
                         "lr": lr, "seconds": time.perf_counter() - epoch_started})
-        if val_accuracy > best_val or best_state is None:
+        if val_accuracy >= best_val or best_state is None:  # ties: the later, longer-trained epoch
             best_val, best_epoch, best_state = val_accuracy, epoch + 1, _cpu_state(model)
         if dist_info.is_main:
             save_checkpoint(last, {
@@ -471,6 +515,15 @@ def train_siamese(
     model = build_siamese(config)
     val_labels = [p.label for p in val_pairs]
 
+    recalibrate = None
+    if config.bn_recalibration_images:
+        sample = subsample(list(cache.index), config.bn_recalibration_images, seed=config.seed + 3)
+        batches = [torch.stack([cache.get(p) for p in sample[i:i + config.batch_size]])
+                   for i in range(0, len(sample), config.batch_size)]
+
+        def recalibrate(net: nn.Module) -> None:
+            recalibrate_batchnorm(net, net.embed, batches)
+
     def validate(net: nn.Module) -> float:
         return pair_accuracy(pair_scores(net, cache, val_pairs), val_labels, config.variant, config.threshold)
 
@@ -487,4 +540,5 @@ def train_siamese(
         }
 
     return fit(model, kind="siamese", config=config, train_dataset=dataset, step=_siamese_step(config),
-               validate=validate, final_scores=final_scores, out=Path(out), resume=resume, progress=progress)
+               validate=validate, final_scores=final_scores, out=Path(out), resume=resume, progress=progress,
+               recalibrate=recalibrate)
