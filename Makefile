@@ -17,12 +17,13 @@ else
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 endif
 
-.PHONY: install reproduce test test-fast browser-deps bench clean-book help
+.PHONY: install reproduce time-reproduce test test-fast browser-deps bench clean-book help
 
 help:
 	@echo "make reproduce [PROFILE=tiny|quick|paper] [DATASET=synthetic|grocery|PATH]  rerun the study, build the book"
 	@echo "make test                                                             run every test (what CI runs)"
 	@echo "make test-fast                                                        skip slow and browser tests"
+	@echo "make time-reproduce [PROFILE=tiny]                                    time a whole reproduction from scratch"
 	@echo "make bench                                                            speed benchmark (engine vs per-pair)"
 
 $(VENV)/.installed: pyproject.toml
@@ -35,8 +36,14 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# Runs only what changed since the last run (content-hash cache); REPRODUCE_ARGS="--force" reruns all,
+# REPRODUCE_ARGS="--only 04_keypoints" one chapter. The book lands in _build/html/index.html.
 reproduce: install
-	$(VENV)/bin/drugsim reproduce --profile $(PROFILE) --dataset $(DATASET)
+	$(VENV)/bin/drugsim reproduce --profile $(PROFILE) --dataset $(DATASET) $(REPRODUCE_ARGS)
+
+# Wall time of a whole reproduction from an empty run folder (writes benchmarks/results/reproduce-*.json).
+time-reproduce: install
+	$(PY) benchmarks/time_reproduce.py --profile $(PROFILE)
 
 # Headless Chromium for the rendered-book browser test: installed with apt where we are root; elsewhere the
 # browser test skips with a message naming the missing package.

@@ -1,0 +1,63 @@
+"""Time `drugsim reproduce` end to end for a profile, from an empty run folder (a benchmark, not a test).
+
+    .venv/bin/python benchmarks/time_reproduce.py --profile tiny [--grocery no] [--out FILE]
+
+Copies the project's sources into a fresh folder (so no cached run is reused), runs the whole study and
+the book build there, and writes the wall time of each stage and notebook (papermill's durations) as JSON
+to benchmarks/results/reproduce-<profile>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from drugsim.io import write_text_atomic
+from drugsim.runner import reproduce
+from drugsim.summary import hardware_sentence
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_sources(target: Path) -> None:
+    for name in ("profiles.yml", "_config.yml", "_toc.yml", "references.bib"):
+        shutil.copyfile(ROOT / name, target / name)
+    for folder in ("notebooks", "book"):
+        shutil.copytree(ROOT / folder, target / folder, ignore=shutil.ignore_patterns("generated", ".ipynb_checkpoints"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="tiny")
+    parser.add_argument("--grocery", default="auto", choices=("auto", "yes", "no"))
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix=f"drugsim-time-{args.profile}-") as tmp:
+        root = Path(tmp)
+        copy_sources(root)
+        started = time.perf_counter()
+        report = reproduce(root=root, profile=args.profile, grocery=args.grocery, progress=False)
+        total = time.perf_counter() - started
+        started = time.perf_counter()
+        again = reproduce(root=root, profile=args.profile, grocery=args.grocery, progress=False)
+        cached = time.perf_counter() - started
+    result = {
+        "profile": args.profile,
+        "machine": hardware_sentence(),
+        "total_s": round(total, 1),
+        "second_run_s": round(cached, 1),
+        "second_run_ran": [o.name for _, outs in again.runs for o in outs if o.status == "ran"],
+        "runs": {plan.dataset.name: {o.name: {"status": o.status, "seconds": o.duration_s} for o in outs}
+                 for plan, outs in report.runs},
+    }
+    out = args.out or ROOT / "benchmarks" / "results" / f"reproduce-{args.profile}.json"
+    write_text_atomic(out, json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""The book's sources: the committed table of contents builds without warnings; the generated one lists runs."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+import yaml
+
+from drugsim import book, runner
+
+from .helpers import REPO, make_project
+
+
+def test_config_keeps_the_build_offline_and_unexecuted():
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    assert config["execute"]["execute_notebooks"] == "off"
+    assert config["only_build_toc_files"] is True
+    assert config["sphinx"]["config"]["intersphinx_mapping"] == {}
+    assert config["sphinx"]["config"]["numfig"] is True
+    assert config["bibtex_bibfiles"] == ["references.bib"]
+    for pattern in ("runs", ".venv", "notebooks", "_build"):
+        assert pattern in config["exclude_patterns"]
+
+
+def test_references_hold_every_work_the_book_cites():
+    bib = (REPO / "references.bib").read_text()
+    for key in ("csa2024similarity", "hadsell2006dimensionality", "lowe2004sift", "rublee2011orb",
+                "bromley1993signature", "klasson2019grocery", "he2016resnet", "simonyan2015vgg",
+                "tan2019efficientnet", "musgrave2020reality", "wang2004ssim", "johnson2019faiss"):
+        assert "{" + key + "," in bib
+
+
+def _outcomes(plan):
+    return [runner.NotebookOutcome(nb.spec.name, "ran", 1.0) for nb in plan.notebooks]
+
+
+def test_generated_toc_lists_published_chapters_in_profile_order(tmp_path, monkeypatch):
+    make_project(tmp_path)
+    profiles = runner.load_profiles(tmp_path / "profiles.yml")
+    plan = runner.plan_run(profiles, "tiny", str(tmp_path / "photos"), root=tmp_path)
+    # Only a notebook whose published copy matches its stamp is a chapter.
+    from drugsim import runner_cache as rc
+
+    for nb in plan.notebooks[:1]:
+        nb.published.parent.mkdir(parents=True)
+        nb.published.write_text("{}")
+        rc.write_stamp(nb.stamp, {"published_sha256": rc.sha256_file(nb.published)})
+    report = runner.ReproduceReport(runs=[(plan, _outcomes(plan))])
+    toc = book.make_toc(tmp_path, report, profiles)
+    assert toc["root"] == "book/intro"
+    assert toc["parts"][0]["chapters"] == [{"file": "book/generated/photos/01_first"}]
+    assert toc["parts"][-1]["chapters"][0] == {"file": "book/generated/reproducibility"}
+
+
+def test_synthetic_run_without_grocery_points_to_how_to_get_it(tmp_path):
+    make_project(tmp_path, notebooks={"01_first": {"datasets": ["synthetic"]}}, profiles={"tiny": {}})
+    profiles = runner.load_profiles(tmp_path / "profiles.yml")
+    plan = runner.plan_run(profiles, "tiny", "synthetic", root=tmp_path)
+    toc = book.make_toc(tmp_path, runner.ReproduceReport(runs=[(plan, [])]), profiles)
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    assert "book/grocery_missing" in files and "book/not_run" in files
+
+
+def test_reproducibility_page_names_profile_machine_and_times(tmp_path):
+    make_project(tmp_path)
+    profiles = runner.load_profiles(tmp_path / "profiles.yml")
+    plan = runner.plan_run(profiles, "tiny", str(tmp_path / "photos"), root=tmp_path)
+    page = book.reproducibility_page(runner.ReproduceReport(runs=[(plan, _outcomes(plan))]), profiles)
+    for expected in ("# Reproducibility", "## Machine", "CPU cores", "## Package versions", "papermill",
+                     "Run `tiny-photos`", "dataset content hash", "wall time (s)", "factor: 2"):
+        assert expected in page
+
+
+@pytest.mark.slow
+def test_committed_sources_build_without_warnings(tmp_path):
+    """A fresh clone's book (no run yet) builds with -W: no warnings, no network."""
+    for name in ("_config.yml", "_toc.yml", "references.bib"):
+        shutil.copy(REPO / name, tmp_path / name)
+    shutil.copytree(REPO / "book", tmp_path / "book", ignore=shutil.ignore_patterns("generated"))
+    index = book.build_book(tmp_path, toc=tmp_path / "_toc.yml", log=lambda m: None)
+    assert index.exists()
+    assert (tmp_path / "_build" / "html" / "book" / "grocery_missing.html").exists()
+    page = (tmp_path / "_build" / "html" / "book" / "grocery_missing.html").read_text()
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "drugsim data fetch grocery" in text and "DRUGSIM_GROCERY_ROOT" in text
