@@ -1,5 +1,133 @@
-"""Sub-commands: placeholder until its owner fills it in."""
+"""``drugsim train siamese|classifier``: train the paper's networks (sections 2.6, 3, 4.2)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, Dict
+
+SIAMESE_EPILOG = """examples:
+  drugsim train siamese --variant improved --backbone resnet18 --data data/synthetic-quick \\
+      --profile quick --out models/resnet18-improved.pt
+  drugsim train siamese --variant classic --backbone vgg16 --data grocery --profile tiny --out vgg.pt
+  drugsim train siamese --variant triplet --backbone efficientnet-lite0 --weights imagenet \\
+      --data grocery --profile quick --out triplet.pt
+  drugsim train siamese ... --out m.pt --resume        # continue an interrupted run (m.last.pt)
+  torchrun --nproc_per_node=4 -m drugsim train siamese ... --profile paper --out m.pt   # DDP
+
+profiles: paper = the paper's settings (224 px, 5 epochs, batch 64, Adam 5e-4, lr x0.5 every 2 epochs,
+threshold 0.8); quick = 64 px, fewer pairs (minutes on a CPU); tiny = 32 px (seconds).
+weights: random (default) | imagenet (torchvision file already in the torch hub cache, or the
+efficientnet-lite0 package; never downloaded) | PATH to a state dict.
+Then: drugsim evaluate --method siamese-improved --model models/resnet18-improved.pt ...
+"""
+
+CLASSIFIER_EPILOG = """examples:
+  drugsim train classifier --data data/synthetic-quick --profile quick --out models/classifier.pt
+  drugsim train classifier --data data/paper --profile paper --out classifier.pt --json table6.json
+
+Labels come from the feature-rich flag: manifest.csv's feature_rich column, or file names
+<drug>_<index>_<flag>.jpg (1 = feature-rich). The paper profile: 30 epochs, Adam 1e-3, lr x0.1 every 7.
+"""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, help="dataset folder, or 'grocery' ($DRUGSIM_GROCERY_ROOT)")
+    parser.add_argument("--profile", default="quick", choices=("tiny", "quick", "paper"),
+                        help="settings preset (default: quick)")
+    parser.add_argument("--out", required=True, type=Path, help="checkpoint to write (best validation epoch)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT.last.pt if it exists")
+    parser.add_argument("--backbone", default="resnet18", choices=("resnet18", "vgg16", "efficientnet-lite0"))
+    parser.add_argument("--weights", default="random", help="random | imagenet | PATH (default: random)")
+    parser.add_argument("--epochs", type=int, help="override the profile's epochs")
+    parser.add_argument("--batch-size", type=int, help="override the batch size")
+    parser.add_argument("--lr", type=float, help="override the learning rate")
+    parser.add_argument("--image-size", type=int, help="override the input size in pixels")
+    parser.add_argument("--seed", type=int, default=0, help="seed of splits, pairs and training (default: 0)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default: 0)")
+    parser.add_argument("--no-augment", action="store_true", help="train without the paper's augmentation")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def register(subparsers) -> None:
-    return None
+    train = subparsers.add_parser(
+        "train", help="train a Siamese network or the feature-face classifier",
+        description="Train the paper's deep models.", epilog=SIAMESE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    kinds = train.add_subparsers(dest="train_kind", metavar="KIND")
+
+    siamese = kinds.add_parser(
+        "siamese", help="classic (Fig. 8), improved (Fig. 9) or triplet Siamese network",
+        description="Train a Siamese network on Algorithm 2 pairs of the training drugs; the validation "
+                    "drugs pick the best epoch.", epilog=SIAMESE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    siamese.add_argument("--variant", default="improved", choices=("improved", "classic", "triplet"))
+    _common(siamese)
+    siamese.add_argument("--n-train-pairs", type=int, help="cap on training pairs (default: the profile's)")
+    siamese.add_argument("--contrastive-form", choices=("paper", "hadsell"),
+                         help="classic variant: eq. 22 as printed (default) or Hadsell's form")
+    siamese.add_argument("--threshold", type=float, help="decision threshold (default 0.8, as the paper)")
+    siamese.set_defaults(func=run_siamese)
+
+    classifier = kinds.add_parser(
+        "classifier", help="the feature-face classifier (section 3, Table 6)",
+        description="Train a ResNet18 (or other backbone) to tell feature-rich box faces from feature-poor ones.",
+        epilog=CLASSIFIER_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common(classifier)
+    classifier.add_argument("--n-train-images", type=int, help="cap on training images")
+    classifier.set_defaults(func=run_classifier)
+    train.set_defaults(func=lambda args: (train.print_help(), 1)[1])
+
+
+def _overrides(args: argparse.Namespace) -> Dict[str, Any]:
+    return {"backbone": args.backbone, "weights": args.weights, "epochs": args.epochs,
+            "batch_size": args.batch_size, "lr": args.lr, "image_size": args.image_size, "seed": args.seed,
+            "device": args.device, "num_workers": args.workers, "augment": False if args.no_augment else None}
+
+
+def _report(payload: Dict[str, Any], json_path: Path | None) -> None:
+    from drugsim.io import write_text_atomic
+
+    text = json.dumps(payload, indent=2, sort_keys=True, default=str)
+    print(text)
+    if json_path:
+        write_text_atomic(json_path, text + "\n")
+
+
+def run_siamese(args: argparse.Namespace) -> int:
+    from drugsim.deep.config import siamese_config
+    from drugsim.deep.datasets import dataset_splits, split_pairs
+    from drugsim.deep.training import train_siamese
+
+    config = siamese_config(args.profile, variant=args.variant, n_train_pairs=args.n_train_pairs,
+                            contrastive_form=args.contrastive_form, threshold=args.threshold, **_overrides(args))
+    pairs = split_pairs(dataset_splits(args.data, seed=args.seed), seed=args.seed)
+    result = train_siamese(config, pairs["train"], pairs["val"], out=args.out, resume=args.resume,
+                           progress=not args.quiet)
+    _report({"checkpoint": str(result.checkpoint), "config": config.to_dict(), "history": result.history,
+             "best_epoch": result.best_epoch, "best_val_accuracy": result.best_val_accuracy,
+             "train_accuracy": result.train_accuracy, "train_seconds": result.seconds,
+             "weights": result.weights, "device": result.device}, args.json)
+    return 0
+
+
+def run_classifier(args: argparse.Namespace) -> int:
+    from drugsim.deep.classifier import FeatureFacePredictor, evaluate_classifier, train_classifier
+    from drugsim.deep.config import classifier_config
+    from drugsim.deep.datasets import dataset_splits
+
+    config = classifier_config(args.profile, n_train_images=args.n_train_images, **_overrides(args))
+    splits = dataset_splits(args.data, seed=args.seed)
+    result = train_classifier(config, splits["train"], splits["val"], out=args.out, resume=args.resume,
+                              progress=not args.quiet)
+    test = evaluate_classifier(FeatureFacePredictor(args.out, device=args.device), splits["test"]) \
+        if splits.get("test") else {}
+    _report({"checkpoint": str(result.checkpoint), "config": config.to_dict(), "history": result.history,
+             "best_epoch": result.best_epoch, "best_val_accuracy": result.best_val_accuracy,
+             "train_accuracy": result.train_accuracy, "test_accuracy": test.get("accuracy"),
+             "images_per_second": test.get("images_per_second"), "train_seconds": result.seconds,
+             "weights": result.weights, "device": result.device}, args.json)
+    return 0

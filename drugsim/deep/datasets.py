@@ -216,3 +216,18 @@ def subsample(items: Sequence, n: Optional[int], *, seed: int) -> list:
         return list(items)
     keep = np.sort(np.random.default_rng(seed).choice(len(items), size=n, replace=False))
     return [items[i] for i in keep]
+
+
+def dataset_splits(data: str | Path, *, seed: int = 0) -> Dict[str, list]:
+    """Records of ``data`` (a folder or ``"grocery"``) split by class into train, val and test."""
+    from drugsim.data import load_dataset, resolve_data_root, split_dataset
+
+    return split_dataset(load_dataset(resolve_data_root(str(data))), seed=seed)
+
+
+def split_pairs(splits: Dict[str, list], *, seed: int = 0) -> Dict[str, List[Pair]]:
+    """Algorithm 2 pair lists of each split (train, val, test), seeded per split."""
+    from drugsim.data import make_pairs
+
+    return {name: make_pairs(records, algorithm=2, seed=seed + offset) if records else []
+            for offset, (name, records) in enumerate(sorted(splits.items()))}
