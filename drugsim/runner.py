@@ -439,8 +439,12 @@ def prepare_dataset(plan: RunPlan, *, progress: bool = True, log: Callable[[str]
     kind = plan.dataset.kind
     info: Dict[str, Any] = {"kind": kind, "name": plan.dataset.name}
     if kind == "synthetic":
-        from drugsim.data import generate_dataset  # the data layer; imported late (it pulls in torch)
         import drugsim.data as data_pkg
+
+        try:
+            from drugsim.data import generate_dataset
+        except ImportError:  # the package re-export may lag behind the module
+            from drugsim.data.synth import generate_dataset
 
         preset = str(plan.global_params.get("synthetic_preset", plan.profile))
         seed = int(plan.global_params.get("seed", 0))
@@ -450,10 +454,8 @@ def prepare_dataset(plan: RunPlan, *, progress: bool = True, log: Callable[[str]
         assert plan.data_dir is not None
         if rc.read_stamp(stamp_path) != wanted or not plan.data_dir.is_dir():
             log(f"generating the synthetic dataset (preset {preset}, seed {seed}) in {plan.rel(plan.data_dir)}")
-            from drugsim.io import atomic_path
-
-            with atomic_path(plan.data_dir) as tmp:
-                generate_dataset(tmp, preset=preset, seed=seed, progress=progress)
+            # generate_dataset builds under a temporary name and renames: never half a dataset.
+            generate_dataset(plan.data_dir, preset=preset, seed=seed, progress=progress)
             rc.write_stamp(stamp_path, wanted)
         info.update(preset=preset, seed=seed)
     elif kind == "grocery":

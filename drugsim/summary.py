@@ -199,6 +199,24 @@ def formatted_table(frame):
     return shown.set_index(["table", "row", "quantity"])
 
 
+def styled_tables(frame) -> list:
+    """One styled table per paper table (caption = the table's title), every row shown, for the book."""
+    captions = {caption.split(":")[0]: caption for _, caption, _ in paper_tables()}
+    shown = frame.copy()
+    shown["paper"] = [_format_value(q, v) for q, v in zip(frame["quantity"], frame["paper"])]
+    shown["ours"] = [_format_value(q, v) for q, v in zip(frame["quantity"], frame["ours"])]
+    shown["quantity"] = shown["quantity"].str.replace("_", " ")
+    styled = []
+    for table, rows in shown.groupby("table", sort=False):
+        body = rows.drop(columns="table").rename(columns={"row": "method / face", "ours": "this run",
+                                                          "notebook": "from chapter"})
+        styler = body.style.hide(axis="index").set_caption(captions.get(table, table))
+        styler = styler.set_table_attributes('class="table"')  # the book theme's table style
+        styler = styler.set_table_styles([{"selector": "caption", "props": "caption-side: top; font-weight: bold;"}])
+        styled.append(styler)
+    return styled
+
+
 def plot_accuracy(frame, *, ax=None):
     """Bars of every accuracy in Tables 6-10: the paper's beside ours. Returns the axes."""
     import matplotlib.pyplot as plt
@@ -220,5 +238,5 @@ def plot_accuracy(frame, *, ax=None):
     ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=7)
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     return ax

@@ -89,7 +89,8 @@ def crawl(tiny_book, browser) -> Dict[Path, dict]:
     shots.mkdir(parents=True, exist_ok=True)
     chapters = [p for p in pages if "generated" in p.parts]
     for name, page in (("index", html / "book" / "intro.html"), ("chapter", chapters[0] if chapters else None),
-                       ("summary", next((p for p in chapters if p.stem == "13_summary"), None))):
+                       ("summary", next((p for p in chapters if p.stem == "13_summary"), None)),
+                       ("reproducibility", html / "book" / "generated" / "reproducibility.html")):
         if page is not None and page.exists():
             browser.get(page.resolve().as_uri())
             height = browser.execute_script("return document.documentElement.scrollHeight")

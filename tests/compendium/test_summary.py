@@ -65,3 +65,11 @@ def test_machine_and_dataset_sentences(tmp_path):
                                                        "n_files": 12, "sha256": "ab" * 32}))
     assert summary.dataset_sentence(tmp_path, "synthetic") == (
         "synthetic drug boxes (preset tiny, seed 0, 12 files, content hash abababababab)")
+
+
+def test_styled_tables_one_per_paper_table_every_row():
+    table = summary.comparison_table({})
+    styled = summary.styled_tables(table)
+    assert len(styled) == 8
+    html = styled[4].to_html()
+    assert "Table 7: mean score" in html and html.count("<tr>") == 1 + 3 * len(paper.TABLE7)
