@@ -41,7 +41,7 @@ DATASET_KINDS = ("synthetic", "grocery", "folder")
 #: The kernel the Makefile installs into the virtual environment.
 DEFAULT_KERNEL = "drugsim"
 
-_NOTEBOOK_KEYS = {"title", "needs", "after_all", "outputs", "datasets"}
+_NOTEBOOK_KEYS = {"title", "needs", "uses", "after_all", "outputs", "datasets"}
 _PROFILE_KEYS = {"description", "global", "notebooks", "grocery"}
 _OVERRIDE_KEYS = {"global", "notebooks"}
 _NAME_RE = re.compile(r"^[0-9]{2}_[a-z0-9_]+$")
@@ -62,6 +62,7 @@ class NotebookSpec:
     name: str
     title: str
     needs: Tuple[str, ...] = ()
+    uses: Tuple[str, ...] = ()
     after_all: bool = False
     outputs: Tuple[str, ...] = ()
     datasets: Tuple[str, ...] = ("synthetic",)
@@ -178,6 +179,10 @@ def load_profiles(path: Path) -> Profiles:
             if need not in notebooks:
                 later = " (it comes later in the list: needs must come first)" if need in raw["notebooks"] else ""
                 raise ConfigError(f"{where}.needs: {need!r} is not an earlier notebook{later}")
+        uses = tuple(entry.get("uses") or ())
+        for used in uses:
+            if used not in notebooks:
+                raise ConfigError(f"{where}.uses: {used!r} is not an earlier notebook")
         datasets = tuple(entry.get("datasets") or ("synthetic",))
         for kind in datasets:
             if kind not in DATASET_KINDS:
@@ -190,6 +195,7 @@ def load_profiles(path: Path) -> Profiles:
             name=name,
             title=str(entry.get("title") or name),
             needs=needs,
+            uses=uses,
             after_all=bool(entry.get("after_all", False)),
             outputs=outputs,
             datasets=datasets,
@@ -649,7 +655,7 @@ def _upstream_hash(plan: RunPlan, name: str) -> Optional[Dict[str, Any]]:
 def cache_key(plan: RunPlan, nb: PlannedNotebook, *, dataset_hash: str, environment: Mapping[str, Any]) -> Tuple[str, Dict[str, Any]]:
     """The content hash deciding whether ``nb`` must run again, and the parts it was made from."""
     upstream: Dict[str, Any] = {}
-    names = list(nb.spec.needs)
+    names = list(nb.spec.needs) + [n for n in nb.spec.uses if n not in nb.spec.needs]
     if nb.spec.after_all and plan.profiles is not None:
         order = plan.profiles.notebook_names()
         names += [n for n in order[: order.index(nb.spec.name)] if n not in names]

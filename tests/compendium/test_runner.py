@@ -83,6 +83,7 @@ def test_unknown_notebook_in_only_names_the_list(tmp_path):
         ({"01_a": {}}, {"tiny": {"global": {"work_dir": "x"}}}, r"'work_dir' is set by the runner"),
         ({"01_a": {}}, {"tiny": {"global": {"f": {1, 2}}}}, r"global.f: expected a plain value"),
         ({"01_a": {"outputs": ["../x"]}}, {"tiny": {}}, r"'../x' must be a path inside work_dir"),
+        ({"01_a": {"uses": ["02_b"]}, "02_b": {}}, {"tiny": {}}, r"notebooks.01_a.uses: '02_b' is not an earlier"),
     ],
 )
 def test_profiles_schema_errors(tmp_path, notebooks, profiles, message):
@@ -208,6 +209,22 @@ def test_deleted_published_notebook_reruns(tmp_path, fake_execute, fixed_environ
     (tmp_path / "book" / "generated" / "photos" / "02_second.ipynb").unlink()
     report = _run(tmp_path)
     assert _statuses(report) == {"01_first": "cached", "02_second": "ran"}
+
+
+def test_optional_use_does_not_block_but_its_change_reruns(tmp_path, fake_execute, fixed_environment):
+    make_project(tmp_path, notebooks={
+        "01_first": {"datasets": ["folder"], "outputs": ["made"]},
+        "02_second": {"uses": ["01_first"], "datasets": ["folder"]},
+    })
+    _run(tmp_path)
+    doc = yaml.safe_load((tmp_path / "profiles.yml").read_text())
+    doc["profiles"]["tiny"]["global"]["value"] = 9
+    (tmp_path / "profiles.yml").write_text(yaml.safe_dump(doc))
+    report = _run(tmp_path)
+    assert [o.reason for _, outs in report.runs for o in outs if o.name == "02_second"] == [
+        "changed: parameters, upstream"]
+    (tmp_path / "notebooks" / "01_first.ipynb").unlink()
+    assert _statuses(_run(tmp_path)) == {"01_first": "pending", "02_second": "cached"}
 
 
 def test_only_runs_the_notebook_and_stale_needs(tmp_path, fake_execute, fixed_environment):
