@@ -149,17 +149,18 @@ def reproducibility_page(report: "ReproduceReport", profiles: "Profiles") -> str
                 ["work folder", f"`{plan.rel(plan.work_dir)}`"],
             ]),
             "",
-            "Run times per notebook (papermill's `metadata.papermill.duration` of the executed notebook; "
-            "*cached* means the notebook, its parameters, the package and its inputs were unchanged, so the "
-            "copy from the run named was kept):",
+            "Run times per notebook (papermill's `metadata.papermill.duration` of the executed notebook). A "
+            "notebook is rerun only when its code, its parameters, the drugsim source or its input data "
+            "changed (the cache key below); otherwise the copy made at the time shown is kept:",
             "",
         ]
         rows = []
         for outcome in outcomes:
             stamp = rc.read_stamp(plan.work_dir / "stamps" / f"{outcome.name}.json") or {}
             seconds = _duration(plan, outcome.name) if outcome.status in ("ran", "cached") else None
+            status = "executed" if outcome.status in ("ran", "cached") else outcome.status
             rows.append([
-                outcome.name, outcome.status,
+                outcome.name, status,
                 f"{seconds:.1f}" if seconds is not None else "",
                 stamp.get("finished_at", "") if outcome.status in ("ran", "cached") else outcome.reason,
                 f"`{stamp.get('key', '')[:12]}`" if outcome.status in ("ran", "cached") else "",
