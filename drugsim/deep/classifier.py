@@ -23,7 +23,7 @@ from drugsim.data.records import ImageRecord
 from drugsim.deep.backbones import Backbone, build_backbone
 from drugsim.deep.config import ClassifierConfig
 from drugsim.deep.datasets import ImageCache, ImageLabelDataset, images_to_tensor, subsample, training_augmentation
-from drugsim.deep.training import TrainResult, fit, load_checkpoint, recalibrate_batchnorm
+from drugsim.deep.training import TrainResult, fit, load_checkpoint, recalibrate_batchnorm, roc_auc
 from drugsim.errors import DatasetError
 from drugsim.io import read_image
 
@@ -133,8 +133,11 @@ def train_classifier(
         def recalibrate(net) -> None:
             recalibrate_batchnorm(net, net, batches)
 
-    def validate(net) -> float:
-        return _cache_accuracy(net, cache, val_paths, val_labels)
+    def validate(net) -> Tuple[float, float]:
+        images = torch.stack([cache.get(p) for p in val_paths])
+        probabilities = _predict_tensor(net.eval(), images, 128)
+        accuracy = float(np.mean((probabilities >= 0.5) == np.asarray(val_labels, dtype=bool)))
+        return accuracy, roc_auc(probabilities, val_labels)
 
     def final_scores(net) -> Dict[str, Any]:
         return {

@@ -61,7 +61,7 @@ class TrainResult:
 
     Attributes:
         checkpoint: the best-validation checkpoint file.
-        history: one dict per epoch: epoch, train_loss, val_accuracy, lr, seconds.
+        history: one dict per epoch: epoch, train_loss, val_accuracy, val_auc, lr, seconds.
         best_epoch, best_val_accuracy: the epoch kept in ``checkpoint`` and its validation accuracy.
         train_accuracy: accuracy of the kept model on un-augmented training pairs/images.
         seconds: wall time of the whole run (this process).
@@ -271,7 +271,7 @@ def fit(
         kind: ``"siamese"`` or ``"classifier"`` (stored in the checkpoint).
         config: a :class:`SiameseConfig` or :class:`ClassifierConfig`.
         train_dataset: yields tuples of tensors; ``step(model, batch)`` returns the mean loss.
-        validate: ``validate(model) -> accuracy`` on the validation set (model in eval mode).
+        validate: ``validate(model) -> (accuracy, roc_auc)`` on the validation set (model in eval mode).
         final_scores: called once on the best model, returns results stored with it (e.g. train_accuracy).
         out: best checkpoint path; the resumable state goes to :func:`last_checkpoint_path`.
         resume: continue from ``OUT.last.pt`` when it exists (same config required).
@@ -291,6 +291,7 @@ def fit(
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     history: List[Dict[str, float]] = []
     best_val, best_epoch, start_epoch = -math.inf, 0, 0
+    best_key: Tuple[float, float] = (-math.inf, -math.inf)
     best_state: Optional[Dict[str, torch.Tensor]] = None
 
     last = last_checkpoint_path(out)
@@ -309,6 +310,7 @@ def fit(
         history = list(state["history"])
         start_epoch = int(state["epoch"])
         best_val, best_epoch = float(state["best_val_accuracy"]), int(state["best_epoch"])
+        best_key = tuple(state["best_key"])
         best_state = state.get("best_model")
 
     train_model: nn.Module = model
@@ -366,17 +368,21 @@ def fit(
         if recalibrate is not None:
             recalibrate(model)
         model.eval()
-        val_accuracy = float(validate(model))
-        history.append({"epoch": epoch + 1, "train_loss": total / max(count, 1), "val_accuracy": val_accuracy,
-                        "lr": lr, "seconds": time.perf_counter() - epoch_started})
-        if val_accuracy >= best_val or best_state is None:  # ties: the later, longer-trained epoch
-            best_val, best_epoch, best_state = val_accuracy, epoch + 1, _cpu_state(model)
+        val_accuracy, val_auc = validate(model)
+        history.append({"epoch": epoch + 1, "train_loss": total / max(count, 1), "val_accuracy": float(val_accuracy),
+                        "val_auc": float(val_auc), "lr": lr, "seconds": time.perf_counter() - epoch_started})
+        # Accuracy at the fixed threshold first; ROC AUC breaks ties (a short run often sits on one side of
+        # the paper's 0.8 for every epoch); remaining ties go to the later, longer-trained epoch.
+        key = (float(val_accuracy), _nan_low(val_auc))
+        if best_state is None or key >= best_key:
+            best_key, best_val, best_epoch, best_state = key, float(val_accuracy), epoch + 1, _cpu_state(model)
         if dist_info.is_main:
             save_checkpoint(last, {
                 "kind": kind, "config": config.to_dict(), "model": _cpu_state(model),
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "scaler": scaler.state_dict() if use_amp else {}, "epoch": epoch + 1, "history": history,
                 "best_val_accuracy": best_val, "best_epoch": best_epoch, "best_model": best_state,
+                "best_key": list(best_key),
                 "weights": str(config.weights),
             })
         _barrier(dist_info)
@@ -433,6 +439,22 @@ def pair_scores(model: SiameseNetwork, cache: ImageCache, pairs: Sequence[Pair],
     index_b = torch.tensor([rows[Path(p.path_b)] for p in pairs], device=table.device)
     raw = model.head(table[index_a], table[index_b])
     return model.similarity(raw).double().cpu().numpy()
+
+
+def roc_auc(scores: np.ndarray, labels: Sequence[int]) -> float:
+    """Area under the ROC curve of scores oriented higher = more similar (Mann-Whitney, ties count half)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels, dtype=bool)
+    positives, negatives = scores[labels], scores[~labels]
+    if not len(positives) or not len(negatives):
+        return float("nan")
+    greater = (positives[:, None] > negatives[None, :]).sum()
+    ties = (positives[:, None] == negatives[None, :]).sum()
+    return float((greater + 0.5 * ties) / (len(positives) * len(negatives)))
+
+
+def _nan_low(value: float) -> float:
+    return -math.inf if value is None or not math.isfinite(value) else float(value)
 
 
 def decide(scores: np.ndarray, variant: str, threshold: float) -> np.ndarray:
@@ -506,7 +528,7 @@ def train_siamese(
     else:
         items = train_pairs
         paths = [p for pair in train_pairs for p in (pair.path_a, pair.path_b)]
-    paths += [p for pair in val_pairs for p in (pair.path_a, pair.path_b)]
+    paths += [p for pair in list(val_pairs) + eval_pairs for p in (pair.path_a, pair.path_b)]
     cache = ImageCache(paths, config.image_size, progress=progress)
     transform = training_augmentation(config.image_size) if config.augment else None
     dataset = TripletDataset(items, cache, transform) if config.variant == "triplet" else PairDataset(
@@ -524,8 +546,10 @@ def train_siamese(
         def recalibrate(net: nn.Module) -> None:
             recalibrate_batchnorm(net, net.embed, batches)
 
-    def validate(net: nn.Module) -> float:
-        return pair_accuracy(pair_scores(net, cache, val_pairs), val_labels, config.variant, config.threshold)
+    def validate(net: nn.Module) -> Tuple[float, float]:
+        scores = pair_scores(net, cache, val_pairs)
+        oriented = scores if config.variant == "improved" else -scores
+        return pair_accuracy(scores, val_labels, config.variant, config.threshold), roc_auc(oriented, val_labels)
 
     def final_scores(net: nn.Module) -> Dict[str, Any]:
         started = time.perf_counter()
@@ -535,6 +559,7 @@ def train_siamese(
         return {
             "train_accuracy": pair_accuracy(scores, [p.label for p in eval_pairs], config.variant, config.threshold),
             "val_accuracy": pair_accuracy(val, val_labels, config.variant, config.threshold),
+            "val_auc": roc_auc(val if config.variant == "improved" else -val, val_labels),
             "cached_pairs_per_second": rate,
             "n_train_items": len(items), "n_val_pairs": len(val_pairs),
         }
