@@ -707,9 +707,41 @@ def run_plan(
     Raises:
         NotebookFailed: at the first notebook that fails (later ones do not run).
     """
+    plan.work_dir.mkdir(parents=True, exist_ok=True)
+    with _run_lock(plan):
+        return _run_plan_locked(plan, force=force, progress=progress, kernel=kernel, log=log)
+
+
+class _run_lock:
+    """One ``drugsim reproduce`` per work folder at a time (two would overwrite each other's notebooks)."""
+
+    def __init__(self, plan: RunPlan) -> None:
+        self.path = plan.work_dir / ".lock"
+        self.where = plan.rel(plan.work_dir)
+        self.handle = None
+
+    def __enter__(self) -> "_run_lock":
+        import fcntl
+
+        self.handle = open(self.path, "w")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            self.handle.close()
+            raise ConfigError(f"another drugsim reproduce is running in {self.where}; wait for it to finish") from exc
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        import fcntl
+
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def _run_plan_locked(plan: RunPlan, *, force: bool, progress: bool, kernel: Optional[str],
+                     log: Callable[[str], None]) -> List[NotebookOutcome]:
     from tqdm.auto import tqdm
 
-    plan.work_dir.mkdir(parents=True, exist_ok=True)
     dataset_info = prepare_dataset(plan, progress=progress, log=log)
     environment = rc.environment_fingerprint()
     kernel = kernel or (ensure_kernel(log=log) if plan.notebooks else DEFAULT_KERNEL)

@@ -341,3 +341,33 @@ def test_real_run_then_failure_names_notebook_cell_and_error(tmp_path, fixed_env
     assert (tmp_path / "runs" / "tiny-photos" / "failed" / "02_second.ipynb").exists()
     assert "ValueError: factor 2 is bad" in (tmp_path / "runs" / "tiny-photos" / "logs" / "02_second.log").read_text()
     assert not list((tmp_path / "runs" / "tiny-photos" / "executing").glob("*.ipynb"))
+
+
+def test_two_runs_in_one_work_folder_are_refused(tmp_path, fake_execute, fixed_environment):
+    make_project(tmp_path)
+    profiles = runner.load_profiles(tmp_path / "profiles.yml")
+    plan = runner.plan_run(profiles, "tiny", str(tmp_path / "photos"), root=tmp_path)
+    plan.work_dir.mkdir(parents=True)
+    with runner._run_lock(plan):
+        with pytest.raises(ConfigError, match=r"another drugsim reproduce is running in runs/tiny-photos"):
+            _run(tmp_path)
+    assert _statuses(_run(tmp_path))["01_first"] == "ran"
+
+
+def test_kernel_falls_back_to_python3_with_a_message(monkeypatch):
+    import ipykernel.kernelspec
+    from jupyter_client import kernelspec
+
+    monkeypatch.setattr(kernelspec.KernelSpecManager, "find_kernel_specs", lambda self: {"python3": "/x"})
+
+    def refuse(**kwargs):
+        raise PermissionError("read-only prefix")
+
+    monkeypatch.setattr(ipykernel.kernelspec, "install", refuse)
+    messages = []
+    assert runner.ensure_kernel("drugsim-missing", log=messages.append) == "python3"
+    assert "could not install the Jupyter kernel 'drugsim-missing' (read-only prefix); running notebooks " \
+           "with 'python3'" in messages[0]
+    monkeypatch.setattr(kernelspec.KernelSpecManager, "find_kernel_specs", lambda self: {})
+    with pytest.raises(ConfigError, match=r"no Jupyter kernel 'drugsim-missing' and none to fall back to"):
+        runner.ensure_kernel("drugsim-missing", log=messages.append)
