@@ -1,7 +1,9 @@
 """The summary chapter: every row of the paper's Tables 3-10 beside the number this run measured.
 
 Each notebook's results JSON (``drugsim.report.save_results``) reports paper-comparable numbers under
-a top-level key named after the table, keyed exactly as :mod:`drugsim.paper` keys it::
+a top-level key named after the table, keyed exactly as :mod:`drugsim.paper` keys it (a list of
+records with a ``method`` / ``name`` / ``model`` / ``face`` field naming the row works too, as
+``DataFrame.to_dict("records")`` writes it; a one-value row may call its value ``value`` or ``ours``)::
 
     save_results(results_path, {"table7": {"orb": {"positive_mean": 12.3, "negative_mean": 4.5,
                                                    "pairs_per_second": 80.1}, ...}})
@@ -63,11 +65,36 @@ def load_results(results_dir: Path, *, order: Optional[List[str]] = None) -> Dic
     return out
 
 
+#: Fields that name a row when a table is saved as a list of records (``DataFrame.to_dict("records")``).
+_ROW_FIELDS = ("method", "name", "model", "row", "key", "face")
+#: Fields holding the single value of a Table 3 / Table 4 row saved as a record.
+_VALUE_FIELDS = ("value", "ours", "score")
+
+
+def _as_mapping(block: Any) -> Optional[Mapping[str, Any]]:
+    """A table as ``{row: {quantity: value}}``, from that form or from a list of records."""
+    if isinstance(block, Mapping):
+        return block
+    if isinstance(block, list) and block and all(isinstance(r, Mapping) for r in block):
+        for field in _ROW_FIELDS:
+            if all(field in r for r in block):
+                out = {}
+                for record in block:
+                    entry = dict(record)
+                    for value_field in _VALUE_FIELDS:
+                        if value_field in entry and "value" not in entry:
+                            entry["value"] = entry[value_field]
+                    out.setdefault(str(entry[field]), entry)
+                return out
+    return None
+
+
 def _lookup(payload: Mapping[str, Any], table: str, row: str, quantity: str) -> Optional[float]:
     block = payload.get(table)
     if block is None and isinstance(payload.get("tables"), Mapping):
         block = payload["tables"].get(table)
-    if not isinstance(block, Mapping):
+    block = _as_mapping(block)
+    if block is None:
         return None
     if table == "table6" and row not in block:
         value = block.get(quantity)  # Table 6 is one row: allow it flat

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,22 @@ def test_every_listed_notebook_exists(name):
 def test_every_profile_has_a_section_per_notebook(name):
     assert list(PROFILES.profiles[name]["notebooks"]) == PROFILES.notebook_names(), (
         f"profiles.{name}.notebooks must have one section per notebook, in the 'notebooks' order")
+
+
+#: Numbers that look like results (three or more decimals, or a percentage) typed into prose. Section and
+#: equation numbers, sizes and probabilities (2.4, 224, p=0.5) do not match.
+TYPED_RESULT = re.compile(r"(?<![\w.`{])\d+\.\d{3,}(?![\w`])|(?<![\w.`{])\d+(?:\.\d+)?\s?%")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+def test_markdown_types_no_result_numbers(path):
+    """Every number the prose quotes comes from the run or drugsim.paper through glue, never typed."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    typed = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "markdown":
+            continue
+        text = re.sub(r"\{glue:[a-z]+\}`[^`]*`", "", "".join(cell["source"]))
+        typed += [f"cell {i + 1}: {m.group(0)!r}" for m in TYPED_RESULT.finditer(text)]
+    assert not typed, (f"{path.name}: numbers typed into markdown (glue them from the results or from "
+                       f"drugsim.paper instead): {', '.join(typed)}")

@@ -73,3 +73,14 @@ def test_styled_tables_one_per_paper_table_every_row():
     assert len(styled) == 8
     html = styled[4].to_html()
     assert "Table 7: mean score" in html and html.count("<tr>") == 1 + 3 * len(paper.TABLE7)
+
+
+def test_tables_saved_as_records_are_read():
+    results = {"02_histogram_cosine": {
+        "table3": [{"method": "cosine", "ours": 0.61, "paper": 0.80183}, {"method": "ssim", "ours": 0.2}],
+        "table7": [{"method": "hist-correl", "positive_mean": 0.5, "negative_mean": 0.4, "pairs_per_second": 900.0}],
+    }}
+    table = summary.comparison_table(results).set_index(["table", "row", "quantity"])
+    assert table.loc[("Table 3 and section 2.2", "cosine", "value"), "ours"] == 0.61
+    assert table.loc[("Table 7", "hist-correl", "negative_mean"), "ours"] == 0.4
+    assert table.loc[("Table 7", "hist-correl", "pairs_per_second"), "notebook"] == "02_histogram_cosine"
