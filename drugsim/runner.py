@@ -697,12 +697,14 @@ class NotebookOutcome:
 def run_plan(
     plan: RunPlan,
     *,
-    force: bool = False,
+    force: Any = False,
     progress: bool = True,
     kernel: Optional[str] = None,
     log: Callable[[str], None] = print,
 ) -> List[NotebookOutcome]:
     """Prepare the dataset and run every planned notebook that is not up to date, in order.
+
+    ``force``: True reruns every planned notebook, a set of names reruns those.
 
     Raises:
         NotebookFailed: at the first notebook that fails (later ones do not run).
@@ -738,7 +740,7 @@ class _run_lock:
         self.handle.close()
 
 
-def _run_plan_locked(plan: RunPlan, *, force: bool, progress: bool, kernel: Optional[str],
+def _run_plan_locked(plan: RunPlan, *, force: Any, progress: bool, kernel: Optional[str],
                      log: Callable[[str], None]) -> List[NotebookOutcome]:
     from tqdm.auto import tqdm
 
@@ -752,10 +754,11 @@ def _run_plan_locked(plan: RunPlan, *, force: bool, progress: bool, kernel: Opti
         bar.set_postfix_str(nb.spec.name)
         key, parts = cache_key(plan, nb, dataset_hash=dataset_info["sha256"], environment=environment)
         stamp = rc.read_stamp(nb.stamp)
-        if not force and rc.stamp_is_current(stamp, key, published=nb.published, results=nb.results):
+        forced = force if isinstance(force, bool) else nb.spec.name in force
+        if not forced and rc.stamp_is_current(stamp, key, published=nb.published, results=nb.results):
             outcomes.append(NotebookOutcome(nb.spec.name, "cached", stamp.get("duration_s")))
             continue
-        reason = _why_rerun(stamp, parts, force=force)
+        reason = _why_rerun(stamp, parts, force=forced)
         duration = execute_planned(plan, nb, kernel=kernel, progress=progress)
         rc.write_stamp(nb.stamp, {
             "key": key,
@@ -862,8 +865,10 @@ def reproduce(
         if strict:
             raise ConfigError(message)
         log("WARNING: " + message + "; their chapters are left out of the book")
+    # With --only, --force reruns the notebooks named, not the ones they need (a retrained model...).
+    forced: Any = set(only) if (force and only) else force
     for plan in plans:
-        outcomes = run_plan(plan, force=force, progress=progress, log=log)
+        outcomes = run_plan(plan, force=forced, progress=progress, log=log)
         report.runs.append((plan, outcomes))
         log(format_outcomes(plan, outcomes))
     if build_book:

@@ -371,3 +371,9 @@ def test_kernel_falls_back_to_python3_with_a_message(monkeypatch):
     monkeypatch.setattr(kernelspec.KernelSpecManager, "find_kernel_specs", lambda self: {})
     with pytest.raises(ConfigError, match=r"no Jupyter kernel 'drugsim-missing' and none to fall back to"):
         runner.ensure_kernel("drugsim-missing", log=messages.append)
+
+
+def test_force_with_only_reruns_just_the_named_notebook(tmp_path, fake_execute, fixed_environment):
+    make_project(tmp_path)
+    _run(tmp_path)
+    assert _statuses(_run(tmp_path, only=["02_second"], force=True)) == {"01_first": "cached", "02_second": "ran"}
