@@ -99,6 +99,7 @@ def train_classifier(
     out: Path | str,
     resume: bool = False,
     progress: bool = True,
+    extra: Optional[Dict[str, Any]] = None,
 ) -> TrainResult:
     """Train the feature-face classifier on the records' feature flags.
 
@@ -148,7 +149,8 @@ def train_classifier(
         }
 
     return fit(model, kind="classifier", config=config, train_dataset=dataset, step=step, validate=validate,
-               final_scores=final_scores, out=Path(out), resume=resume, progress=progress, recalibrate=recalibrate)
+               final_scores=final_scores, out=Path(out), resume=resume, progress=progress, recalibrate=recalibrate,
+               extra=extra)
 
 
 class FeatureFacePredictor:

@@ -494,6 +494,7 @@ def train_siamese(
     out: Path | str,
     resume: bool = False,
     progress: bool = True,
+    extra: Optional[Dict[str, Any]] = None,
 ) -> TrainResult:
     """Train a Siamese (or triplet) network on Algorithm 2 pair lists.
 
@@ -505,6 +506,7 @@ def train_siamese(
         out: checkpoint of the best validation epoch.
         resume: continue an interrupted run from ``OUT.last.pt``.
         progress: show progress bars.
+        extra: plain values stored in the checkpoint (e.g. a fingerprint of the data it was trained on).
 
     Returns:
         A :class:`TrainResult`; ``extra`` holds ``train_accuracy``, ``val_accuracy`` and
@@ -566,4 +568,4 @@ def train_siamese(
 
     return fit(model, kind="siamese", config=config, train_dataset=dataset, step=_siamese_step(config),
                validate=validate, final_scores=final_scores, out=Path(out), resume=resume, progress=progress,
-               recalibrate=recalibrate)
+               recalibrate=recalibrate, extra=extra)

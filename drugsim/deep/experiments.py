@@ -1,0 +1,386 @@
+"""The deep chapters' experiments as functions, so the notebooks stay thin (Tables 6, 9, 10, companions).
+
+Models are trained into ``<work_dir>/models/siamese`` and ``<work_dir>/models/classifier`` and reused
+when a checkpoint there was trained with the same settings on the same pairs (a fingerprint of both is
+stored in the checkpoint); anything else retrains.
+
+Example:
+    >>> split_model_name("resnet18-improved")
+    ('resnet18', 'improved')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from drugsim import paper
+from drugsim.data.records import ImageRecord, Pair
+from drugsim.errors import ConfigError, DrugsimError
+
+SPLITS = ("train", "val", "test")
+
+
+def slug(text: str) -> str:
+    """A glue-key-safe name: ``"cnn-cosine (EfficientNet-Lite0, ImageNet)"`` -> ``"cnn_cosine_efficientnet_lite0_imagenet"``."""
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+# ------------------------------------------------------------------------------------------- data
+
+
+def cap_per_class(records: Sequence[ImageRecord], n: int, *, seed: int = 0) -> List[ImageRecord]:
+    """At most ``n`` images per class (0 = all), a seeded choice within each class, order kept."""
+    if not n:
+        return list(records)
+    rng = np.random.default_rng(seed)
+    by_class: Dict[str, List[int]] = {}
+    for index, record in enumerate(records):
+        by_class.setdefault(record.label, []).append(index)
+    keep = set()
+    for indices in by_class.values():
+        chosen = indices if len(indices) <= n else rng.choice(indices, size=n, replace=False).tolist()
+        keep.update(chosen)
+    return [record for index, record in enumerate(records) if index in keep]
+
+
+def load_experiment_data(data_dir: str | Path, work_dir: str | Path, *, seed: int = 0,
+                         max_images_per_class: int = 0) -> Dict[str, Any]:
+    """Records split by class and the Algorithm 2 pairs of each split.
+
+    Pair lists written by the data chapter (``<work_dir>/pairs/<split>.txt``) are used when present, so
+    every chapter scores the same pairs; otherwise they are drawn here with the same seed.
+
+    Returns:
+        ``{"records": {split: [ImageRecord]}, "pairs": {split: [Pair]}, "pairs_source": str}``.
+    """
+    from drugsim.data import load_dataset, make_pairs, resolve_data_root, split_dataset
+
+    root = resolve_data_root(str(data_dir))
+    records = cap_per_class(load_dataset(root), max_images_per_class, seed=seed)
+    splits = split_dataset(records, seed=seed)
+    pair_dir = Path(work_dir) / "pairs"
+    pairs: Dict[str, List[Pair]] = {}
+    source = "drawn here (Algorithm 2)"
+    if not max_images_per_class and all((pair_dir / f"{s}.txt").is_file() for s in SPLITS):
+        from drugsim.data import read_pairs
+
+        pairs = {s: list(read_pairs(pair_dir / f"{s}.txt", root=root)) for s in SPLITS}
+        source = f"{pair_dir} (data chapter)"
+    else:
+        pairs = {s: make_pairs(splits[s], algorithm=2, seed=seed + i) if splits.get(s) else []
+                 for i, s in enumerate(SPLITS)}
+    return {"records": splits, "pairs": pairs, "pairs_source": source, "root": root}
+
+
+def sample_pairs(pairs: Sequence[Pair], n: int, *, seed: int = 0) -> List[Pair]:
+    """At most ``n`` pairs (0 = all), a seeded sample in the original order."""
+    from drugsim.deep.datasets import subsample
+
+    return subsample(list(pairs), n or None, seed=seed)
+
+
+def _fingerprint(config: Dict[str, Any], items: Sequence[Any]) -> str:
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
+    for item in items:
+        digest.update(repr(item).encode())
+    return digest.hexdigest()[:20]
+
+
+def _pair_key(pair: Pair) -> Tuple[str, str, int]:
+    return (str(pair.path_a), str(pair.path_b), int(pair.label))
+
+
+# --------------------------------------------------------------------------------------- training
+
+
+def split_model_name(name: str) -> Tuple[str, str]:
+    """``"resnet18-improved"`` -> ``("resnet18", "improved")``; backbone names may hold dashes."""
+    backbone, _, variant = name.rpartition("-")
+    if not backbone or variant not in ("improved", "classic", "triplet"):
+        raise ConfigError(f"model name {name!r} should be <backbone>-<improved|classic|triplet>, "
+                          f"e.g. resnet18-improved")
+    return backbone, variant
+
+
+def train_or_reuse_siamese(name: str, profile: str, train_pairs: Sequence[Pair], val_pairs: Sequence[Pair], *,
+                           models_dir: str | Path, progress: bool = False, **overrides: Any) -> Dict[str, Any]:
+    """Train ``<backbone>-<variant>`` with the ``profile`` settings, or reuse the checkpoint of the same run.
+
+    Returns:
+        ``{"name", "checkpoint", "reused", "train_seconds", "history", "results", "config", "weights"}``.
+    """
+    from drugsim.deep.config import siamese_config
+    from drugsim.deep.training import load_checkpoint, train_siamese
+
+    backbone, variant = split_model_name(name)
+    config = siamese_config(profile, variant=variant, backbone=backbone, **overrides)
+    fingerprint = _fingerprint(config.to_dict(), [_pair_key(p) for p in list(train_pairs) + list(val_pairs)])
+    out = Path(models_dir) / f"{name}.pt"
+    reused = False
+    if out.is_file():
+        try:
+            payload = load_checkpoint(out, kind="siamese")
+            reused = payload.get("fingerprint") == fingerprint
+        except DrugsimError:  # an unreadable old file is simply retrained
+            reused = False
+    if not reused:
+        train_siamese(config, train_pairs, val_pairs, out=out, progress=progress,
+                      extra={"fingerprint": fingerprint})
+        payload = load_checkpoint(out, kind="siamese")
+    return {"name": name, "checkpoint": out, "reused": reused, "train_seconds": float(payload["train_seconds"]),
+            "history": payload["history"], "results": payload.get("results", {}), "config": payload["config"],
+            "weights": payload.get("weights")}
+
+
+def train_or_reuse_classifier(profile: str, train_records: Sequence[ImageRecord], val_records: Sequence[ImageRecord],
+                              *, models_dir: str | Path, progress: bool = False, name: str = "classifier",
+                              **overrides: Any) -> Dict[str, Any]:
+    """Train the feature-face classifier with the ``profile`` settings, or reuse the same run's checkpoint."""
+    from drugsim.deep.classifier import train_classifier
+    from drugsim.deep.config import classifier_config
+    from drugsim.deep.training import load_checkpoint
+
+    config = classifier_config(profile, **overrides)
+    fingerprint = _fingerprint(config.to_dict(), [(str(r.path), r.feature_rich) for r in
+                                                  list(train_records) + list(val_records)])
+    out = Path(models_dir) / f"{name}.pt"
+    reused = False
+    if out.is_file():
+        try:
+            reused = load_checkpoint(out, kind="classifier").get("fingerprint") == fingerprint
+        except DrugsimError:
+            reused = False
+    if not reused:
+        train_classifier(config, train_records, val_records, out=out, progress=progress,
+                         extra={"fingerprint": fingerprint})
+    payload = load_checkpoint(out, kind="classifier")
+    return {"name": name, "checkpoint": out, "reused": reused, "train_seconds": float(payload["train_seconds"]),
+            "history": payload["history"], "results": payload.get("results", {}), "config": payload["config"]}
+
+
+# ------------------------------------------------------------------------------------- evaluation
+
+
+def evaluate_siamese(trained: Mapping[str, Any], test_pairs: Sequence[Pair], val_pairs: Sequence[Pair],
+                     train_pairs: Sequence[Pair], *, threshold_rule: str = "midpoint", device: Optional[str] = None,
+                     n_boot: int = 200, seed: int = 0) -> Dict[str, Any]:
+    """One Table 9 row: train and test accuracy, pairs/s, through the evaluation engine.
+
+    The headline threshold is fitted on the validation drugs (``threshold_rule``); the accuracy at the
+    paper's fixed 0.8 is reported beside it.
+    """
+    from drugsim.deep.training import pair_accuracy
+    from drugsim.evaluation.evaluate import evaluate_method
+    from drugsim.methods import create_method
+
+    _, variant = split_model_name(trained["name"])
+    method = create_method(f"siamese-{variant}", model=str(trained["checkpoint"]), device=device)
+    test, test_scores = evaluate_method(method, test_pairs, val_pairs=val_pairs, threshold_rule=threshold_rule,
+                                        progress=False, n_boot=n_boot, seed=seed)
+    train, train_scores = evaluate_method(method, train_pairs, threshold=test["threshold"],
+                                          threshold_source="val", progress=False, n_boot=50, seed=seed)
+    labels = [p.label for p in test_pairs]
+    return {
+        "model": trained["name"],
+        "train_accuracy": train["accuracy"],
+        "test_accuracy": test["accuracy"],
+        "test_accuracy_ci95": test["ci95"].get("accuracy"),
+        "test_accuracy_at_paper_threshold": pair_accuracy(test_scores, labels, variant, method.threshold),
+        "train_accuracy_at_paper_threshold": pair_accuracy(train_scores, [p.label for p in train_pairs], variant,
+                                                           method.threshold),
+        "threshold": test["threshold"],
+        "roc_auc": test["roc_auc"],
+        "pairs_per_second": test["pairs_per_second"],
+        "positive_mean": test["positive_mean"],
+        "negative_mean": test["negative_mean"],
+        "n_test_pairs": test["n_pairs"],
+        "train_seconds": trained["train_seconds"],
+        "epochs": len(trained["history"]),
+        "weights": trained.get("weights"),
+        "reused": trained["reused"],
+    }
+
+
+def table9_frame(rows: Sequence[Mapping[str, Any]]):
+    """Our rows beside the paper's Table 9 (paper columns empty where the paper has no such model)."""
+    import pandas as pd
+
+    frame = pd.DataFrame([{
+        "model": row["model"],
+        "train acc": row["train_accuracy"],
+        "test acc": row["test_accuracy"],
+        "test acc @0.8": row["test_accuracy_at_paper_threshold"],
+        "ROC AUC": row["roc_auc"],
+        "pairs/s": row["pairs_per_second"],
+        "paper train acc": paper.TABLE9.get(row["model"], {}).get("train_accuracy"),
+        "paper test acc": paper.TABLE9.get(row["model"], {}).get("test_accuracy"),
+        "paper pairs/s": paper.TABLE9.get(row["model"], {}).get("pairs_per_second"),
+    } for row in rows])
+    return frame.set_index("model")
+
+
+def plot_histories(histories: Mapping[str, Sequence[Mapping[str, float]]], *, axes=None):
+    """Training loss and validation accuracy per epoch, one line per model; returns the two axes."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    loss_ax, acc_ax = axes
+    for name, history in histories.items():
+        epochs = [row["epoch"] for row in history]
+        loss_ax.plot(epochs, [row["train_loss"] for row in history], marker="o", label=name)
+        acc_ax.plot(epochs, [row["val_accuracy"] for row in history], marker="o", label=name)
+    loss_ax.set(xlabel="epoch", ylabel="training loss", title="Loss (each model's own loss)", yscale="log")
+    acc_ax.set(xlabel="epoch", ylabel="validation accuracy", title="Validation accuracy at threshold 0.8",
+               ylim=(0, 1.02))
+    acc_ax.legend(fontsize="small")
+    return axes
+
+
+def classifier_row(trained: Mapping[str, Any], test_records: Sequence[ImageRecord], *,
+                   device: Optional[str] = None) -> Dict[str, Any]:
+    """Table 6: train and test accuracy and images/s of the feature-face classifier."""
+    from drugsim.deep.classifier import FeatureFacePredictor, evaluate_classifier
+
+    predictor = FeatureFacePredictor(trained["checkpoint"], device=device)
+    test = evaluate_classifier(predictor, test_records)
+    return {"train_accuracy": trained["results"].get("train_accuracy"), "test_accuracy": test["accuracy"],
+            "images_per_second": test["images_per_second"], "n_test_images": test["n_images"],
+            "feature_rich_share": test["feature_rich_share"], "train_seconds": trained["train_seconds"],
+            "epochs": len(trained["history"])}
+
+
+def table6_frame(row: Mapping[str, Any]):
+    import pandas as pd
+
+    return pd.DataFrame({
+        "ours": [row["train_accuracy"], row["test_accuracy"], row["images_per_second"]],
+        "paper": [paper.TABLE6_CLASSIFIER["train_accuracy"], paper.TABLE6_CLASSIFIER["test_accuracy"],
+                  paper.TABLE6_CLASSIFIER["images_per_second"]],
+    }, index=["train accuracy", "test accuracy", "images/s"])
+
+
+def plot_feature_examples(records: Sequence[ImageRecord], *, n: int = 4, predictions: Optional[Mapping[Path, bool]]
+                          = None, seed: int = 0, axes=None):
+    """Fig. 10: ``n`` feature-rich and ``n`` feature-poor faces (top and bottom row), with the classifier's
+    call in each title when ``predictions`` are given. Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    from drugsim.deep.classifier import feature_labels
+    from drugsim.io import read_image
+
+    paths, labels = feature_labels(records)
+    rng = np.random.default_rng(seed)
+    if axes is None:
+        _, axes = plt.subplots(2, n, figsize=(2.2 * n, 4.6))
+    axes = np.asarray(axes).reshape(2, n)
+    for row, flag in enumerate((1, 0)):
+        options = [p for p, v in zip(paths, labels) if v == flag]
+        chosen = rng.choice(len(options), size=min(n, len(options)), replace=False) if options else []
+        for col in range(n):
+            ax = axes[row, col]
+            ax.axis("off")
+            if col < len(chosen):
+                path = options[int(chosen[col])]
+                ax.imshow(read_image(path))
+                title = "feature-rich" if flag else "feature-poor"
+                if predictions is not None and path in predictions:
+                    title += f"\nclassifier: {'rich' if predictions[path] else 'poor'}"
+                ax.set_title(title, fontsize=9)
+    return axes
+
+
+def evaluate_methods_table(methods: Mapping[str, Any], test_pairs: Sequence[Pair], val_pairs: Sequence[Pair], *,
+                           threshold_rule: str = "midpoint", n_boot: int = 200, seed: int = 0,
+                           cache_dir: Optional[str | Path] = None) -> List[Dict[str, Any]]:
+    """Table 7/8-style rows for ``{label: method}`` through the evaluation engine: positive and negative
+    means, accuracy at a threshold fitted on the validation pairs, ROC AUC and pairs/s."""
+    from drugsim.evaluation.evaluate import evaluate_method
+
+    rows = []
+    for label, method in methods.items():
+        result, _ = evaluate_method(method, test_pairs, val_pairs=val_pairs, threshold_rule=threshold_rule,
+                                    progress=False, n_boot=n_boot, seed=seed, cache_dir=cache_dir)
+        rows.append({"label": label, "method": method.name, "direction": method.direction,
+                     "positive_mean": result["positive_mean"], "negative_mean": result["negative_mean"],
+                     "threshold": result["threshold"], "accuracy": result["accuracy"],
+                     "accuracy_ci95": result["ci95"].get("accuracy"), "roc_auc": result["roc_auc"],
+                     "pairs_per_second": result["pairs_per_second"], "n_pairs": result["n_pairs"],
+                     "config": method.config()})
+    return rows
+
+
+def companion_methods(names: Sequence[str], *, device: Optional[str] = None, compare_random: bool = True,
+                      siamese_checkpoint: Optional[str | Path] = None) -> Dict[str, Any]:
+    """The companion methods by label; CNN methods also with random weights (to show what ImageNet
+    pretraining buys) and, given a Siamese checkpoint, with that network's trained backbone."""
+    from drugsim.methods import create_method
+
+    methods: Dict[str, Any] = {}
+    for name in names:
+        if name.startswith("cnn-"):
+            methods[f"{name} (EfficientNet-Lite0, ImageNet)"] = create_method(name, device=device)
+            if compare_random:
+                methods[f"{name} (EfficientNet-Lite0, random)"] = create_method(name, weights="random",
+                                                                                device=device)
+            if siamese_checkpoint and Path(siamese_checkpoint).is_file():
+                methods[f"{name} ({Path(siamese_checkpoint).stem} backbone)"] = create_method(
+                    name, model=str(siamese_checkpoint), device=device)
+        else:
+            methods[name] = create_method(name)
+    return methods
+
+
+def companion_frame(rows: Sequence[Mapping[str, Any]]):
+    import pandas as pd
+
+    keys = ("positive_mean", "negative_mean", "threshold", "accuracy", "roc_auc", "pairs_per_second")
+    return pd.DataFrame([{"method": row["label"], **{k: row[k] for k in keys}} for row in rows]).set_index("method")
+
+
+def combined_rows(classifier_checkpoint: str | Path, methods: Mapping[str, Any], test_pairs: Sequence[Pair],
+                  val_pairs: Sequence[Pair], *, device: Optional[str] = None, threshold_rule: str = "midpoint",
+                  seed: int = 0) -> List[Dict[str, Any]]:
+    """Table 10: each method alone and behind the feature-face classifier, on the same pairs."""
+    from drugsim.deep.classifier import FeatureFacePredictor
+    from drugsim.deep.combined import run_combined
+    from drugsim.evaluation.evaluate import evaluate_method
+
+    predictor = FeatureFacePredictor(classifier_checkpoint, device=device)
+    rows: List[Dict[str, Any]] = []
+    for label, method in methods.items():
+        alone, _ = evaluate_method(method, test_pairs, val_pairs=val_pairs, threshold_rule=threshold_rule,
+                                   progress=False, n_boot=200, seed=seed)
+        combined = run_combined(method, test_pairs, classifier=predictor, val_pairs=val_pairs,
+                                threshold_rule=threshold_rule, seed=seed)
+        rows.append({"pipeline": label, "method": method.name, "accuracy_alone": alone["accuracy"],
+                     "pairs_per_second_alone": alone["pairs_per_second"], "accuracy_combined": combined["accuracy"],
+                     "pairs_per_second_combined": combined["pairs_per_second"],
+                     "skipped_share": combined["skipped_share"], "n_pairs": combined["n_pairs"],
+                     "n_compared": combined["n_compared"]})
+    return rows
+
+
+
+def table10_frame(rows: Sequence[Mapping[str, Any]]):
+    """Our combined rows beside the paper's Table 10 (matched on the Siamese model's name)."""
+    import pandas as pd
+
+    def paper_row(label: str) -> Dict[str, Any]:
+        return paper.TABLE10.get(f"resnet18-classifier+{label}", {})
+
+    return pd.DataFrame([{
+        "pipeline": f"classifier + {row['pipeline']}",
+        "accuracy alone": row["accuracy_alone"], "accuracy combined": row["accuracy_combined"],
+        "skipped": row["skipped_share"], "pairs/s alone": row["pairs_per_second_alone"],
+        "pairs/s combined": row["pairs_per_second_combined"],
+        "paper accuracy combined": paper_row(row["pipeline"]).get("test_accuracy"),
+        "paper pairs/s combined": paper_row(row["pipeline"]).get("pairs_per_second"),
+    } for row in rows]).set_index("pipeline")
