@@ -299,7 +299,8 @@ def plot_feature_examples(records: Sequence[ImageRecord], *, n: int = 4, predict
 
 def evaluate_methods_table(methods: Mapping[str, Any], test_pairs: Sequence[Pair], val_pairs: Sequence[Pair], *,
                            threshold_rule: str = "midpoint", n_boot: int = 200, seed: int = 0,
-                           cache_dir: Optional[str | Path] = None) -> List[Dict[str, Any]]:
+                           cache_dir: Optional[str | Path] = None, n_jobs: Optional[int] = None
+                           ) -> List[Dict[str, Any]]:
     """Table 7/8-style rows for ``{label: method}`` through the evaluation engine: positive and negative
     means, accuracy at a threshold fitted on the validation pairs, ROC AUC and pairs/s."""
     from drugsim.evaluation.evaluate import evaluate_method
@@ -307,7 +308,7 @@ def evaluate_methods_table(methods: Mapping[str, Any], test_pairs: Sequence[Pair
     rows = []
     for label, method in methods.items():
         result, _ = evaluate_method(method, test_pairs, val_pairs=val_pairs, threshold_rule=threshold_rule,
-                                    progress=False, n_boot=n_boot, seed=seed, cache_dir=cache_dir)
+                                    progress=False, n_boot=n_boot, seed=seed, cache_dir=cache_dir, n_jobs=n_jobs)
         rows.append({"label": label, "method": method.name, "direction": method.direction,
                      "positive_mean": result["positive_mean"], "negative_mean": result["negative_mean"],
                      "threshold": result["threshold"], "accuracy": result["accuracy"],
