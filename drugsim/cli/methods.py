@@ -1,5 +1,508 @@
-"""Sub-commands: placeholder until its owner fills it in."""
+"""``drugsim compare | evaluate | search | methods``: use any similarity method from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from drugsim.errors import ConfigError, DatasetError, DrugsimError
+
+RULES = ("midpoint", "max_accuracy", "youden", "eer", "far")
+
+def _compare_epilog() -> str:
+    from drugsim import paper
+
+    return COMPARE_EPILOG.format(
+        siamese=paper.TRAINING["siamese"]["threshold"], sift=paper.TABLE8_THRESHOLDS["sift"],
+        orb=paper.TABLE8_THRESHOLDS["orb"])
+
+
+COMPARE_EPILOG = """examples:
+  drugsim compare a.jpg b.jpg --method orb
+  drugsim compare a.jpg b.jpg --method ahash --threshold 50 --json
+  drugsim compare a.jpg b.jpg --method orb --threshold-from results/orb_youden.json
+  drugsim compare a.jpg b.jpg --method siamese-improved --model models/resnet18-improved.pt
+
+Default thresholds: the checkpoint's own for Siamese networks ({siamese:g}, paper section 4.2); SIFT {sift:g}
+and ORB {orb:g} (paper Table 8); cosine {siamese:g} (paper section 2.2); aHash/pHash/dHash/wHash 54 of 64 equal bits (a
+conventional near-duplicate cut, not from the paper). Other methods need --threshold or --threshold-from
+(fit one with `drugsim evaluate`). `drugsim methods` lists every method and its direction.
+"""
+
+EVALUATE_EPILOG = """examples:
+  drugsim evaluate --data data/synthetic-quick --method orb --json orb.json
+  drugsim evaluate --data data/synthetic-quick --method orb --threshold-rule youden --json orb_youden.json
+  drugsim evaluate --data grocery --method ahash --n-pairs 1000 --per-pair
+  drugsim evaluate --data my_photos --method orb --split all --threshold-from orb_youden.json
+  drugsim evaluate --data data/synthetic-quick --method siamese-improved --model m.pt \\
+      --filter-model classifier.pt --json table10.json
+  drugsim evaluate --data data/synthetic-quick --method sift --pairs test_pairs.txt --cache-dir cache
+
+Pairs: Algorithm 2 on the test drugs of a class-disjoint split (seeded), unless --pairs gives a file.
+Threshold: midpoint (the paper's rule) is fitted on the evaluated pairs themselves, as the paper did
+(threshold_fitted_on = "test"); every other rule is fitted on Algorithm 2 pairs of the validation drugs
+and applied unchanged to the test pairs ("val"); --threshold-from reuses an earlier result's threshold
+("file:PATH"). The JSON has every metric with a 95 % bootstrap interval over pairs (ci95) and the
+threshold every rule fits (thresholds).
+"""
+
+SEARCH_EPILOG = """examples:
+  drugsim search photo.jpg --gallery data/synthetic-quick --method orb --top-k 5
+  drugsim search photo.jpg --gallery grocery --method ahash --cache-dir cache --json
+  drugsim search photo.jpg --gallery known_boxes/ --method cnn-cosine --index gallery.faiss
+
+The gallery is any dataset folder (paper layout, Grocery, or one folder per class); each gallery image is
+described once (and kept in --cache-dir). --index PATH searches a FAISS index (hashes and vector methods):
+built from the gallery and saved there on first use, loaded afterwards.
+"""
+
+METHODS_EPILOG = """examples:
+  drugsim methods
+  drugsim methods --json
+"""
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def _build_method(name: str, model: Optional[Path]):
+    from drugsim.methods import create_method, method_spec
+
+    spec = method_spec(name)
+    if model is not None:
+        if not spec.target.startswith("drugsim.deep.method"):
+            raise ConfigError(f"--model is for the trained siamese-* methods; {name!r} takes no checkpoint")
+        if not Path(model).is_file():
+            raise ConfigError(f"--model {model}: no such checkpoint file (train one with `drugsim train siamese`)")
+        return create_method(name, model=str(model))
+    return create_method(name)
+
+
+def _load_json(path: Path, what: str) -> Dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} {path}: no such file (expected a JSON result of `drugsim evaluate --json`)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{what} {path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {path}: expected a JSON object with a 'threshold', got {type(data).__name__}")
+    return data
+
+
+def threshold_from_file(path: Path, method_name: str) -> Tuple[float, str]:
+    """(threshold, rule) saved by an earlier ``drugsim evaluate --json``; the method must match."""
+    data = _load_json(path, "--threshold-from")
+    threshold = data.get("threshold")
+    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not math.isfinite(threshold):
+        raise ConfigError(f"--threshold-from {path}: no numeric 'threshold' in it (expected `drugsim evaluate` output)")
+    saved_method = data.get("method")
+    if saved_method is not None and saved_method != method_name:
+        raise ConfigError(
+            f"--threshold-from {path}: the threshold was fitted for {saved_method!r}, not {method_name!r}"
+        )
+    return float(threshold), str(data.get("threshold_rule", "given"))
+
+
+def _write_json(path: Path, payload: Dict[str, Any]) -> None:
+    from drugsim.io import write_text_atomic
+    from drugsim.report import _plain
+
+    write_text_atomic(path, json.dumps(_plain(payload), indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) >= 1000 else f"{value:.{digits}f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def _data_api():
+    try:
+        import drugsim.data as data
+    except ImportError as exc:  # pragma: no cover
+        raise ConfigError(f"the data package cannot be imported: {exc}") from None
+    missing = [n for n in ("resolve_data_root", "load_dataset", "split_dataset", "make_pairs", "read_pairs")
+               if not hasattr(data, n)]
+    if missing:
+        raise ConfigError(f"drugsim.data lacks {', '.join(missing)} (the data layer is not installed completely)")
+    return data
+
+
+# --------------------------------------------------------------------------------------------- compare
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from drugsim.evaluation.thresholds import default_threshold
+    from drugsim.io import read_image
+
+    method = _build_method(args.method, args.model)
+    image_a = read_image(args.image_a)
+    image_b = read_image(args.image_b)
+    start = time.perf_counter()
+    score = float(method.score(method.describe(image_a), method.describe(image_b)))
+    seconds = time.perf_counter() - start
+    if args.threshold is not None and args.threshold_from is not None:
+        raise ConfigError("give --threshold or --threshold-from, not both")
+    if args.threshold is not None:
+        threshold, source = float(args.threshold), "--threshold"
+    elif args.threshold_from is not None:
+        threshold, rule = threshold_from_file(args.threshold_from, method.name)
+        source = f"file:{args.threshold_from} ({rule})"
+    else:
+        threshold, source = default_threshold(method)
+    similar = method.is_similar(score, threshold) if threshold is not None else None
+    payload = {
+        "image_a": str(args.image_a), "image_b": str(args.image_b), "method": method.name,
+        "score": score, "direction": method.direction, "threshold": threshold, "threshold_source": source,
+        "similar": similar, "seconds": seconds,
+    }
+    if args.json:
+        print(json.dumps(payload, indent=2))
+        return 0
+    better = "higher" if method.direction == "higher" else "lower"
+    print(f"{method.name}: score {_fmt(score)} ({better} = more similar)")
+    if threshold is None:
+        print(f"threshold: none ({source}); pass --threshold T or --threshold-from RESULT.json for a decision")
+    else:
+        relation = ">=" if method.direction == "higher" else "<="
+        print(f"threshold: {_fmt(threshold)} ({source})")
+        print(f"decision: {'SIMILAR' if similar else 'DIFFERENT'} (similar when score {relation} threshold)")
+    return 0
+
+
+# -------------------------------------------------------------------------------------------- evaluate
+
+
+def _pairs_for(args: argparse.Namespace):
+    """(root, test pairs, val pairs or None, description of where they came from)."""
+    data = _data_api()
+    root = data.resolve_data_root(str(args.data))
+    records = data.load_dataset(root)
+    if not records:
+        raise DatasetError(f"{root}: no images found")
+    needs_val = args.threshold_from is None and args.threshold is None and args.threshold_rule != "midpoint"
+    splits = None
+    if (args.pairs is None and args.split != "all") or needs_val:
+        splits = data.split_dataset(records, seed=args.seed)
+    if args.pairs is not None:
+        test_pairs = list(data.read_pairs(args.pairs, root=root))
+        if args.n_pairs is not None:
+            test_pairs = test_pairs[: args.n_pairs]
+        source = f"file:{args.pairs}"
+    else:
+        chosen = records if args.split == "all" else splits[args.split]
+        if not chosen:
+            raise DatasetError(f"{root}: the {args.split!r} split is empty (too few classes to split?)")
+        test_pairs = list(data.make_pairs(chosen, algorithm=2, seed=args.seed, n_pairs=args.n_pairs))
+        source = f"algorithm2:{args.split}"
+    if not test_pairs:
+        raise DatasetError(f"{root}: no pairs to evaluate (split {args.split!r})")
+    val_pairs = None
+    if needs_val:
+        if args.split in ("all", "val") and args.pairs is None:
+            raise ConfigError(
+                f"--split {args.split} leaves no separate validation drugs to fit the {args.threshold_rule!r} "
+                "threshold on; evaluate --split test, or pass --threshold-from EARLIER.json, or use "
+                "--threshold-rule midpoint"
+            )
+        val_records = splits["val"]
+        if not val_records:
+            raise DatasetError(f"{root}: the validation split is empty; cannot fit {args.threshold_rule!r}")
+        val_paths = {Path(r.path) for r in val_records}
+        overlap = [p for pair in test_pairs for p in (pair.path_a, pair.path_b) if Path(p) in val_paths]
+        if overlap:
+            raise DatasetError(
+                f"{len(overlap)} images of the evaluated pairs belong to the validation drugs (e.g. {overlap[0]}); "
+                "the threshold must be fitted on other drugs: use test-split pairs or --threshold-from"
+            )
+        val_pairs = list(data.make_pairs(val_records, algorithm=2, seed=args.seed, n_pairs=args.n_pairs))
+    return root, test_pairs, val_pairs, source
+
+
+def _apply_filter(model: Path, test_pairs, val_pairs, progress: bool):
+    """Table 10: keep pairs where the feature-face classifier calls at least one image feature-rich."""
+    try:
+        from drugsim.deep.classifier import FeatureFacePredictor
+        from drugsim.deep.combined import filter_pairs
+    except ImportError as exc:  # pragma: no cover - the deep package is part of drugsim
+        raise ConfigError(f"--filter-model needs drugsim.deep: {exc}") from None
+    from drugsim.evaluation.engine import pair_paths
+
+    if not Path(model).is_file():
+        raise ConfigError(f"--filter-model {model}: no such checkpoint (train one with `drugsim train classifier`)")
+    predictor = FeatureFacePredictor(model)
+    start = time.perf_counter()
+    feature_rich = predictor.predict_paths(pair_paths(test_pairs), progress=progress)
+    classify_seconds = time.perf_counter() - start
+    kept, mask = filter_pairs(test_pairs, feature_rich)
+    if val_pairs:
+        val_rich = predictor.predict_paths(pair_paths(val_pairs), progress=progress)
+        val_pairs, _ = filter_pairs(val_pairs, val_rich)
+    info = {"filter_model": str(model), "n_pairs_before_filter": len(test_pairs), "n_pairs_skipped":
+            int(len(test_pairs) - int(mask.sum())), "share_skipped": float(1 - mask.mean()) if len(mask) else 0.0,
+            "classify_seconds": classify_seconds}
+    if not kept:
+        raise DatasetError("the feature-face filter skipped every pair; nothing left to evaluate")
+    return kept, val_pairs, info
+
+
+def _print_summary(result: Dict[str, Any]) -> None:
+    timing = result["timing"]
+    print(f"{result['method']} on {result['n_pairs']} pairs ({result['n_positive']} positive, "
+          f"{result['n_negative']} negative; {timing['mode']}, {result.get('pairs_source', '')})")
+    print(f"  mean score: positives {_fmt(result['positive_mean'])}, negatives {_fmt(result['negative_mean'])} "
+          f"({result['direction']} = more similar)")
+    print(f"  threshold {_fmt(result['threshold'])} ({result['threshold_rule']}, fitted on "
+          f"{result['threshold_fitted_on']})")
+    ci = result["ci95"]
+    for key, label in (("accuracy", "accuracy"), ("balanced_accuracy", "balanced accuracy"),
+                       ("precision", "precision"), ("recall", "recall"), ("roc_auc", "ROC-AUC"), ("eer", "EER")):
+        low, high = ci.get(key, (None, None))
+        print(f"  {label:<18} {_fmt(result[key])}  95% CI [{_fmt(low)}, {_fmt(high)}]")
+    rules = ", ".join(f"{rule} {_fmt(value)}" for rule, value in result["thresholds"].items())
+    print(f"  thresholds fitted on {result['thresholds_fitted_on']}: {rules}")
+    if "share_skipped" in result:
+        print(f"  feature-face filter skipped {result['n_pairs_skipped']} of {result['n_pairs_before_filter']} "
+              f"pairs ({100 * result['share_skipped']:.1f} %)")
+    speed = f"  speed: {_fmt(result['pairs_per_second'])} pairs/s"
+    if timing.get("describe_seconds") is not None:
+        speed += (f" (describe {timing['n_images']} images {timing['describe_seconds']:.2f} s, "
+                  f"score {timing['score_seconds']:.3f} s)")
+    print(speed)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from drugsim.evaluation.evaluate import evaluate_method
+
+    if args.n_pairs is not None and args.n_pairs < 1:
+        raise ConfigError(f"--n-pairs must be a positive number of pairs; got {args.n_pairs}")
+    if args.threshold_from is not None and args.threshold is not None:
+        raise ConfigError("give --threshold or --threshold-from, not both")
+    method = _build_method(args.method, args.model)
+    threshold = args.threshold
+    threshold_source = "--threshold" if threshold is not None else None
+    rule = args.threshold_rule
+    if args.threshold_from is not None:
+        threshold, rule = threshold_from_file(args.threshold_from, method.name)
+        if rule not in RULES:
+            rule = args.threshold_rule
+        threshold_source = f"file:{args.threshold_from}"
+    root, test_pairs, val_pairs, source = _pairs_for(args)
+    filter_info: Dict[str, Any] = {}
+    if args.filter_model is not None:
+        test_pairs, val_pairs, filter_info = _apply_filter(args.filter_model, test_pairs, val_pairs,
+                                                           progress=not args.quiet)
+    result, _ = evaluate_method(
+        method, test_pairs, val_pairs=val_pairs, threshold_rule=rule, threshold=threshold,
+        threshold_source=threshold_source, target_far=args.target_far, per_pair=args.per_pair,
+        cache_dir=args.cache_dir, n_jobs=args.jobs, progress=not args.quiet, n_boot=args.n_boot, seed=args.seed,
+    )
+    result.update(dataset=str(root), split=args.split if args.pairs is None else None, pairs_source=source,
+                  seed=args.seed, **filter_info)
+    if filter_info:
+        total = result["timing"]["total_seconds"] + filter_info["classify_seconds"]
+        result["pairs_per_second_with_filter"] = len(test_pairs) / total if total > 0 else None
+    _print_summary(result)
+    if args.json is not None:
+        _write_json(args.json, result)
+        print(f"wrote {args.json}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- search
+
+
+def gallery_records(gallery: str):
+    """Records of a gallery folder: through the dataset loader when it knows the layout, else any images
+    under the folder labelled by their parent folder's name."""
+    from drugsim.data.records import ImageRecord
+    from drugsim.io import is_image_file
+
+    try:
+        data = _data_api()
+        root = data.resolve_data_root(gallery)
+        records = list(data.load_dataset(root))
+        if records:
+            return root, records
+    except DrugsimError as exc:
+        root = Path(gallery)
+        if not root.is_dir():
+            raise DatasetError(f"--gallery {gallery}: not a folder of images ({exc})") from None
+    root = Path(gallery)
+    if not root.is_dir():
+        raise DatasetError(f"--gallery {gallery}: no such folder (expected a folder of gallery images)")
+    paths = sorted(p for p in root.rglob("*") if p.is_file() and is_image_file(p))
+    if not paths:
+        raise DatasetError(f"--gallery {gallery}: no image files found under it")
+    return root, [ImageRecord(p, p.parent.name) for p in paths]
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from drugsim.evaluation.search import describe_gallery, search
+    from drugsim.io import read_image
+
+    if args.top_k < 1:
+        raise ConfigError(f"--top-k must be at least 1; got {args.top_k}")
+    method = _build_method(args.method, args.model)
+    query_image = read_image(args.query)
+    root, records = gallery_records(str(args.gallery))
+    labels = {Path(r.path): r.label for r in records}
+    hits: List[Dict[str, Any]]
+    if args.index is not None:
+        from drugsim.evaluation import index as index_module
+
+        index_path = Path(args.index)
+        if index_path.exists():
+            gallery_index = index_module.load_index(index_path)
+            if gallery_index.method != method.name:
+                raise ConfigError(f"--index {index_path} holds {gallery_index.method!r} features, not {method.name!r}")
+        else:
+            features = describe_gallery(method, [r.path for r in records], cache_dir=args.cache_dir,
+                                        n_jobs=args.jobs, progress=not args.quiet)
+            paths = list(features)
+            gallery_index = index_module.build_index(method, [features[p] for p in paths],
+                                                     [labels[p] for p in paths], paths=paths)
+            gallery_index.save(index_path)
+        indices, scores = gallery_index.search(method.describe(query_image), k=args.top_k)
+        hits = [{"rank": rank + 1, "path": gallery_index.paths[i], "label": gallery_index.labels[i],
+                 "score": float(score)} for rank, (i, score) in enumerate(zip(indices[0], scores[0]))]
+    else:
+        features = describe_gallery(method, [r.path for r in records], cache_dir=args.cache_dir, n_jobs=args.jobs,
+                                    progress=not args.quiet)
+        found = search(method, query_image, features, top_k=args.top_k, labels=labels)
+        hits = [{"rank": h.rank, "path": str(h.key), "label": h.label, "score": h.score} for h in found]
+    payload = {"query": str(args.query), "gallery": str(root), "n_gallery": len(records), "method": method.name,
+               "direction": method.direction, "hits": hits}
+    if args.json:
+        print(json.dumps(payload, indent=2))
+        return 0
+    better = "higher" if method.direction == "higher" else "lower"
+    print(f"{method.name}: top {len(hits)} of {len(records)} gallery images ({better} score = more similar)")
+    for hit in hits:
+        print(f"  {hit['rank']:>3}. {_fmt(hit['score']):>10}  {hit['label']}  {hit['path']}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- methods
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    from drugsim.methods import _REGISTRY, create_method
+
+    rows = []
+    for name, spec in _REGISTRY.items():
+        direction, section = "?", "?"
+        fixed = dict(spec.fixed)
+        if spec.target.startswith("drugsim.deep."):
+            # Read from the registry entry: building a network method would import torch (seconds).
+            if "variant" in fixed:
+                direction = "higher" if fixed["variant"] == "improved" else "lower"
+            else:
+                direction = "higher" if fixed.get("metric") == "cosine" else "lower"
+            section = "2.6" if spec.in_paper else "beyond"
+        else:
+            try:
+                method = create_method(name)
+                direction, section = method.direction, method.paper_section
+            except (DrugsimError, ImportError) as exc:
+                section = f"unavailable: {exc}"
+        rows.append({"name": name, "direction": direction, "paper_section": section, "in_paper": spec.in_paper,
+                     "group": spec.group, "needs_model": spec.group == "deep"})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'method':<20} {'more similar':<13} {'section':<8} {'in paper':<9} group")
+    for row in rows:
+        note = " (needs --model)" if row["needs_model"] else ""
+        print(f"{row['name']:<20} {row['direction'] + ' score':<13} {row['paper_section']:<8} "
+              f"{'yes' if row['in_paper'] else 'no':<9} {row['group']}{note}")
+    return 0
+
+
+# -------------------------------------------------------------------------------------------- register
 
 
 def register(subparsers) -> None:
-    return None
+    formatter = argparse.RawDescriptionHelpFormatter
+
+    compare = subparsers.add_parser(
+        "compare", help="score two images with one method and decide similar/different",
+        description="Score two images with one similarity method.", epilog=_compare_epilog(),
+        formatter_class=formatter)
+    compare.add_argument("image_a", type=Path, metavar="IMG_A", help="first image")
+    compare.add_argument("image_b", type=Path, metavar="IMG_B", help="second image")
+    compare.add_argument("--method", required=True, help="method name (see `drugsim methods`)")
+    compare.add_argument("--threshold", type=float, help="decision threshold on the method's scale")
+    compare.add_argument("--threshold-from", type=Path, metavar="RESULT.json",
+                         help="use the threshold of an earlier `drugsim evaluate --json` result")
+    compare.add_argument("--model", type=Path, metavar="CKPT", help="checkpoint of a siamese-* method")
+    compare.add_argument("--json", action="store_true", help="print JSON instead of text")
+    compare.set_defaults(func=cmd_compare)
+
+    evaluate = subparsers.add_parser(
+        "evaluate", help="score a pair list: Tables 7-10 numbers, thresholds, intervals, speed",
+        description="Evaluate a method on Algorithm 2 pairs of a dataset (or a pair list file).",
+        epilog=EVALUATE_EPILOG, formatter_class=formatter)
+    evaluate.add_argument("--data", required=True, help="dataset folder, or 'grocery' ($DRUGSIM_GROCERY_ROOT)")
+    evaluate.add_argument("--method", required=True, help="method name (see `drugsim methods`)")
+    evaluate.add_argument("--model", type=Path, metavar="CKPT", help="checkpoint of a siamese-* method")
+    evaluate.add_argument("--pairs", type=Path, metavar="FILE", help="pair list file instead of Algorithm 2 pairs")
+    evaluate.add_argument("--split", default="test", choices=("test", "val", "all"),
+                          help="drugs to pair (default: test; all = every class, e.g. new photos)")
+    evaluate.add_argument("--n-pairs", type=int, metavar="N", help="at most N pairs (default: all Algorithm 2 pairs)")
+    evaluate.add_argument("--threshold-rule", default="midpoint", choices=RULES,
+                          help="how to choose the threshold (default: midpoint, the paper's rule)")
+    evaluate.add_argument("--threshold-from", type=Path, metavar="EARLIER.json",
+                          help="reuse the threshold of an earlier result (fitted elsewhere)")
+    evaluate.add_argument("--threshold", type=float, help="use this threshold (method's scale)")
+    evaluate.add_argument("--target-far", type=float, default=0.01,
+                          help="false-accept rate for --threshold-rule far (default: 0.01)")
+    evaluate.add_argument("--per-pair", action="store_true",
+                          help="the paper's way: describe both images for every pair (slow baseline)")
+    evaluate.add_argument("--cache-dir", type=Path, metavar="DIR", help="on-disk feature cache folder")
+    evaluate.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: all cores)")
+    evaluate.add_argument("--filter-model", type=Path, metavar="CLASSIFIER_CKPT",
+                          help="skip pairs the feature-face classifier calls feature-poor (Table 10)")
+    evaluate.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default: 1000)")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of split, pairs and bootstrap (default: 0)")
+    evaluate.add_argument("--json", type=Path, metavar="OUT", help="write the full result here (atomically)")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bars")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    search_parser = subparsers.add_parser(
+        "search", help="1:N search: the gallery images most similar to a query photo",
+        description="Look a photographed box up in a gallery of known drugs.", epilog=SEARCH_EPILOG,
+        formatter_class=formatter)
+    search_parser.add_argument("query", type=Path, metavar="QUERY_IMAGE", help="the photo to look up")
+    search_parser.add_argument("--gallery", required=True, help="gallery folder, or 'grocery'")
+    search_parser.add_argument("--method", required=True, help="method name (see `drugsim methods`)")
+    search_parser.add_argument("--top-k", type=int, default=5, help="results to show (default: 5)")
+    search_parser.add_argument("--model", type=Path, metavar="CKPT", help="checkpoint of a siamese-* method")
+    search_parser.add_argument("--index", type=Path, metavar="PATH",
+                               help="FAISS index file: built and saved if missing, else loaded")
+    search_parser.add_argument("--cache-dir", type=Path, metavar="DIR", help="on-disk feature cache folder")
+    search_parser.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: all cores)")
+    search_parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    search_parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    search_parser.set_defaults(func=cmd_search)
+
+    methods = subparsers.add_parser(
+        "methods", help="list every method with its direction and paper section",
+        description="List the similarity methods.", epilog=METHODS_EPILOG, formatter_class=formatter)
+    methods.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    methods.set_defaults(func=cmd_methods)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from drugsim.cli import main
+
+    sys.exit(main())

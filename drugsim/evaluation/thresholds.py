@@ -28,7 +28,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
@@ -37,6 +37,34 @@ from drugsim.errors import ConfigError
 #: Every rule, in the order reports list them.
 THRESHOLD_RULES: Tuple[str, ...] = ("midpoint", "max_accuracy", "youden", "eer", "far")
 DIRECTIONS: Tuple[str, ...] = ("higher", "lower")
+
+
+def default_threshold(method) -> Tuple[Optional[float], str]:
+    """The threshold ``drugsim compare`` uses when none is given, and where it comes from.
+
+    Order: the method's own ``threshold`` attribute (a Siamese checkpoint stores the one it was trained
+    with, 0.8 in the paper); the paper's thresholds (Table 8: SIFT 160, ORB 200; section 2.2 suggests
+    0.8 for cosine, the value the paper also uses for the Siamese networks); a conventional cut for the
+    64-bit hashes (at most 10 differing bits, i.e. at least 54 equal bits, a common near-duplicate
+    setting, not from the paper). Histogram metrics get none: the paper shows they do not separate
+    matching from non-matching faces, so any fixed value would mislead; fit one with ``drugsim evaluate``.
+
+    Returns:
+        (threshold or None, a short description of its source).
+    """
+    from drugsim import paper
+
+    own = getattr(method, "threshold", None)
+    if own is not None:
+        return float(own), "the checkpoint's training threshold (paper section 4.2: 0.8)"
+    name = getattr(method, "name", str(method))
+    if name in paper.TABLE8_THRESHOLDS:
+        return float(paper.TABLE8_THRESHOLDS[name]), "paper Table 8 (midpoint of the Table 7 means)"
+    if name == "cosine":
+        return float(paper.TRAINING["siamese"]["threshold"]), "paper section 2.2 (cosine threshold e.g. 0.8)"
+    if name in ("ahash", "phash", "dhash", "whash"):
+        return 54.0, "conventional near-duplicate cut: at least 54 of 64 bits equal (not from the paper)"
+    return None, "no default for this method"
 
 
 def check_direction(direction: str) -> str:

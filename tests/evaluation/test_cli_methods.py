@@ -1,0 +1,247 @@
+"""`drugsim compare | evaluate | search | methods` through drugsim.cli.main, with bad input."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from evaluation_helpers import make_image_set, make_pairs_from
+
+import drugsim.data
+from drugsim.cli import main
+from drugsim.data.records import ImageRecord, Pair
+
+
+@pytest.fixture()
+def fake_data(tmp_path, monkeypatch):
+    """A 6-class image folder and a minimal stand-in for the data layer's agreed functions.
+
+    Classes 0-1 are "train", 2-3 "val", 4-5 "test"; pairs are every within-class pair plus random
+    cross-class negatives. The CLI only relies on the agreed names, so the stand-in keeps these tests
+    independent of the data package's progress.
+    """
+    paths, labels = make_image_set(tmp_path / "data", n_classes=6, per_class=4, seed=1)
+    records = [ImageRecord(p, label) for p, label in zip(paths, labels)]
+
+    def split_dataset(records, *, seed=0, **kwargs):
+        by = {"train": ("class0", "class1"), "val": ("class2", "class3"), "test": ("class4", "class5")}
+        return {name: [r for r in records if r.label in classes] for name, classes in by.items()}
+
+    def make_pairs(records, *, algorithm=2, seed=0, n_pairs=None):
+        pairs = make_pairs_from([r.path for r in records], [r.label for r in records], seed=seed)
+        return pairs[:n_pairs] if n_pairs else pairs
+
+    def read_pairs(path, *, root=None):
+        rows = [line.split() for line in Path(path).read_text().splitlines() if line.strip()]
+        return [Pair(Path(root) / a, Path(root) / b, int(label)) for a, b, label in rows]
+
+    def resolve_data_root(spec):
+        return Path(spec)
+
+    def load_dataset(root, *, layout="auto"):
+        return [r for r in records if Path(root) in r.path.parents]
+
+    for name, function in dict(split_dataset=split_dataset, make_pairs=make_pairs, read_pairs=read_pairs,
+                               resolve_data_root=resolve_data_root, load_dataset=load_dataset).items():
+        monkeypatch.setattr(drugsim.data, name, function, raising=False)
+    return tmp_path / "data", records
+
+
+def test_methods_lists_every_method(capsys):
+    assert main(["methods"]) == 0
+    out = capsys.readouterr().out
+    for name in ("hist-correl", "orb", "siamese-improved", "ssim"):
+        assert name in out
+    assert main(["methods", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    orb = next(r for r in rows if r["name"] == "orb")
+    assert orb["direction"] == "higher" and orb["paper_section"] == "2.5" and orb["in_paper"] is True
+
+
+def test_compare_default_threshold_and_json(fake_data, capsys):
+    _, records = fake_data
+    a, b = records[0].path, records[1].path
+    assert main(["compare", str(a), str(a), "--method", "orb"]) == 0
+    out = capsys.readouterr().out
+    assert "higher = more similar" in out and "paper Table 8" in out and "decision:" in out
+    assert main(["compare", str(a), str(a), "--method", "orb", "--threshold", "10"]) == 0
+    assert "decision: SIMILAR" in capsys.readouterr().out
+    assert main(["compare", str(a), str(b), "--method", "ahash", "--threshold", "64", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["threshold"] == 64 and payload["direction"] == "higher"
+    assert payload["similar"] is (payload["score"] >= 64)
+
+
+def test_compare_without_default_threshold_says_so(fake_data, capsys):
+    _, records = fake_data
+    assert main(["compare", str(records[0].path), str(records[1].path), "--method", "hist-chisqr"]) == 0
+    out = capsys.readouterr().out
+    assert "lower = more similar" in out and "pass --threshold" in out
+
+
+def test_compare_errors(fake_data, tmp_path, capsys):
+    _, records = fake_data
+    assert main(["compare", str(tmp_path / "missing.jpg"), str(records[0].path), "--method", "orb"]) == 2
+    assert "missing.jpg: no such file" in capsys.readouterr().err
+    assert main(["compare", str(records[0].path), str(records[1].path), "--method", "nope"]) == 2
+    assert "unknown method 'nope'" in capsys.readouterr().err
+    assert main(["compare", str(records[0].path), str(records[1].path), "--method", "orb",
+                 "--model", "x.pt"]) == 2
+    assert "--model is for the trained siamese-* methods" in capsys.readouterr().err
+    assert main(["compare", str(records[0].path), str(records[1].path), "--method", "siamese-improved"]) == 2
+    assert "needs a trained checkpoint" in capsys.readouterr().err
+    assert main(["compare", str(records[0].path), str(records[1].path), "--method", "siamese-improved",
+                 "--model", str(tmp_path / "none.pt")]) == 2
+    assert "no such checkpoint file" in capsys.readouterr().err
+
+
+def test_evaluate_midpoint_writes_json(fake_data, tmp_path, capsys):
+    root, _ = fake_data
+    out = tmp_path / "ahash.json"
+    assert main(["evaluate", "--data", str(root), "--method", "ahash", "--json", str(out), "--quiet",
+                 "--n-boot", "50", "--jobs", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "threshold" in text and "95% CI" in text
+    result = json.loads(out.read_text())
+    for key in ("method", "n_pairs", "positive_mean", "negative_mean", "threshold", "threshold_rule", "accuracy",
+                "pairs_per_second", "balanced_accuracy", "roc_auc", "eer", "ci95", "thresholds",
+                "threshold_fitted_on"):
+        assert key in result, key
+    assert result["threshold_fitted_on"] == "test" and result["threshold_rule"] == "midpoint"
+    assert set(result["thresholds"]) == {"midpoint", "max_accuracy", "youden", "eer", "far"}
+    # Test pairs come from the test drugs only.
+    assert result["pairs_source"] == "algorithm2:test"
+
+
+def test_evaluate_rule_fits_on_val_and_threshold_from_reuses(fake_data, tmp_path, capsys, monkeypatch):
+    root, records = fake_data
+    from drugsim.evaluation import evaluate as evaluate_module
+
+    seen = {}
+    original = evaluate_module.evaluate_method
+
+    def spy(method, test_pairs, **kwargs):
+        seen["test"] = {p for pair in test_pairs for p in (pair.path_a, pair.path_b)}
+        seen["val"] = {p for pair in kwargs["val_pairs"] or [] for p in (pair.path_a, pair.path_b)}
+        return original(method, test_pairs, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "evaluate_method", spy)
+    fitted = tmp_path / "youden.json"
+    assert main(["evaluate", "--data", str(root), "--method", "dhash", "--threshold-rule", "youden",
+                 "--json", str(fitted), "--quiet", "--n-boot", "20", "--jobs", "1"]) == 0
+    result = json.loads(fitted.read_text())
+    assert result["threshold_fitted_on"] == "val" and result["threshold_rule"] == "youden"
+    # The validation drugs' images never appear among the test pairs, and vice versa.
+    assert seen["val"] and not (seen["val"] & seen["test"])
+    assert {Path(p).parent.name for p in seen["val"]} == {"class2", "class3"}
+
+    # Reuse on every class (a held-out set): the threshold is taken unchanged.
+    reused = tmp_path / "all.json"
+    assert main(["evaluate", "--data", str(root), "--method", "dhash", "--split", "all", "--threshold-from",
+                 str(fitted), "--json", str(reused), "--quiet", "--n-boot", "20", "--jobs", "1"]) == 0
+    again = json.loads(reused.read_text())
+    assert again["threshold"] == result["threshold"]
+    assert again["threshold_fitted_on"] == f"file:{fitted}" and again["threshold_rule"] == "youden"
+    capsys.readouterr()
+
+
+def test_evaluate_per_pair_equals_engine(fake_data, tmp_path, capsys):
+    root, _ = fake_data
+    engine_json, per_pair_json = tmp_path / "e.json", tmp_path / "p.json"
+    common = ["evaluate", "--data", str(root), "--method", "ahash", "--quiet", "--n-boot", "20", "--jobs", "1"]
+    assert main(common + ["--json", str(engine_json), "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert main(common + ["--json", str(per_pair_json), "--per-pair"]) == 0
+    engine_result = json.loads(engine_json.read_text())
+    per_pair_result = json.loads(per_pair_json.read_text())
+    assert engine_result["accuracy"] == per_pair_result["accuracy"]
+    assert engine_result["positive_mean"] == per_pair_result["positive_mean"]
+    assert per_pair_result["timing"]["mode"] == "per-pair"
+    capsys.readouterr()
+
+
+def test_evaluate_pairs_file(fake_data, tmp_path, capsys):
+    root, records = fake_data
+    pairs_file = tmp_path / "pairs.txt"
+    rel = [r.path.relative_to(root) for r in records]
+    pairs_file.write_text(f"{rel[0]} {rel[1]} 1\n{rel[0]} {rel[8]} 0\n{rel[4]} {rel[5]} 1\n{rel[4]} {rel[20]} 0\n")
+    out = tmp_path / "r.json"
+    assert main(["evaluate", "--data", str(root), "--method", "ahash", "--pairs", str(pairs_file),
+                 "--json", str(out), "--quiet", "--n-boot", "10", "--jobs", "1"]) == 0
+    result = json.loads(out.read_text())
+    assert result["n_pairs"] == 4 and result["pairs_source"] == f"file:{pairs_file}"
+    capsys.readouterr()
+
+
+def test_evaluate_errors(fake_data, tmp_path, capsys):
+    root, _ = fake_data
+    base = ["evaluate", "--data", str(root), "--quiet", "--n-boot", "10", "--jobs", "1"]
+    assert main(base + ["--method", "ahash", "--split", "all", "--threshold-rule", "eer"]) == 2
+    assert "leaves no separate validation drugs" in capsys.readouterr().err
+    assert main(base + ["--method", "ahash", "--threshold-from", str(tmp_path / "none.json")]) == 2
+    assert "none.json: no such file" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert main(base + ["--method", "ahash", "--threshold-from", str(bad)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"method": "orb", "threshold": 200.0, "threshold_rule": "midpoint"}))
+    assert main(base + ["--method", "ahash", "--threshold-from", str(other)]) == 2
+    assert "fitted for 'orb', not 'ahash'" in capsys.readouterr().err
+    assert main(base + ["--method", "ahash", "--n-pairs", "0"]) == 2
+    assert "--n-pairs must be a positive" in capsys.readouterr().err
+    assert main(base + ["--method", "ahash", "--filter-model", str(tmp_path / "c.pt")]) == 2
+    assert "c.pt: no such checkpoint" in capsys.readouterr().err
+
+
+def test_search_ranks_query_first(fake_data, tmp_path, capsys):
+    root, records = fake_data
+    query = records[9].path
+    assert main(["search", str(query), "--gallery", str(root), "--method", "ahash", "--top-k", "3", "--json",
+                 "--quiet", "--jobs", "1"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["hits"][0]["path"] == str(query) and payload["hits"][0]["label"] == records[9].label
+    assert len(payload["hits"]) == 3 and payload["n_gallery"] == len(records)
+    assert main(["search", str(query), "--gallery", str(root), "--method", "orb", "--quiet", "--jobs", "1"]) == 0
+    assert "top 5 of 24 gallery images" in capsys.readouterr().out
+
+
+def test_search_with_index(fake_data, tmp_path, capsys):
+    pytest.importorskip("faiss")
+    root, records = fake_data
+    index_path = tmp_path / "gallery.faiss"
+    args = ["search", str(records[3].path), "--gallery", str(root), "--method", "dhash", "--index",
+            str(index_path), "--json", "--quiet", "--jobs", "1"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert index_path.exists() and first["hits"][0]["score"] == 64.0
+    assert main(args) == 0  # loads the saved index
+    assert json.loads(capsys.readouterr().out)["hits"] == first["hits"]
+
+
+def test_search_errors(fake_data, tmp_path, capsys):
+    root, records = fake_data
+    assert main(["search", str(records[0].path), "--gallery", str(tmp_path / "nowhere"), "--method",
+                 "ahash"]) == 2
+    assert "nowhere" in capsys.readouterr().err
+    assert main(["search", str(records[0].path), "--gallery", str(root), "--method", "ahash", "--top-k",
+                 "0"]) == 2
+    assert "--top-k must be at least 1" in capsys.readouterr().err
+
+
+def test_help_has_examples(capsys):
+    for command in ("compare", "evaluate", "search", "methods"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "examples:" in capsys.readouterr().out
+
+
+def test_threshold_json_is_strict(fake_data, tmp_path, capsys):
+    """NaN metrics (e.g. precision with nothing accepted) are written as null, never as NaN."""
+    root, _ = fake_data
+    out = tmp_path / "strict.json"
+    assert main(["evaluate", "--data", str(root), "--method", "ahash", "--threshold", "1000", "--json", str(out),
+                 "--quiet", "--n-boot", "10", "--jobs", "1"]) == 0
+    result = json.loads(out.read_text())
+    assert result["precision"] is None and result["threshold_fitted_on"] == "--threshold"
+    assert np.isfinite(result["accuracy"])
+    capsys.readouterr()
