@@ -87,6 +87,8 @@ def sample_pairs(pairs: Sequence[Pair], n: int, *, seed: int = 0) -> List[Pair]:
 
 
 def _fingerprint(config: Dict[str, Any], items: Sequence[Any]) -> str:
+    # Where a model trained (device, loader workers) does not change what it is.
+    config = {k: v for k, v in config.items() if k not in ("device", "num_workers", "amp")}
     digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
     for item in items:
         digest.update(repr(item).encode())
