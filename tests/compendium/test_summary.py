@@ -84,3 +84,22 @@ def test_tables_saved_as_records_are_read():
     assert table.loc[("Table 3 and section 2.2", "cosine", "value"), "ours"] == 0.61
     assert table.loc[("Table 7", "hist-correl", "negative_mean"), "ours"] == 0.4
     assert table.loc[("Table 7", "hist-correl", "pairs_per_second"), "notebook"] == "02_histogram_cosine"
+
+
+def test_chapter_specific_results_are_adapted_and_speed_comes_from_the_speed_chapter():
+    results = {
+        "04_keypoints": {"table7": {"orb": {"positive_mean": 40.0, "pairs_per_second": 900.0}}},
+        "05_siamese": {"rows": [{"model": "vgg16-improved", "train_accuracy": 0.9, "test_accuracy": 0.8,
+                                 "pairs_per_second": 12.0}]},
+        "07_combined": {"rows": [{"pipeline": "resnet18-improved", "accuracy_combined": 0.7,
+                                  "pairs_per_second_combined": 5.0}]},
+        "12_speed": {"bench": {"methods": {"orb": {"per_pair_pairs_per_second": 33.0}}}},
+    }
+    table = summary.comparison_table(results).set_index(["table", "row", "quantity"])
+    assert table.loc[("Table 9", "vgg16-improved", "test_accuracy"), "ours"] == 0.8
+    assert table.loc[("Table 10", "resnet18-classifier+resnet18-improved", "test_accuracy"), "ours"] == 0.7
+    assert table.loc[("Table 10", "resnet18-classifier+resnet18-improved", "pairs_per_second"), "ours"] == 5.0
+    assert table.loc[("Table 7", "orb", "pairs_per_second"), "ours"] == 33.0
+    assert table.loc[("Table 7", "orb", "pairs_per_second"), "notebook"] == "12_speed"
+    assert table.loc[("Table 8", "orb", "pairs_per_second"), "ours"] == 33.0
+    assert table.loc[("Table 7", "orb", "positive_mean"), "notebook"] == "04_keypoints"
