@@ -851,9 +851,12 @@ def reproduce(
         found, note = grocery_available()
         report.grocery_note = note
         if found:
-            grocery_only = [n for n in (only or []) if "grocery" in profiles.notebooks[n].datasets] if only else None
-            if not only or grocery_only:
-                plans.append(plan_run(profiles, profile, "grocery", root=root, only=grocery_only))
+            grocery_only = [n for n in (only or []) if "grocery" in profiles.notebooks[n].datasets]
+            grocery_plan = plan_run(profiles, profile, "grocery", root=root, only=grocery_only or None)
+            if only and not grocery_only:
+                # Nothing to run on the photos, but their chapters published earlier stay in the book.
+                grocery_plan.notebooks, grocery_plan.pending, grocery_plan.blocked = [], [], {}
+            plans.append(grocery_plan)
         elif grocery == "yes":
             raise DatasetError(note)
         else:

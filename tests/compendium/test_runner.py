@@ -377,3 +377,54 @@ def test_force_with_only_reruns_just_the_named_notebook(tmp_path, fake_execute, 
     make_project(tmp_path)
     _run(tmp_path)
     assert _statuses(_run(tmp_path, only=["02_second"], force=True)) == {"01_first": "cached", "02_second": "ran"}
+
+
+@pytest.fixture
+def fake_data(monkeypatch, tmp_path):
+    """Stand-ins for drugsim.data's generator and Grocery Store root (tested by the data layer's tests)."""
+    import drugsim.data as data
+
+    grocery_root = tmp_path / "grocery-store"
+    (grocery_root / "dataset").mkdir(parents=True)
+    (grocery_root / "dataset" / "photo.jpg").write_text("jpeg")
+
+    def generate(out_dir, *, preset="tiny", seed=0, progress=True):
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        (Path(out_dir) / "manifest.csv").write_text(f"preset,{preset},{seed}\n")
+        return Path(out_dir)
+
+    monkeypatch.setattr(data, "generate_dataset", generate, raising=False)
+    monkeypatch.setattr(data, "resolve_data_root", lambda spec: grocery_root, raising=False)
+    return grocery_root
+
+
+def test_synthetic_run_adds_the_grocery_part_when_the_photos_are_found(tmp_path, fake_execute, fake_data,
+                                                                        fixed_environment, monkeypatch):
+    from drugsim import book
+
+    make_project(tmp_path / "project", notebooks={
+        "01_first": {"datasets": ["synthetic", "grocery"]},
+        "02_second": {"needs": ["01_first"], "datasets": ["synthetic"]},
+    }, profiles={"tiny": {"global": {"synthetic_preset": "tiny", "value": 1},
+                          "grocery": {"global": {"value": 5}}}})
+    root = tmp_path / "project"
+    report = runner.reproduce(root=root, profile="tiny", build_book=False, progress=False, log=lambda m: None)
+    assert [(plan.dataset.name, [o.name for o in outs]) for plan, outs in report.runs] == [
+        ("synthetic", ["01_first", "02_second"]), ("grocery", ["01_first"])]
+    grocery_plan = report.runs[1][0]
+    assert grocery_plan.notebooks[0].params["value"] == 5  # the profile's grocery overrides
+    assert grocery_plan.notebooks[0].params["data_dir"] == str(fake_data)
+    assert (root / "runs" / "tiny-synthetic" / "data" / "manifest.csv").read_text() == "preset,tiny,0\n"
+    toc = book.make_toc(root, report, runner.load_profiles(root / "profiles.yml"))
+    grocery_part = toc["parts"][1]
+    assert grocery_part["chapters"] == [{"file": "book/grocery",
+                                         "sections": [{"file": "book/generated/grocery/01_first"}]}]
+    # --only a synthetic-only notebook: the grocery chapters published earlier stay in the book.
+    report = runner.reproduce(root=root, profile="tiny", only=["02_second"], build_book=False, progress=False,
+                              log=lambda m: None)
+    assert _statuses(report) == {"01_first": "cached", "02_second": "cached"}
+    toc = book.make_toc(root, report, runner.load_profiles(root / "profiles.yml"))
+    assert toc["parts"][1]["chapters"][0]["sections"] == [{"file": "book/generated/grocery/01_first"}]
+    monkeypatch.setattr(runner, "grocery_available", lambda: (False, "DRUGSIM_GROCERY_ROOT is not set"))
+    with pytest.raises(runner.DatasetError, match="DRUGSIM_GROCERY_ROOT is not set"):
+        runner.reproduce(root=root, profile="tiny", grocery="yes", build_book=False, progress=False)
