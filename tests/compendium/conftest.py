@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -21,19 +24,27 @@ BOOK_TEST_ROOT_ENV = "DRUGSIM_BOOK_TEST_ROOT"
 
 
 @pytest.fixture(scope="session")
-def tiny_book():
+def tiny_book() -> Path:
     """Build the book once per session with the tiny profile (via the runner) and return its project root."""
-    import os
-    import shutil
-
-    from drugsim.runner import reproduce
-
     from .helpers import REPO
 
     root = Path(os.environ.get(BOOK_TEST_ROOT_ENV, REPO / "runs" / "book-test"))
     root.mkdir(parents=True, exist_ok=True)
+    # pytest-xdist workers each set this fixture up: the first builds, the others wait and hit the cache.
+    with open(root / ".fixture-lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _build_tiny_book(root, REPO)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _build_tiny_book(root: Path, repo: Path) -> Path:
+    """Sync the project's sources into ``root`` (keeping earlier runs there) and reproduce with ``tiny``."""
+    from drugsim.runner import reproduce
+
     for name in ("profiles.yml", "_config.yml", "_toc.yml", "references.bib"):
-        shutil.copyfile(REPO / name, root / name)
+        shutil.copyfile(repo / name, root / name)
     for folder in ("notebooks", "book"):
         target = root / folder
         keep = target / "generated" if folder == "book" else None
@@ -41,7 +52,7 @@ def tiny_book():
             for child in target.iterdir():
                 if child != keep:
                     shutil.rmtree(child) if child.is_dir() else child.unlink()
-        shutil.copytree(REPO / folder, target, dirs_exist_ok=True,
+        shutil.copytree(repo / folder, target, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("generated", ".ipynb_checkpoints"))
     dataset = os.environ.get("DRUGSIM_BOOK_TEST_DATASET", "synthetic")  # or a folder of your photos
     report = reproduce(root=root, profile="tiny", dataset=dataset, progress=False)
