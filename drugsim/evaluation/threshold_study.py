@@ -1,0 +1,292 @@
+"""The thresholds-and-uncertainty chapter (notebook 09) as functions, so the notebook stays thin.
+
+For a set of methods scored on the same validation and test pairs, it answers what a careful reviewer
+of the paper asks:
+
+* how far the paper's midpoint rule (fitted on the test pairs themselves) lies from thresholds fitted on
+  validation drugs, and what that does to test accuracy (:func:`threshold_table`);
+* every headline number with its 95 % bootstrap interval (:func:`headline_table`);
+* which differences between methods are real: paired bootstrap of accuracy differences and exact
+  McNemar tests on the same pairs, Holm-adjusted over all comparisons (:func:`pairwise_table`);
+* 1:N search precision@1 and MAP@R (:func:`retrieval_table`).
+
+Example:
+    >>> import numpy as np
+    >>> labels = np.array([1, 1, 0, 0] * 10)
+    >>> scored = {"toy": MethodScores("toy", "higher", labels + 0.1, labels, labels * 0.5, labels, None)}
+    >>> table = threshold_table(scored, n_boot=20)
+    >>> float(table.loc["toy", "paper_midpoint_accuracy"])
+    1.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+
+from drugsim.data.records import ImageRecord, Pair
+from drugsim.errors import ConfigError, DrugsimError
+from drugsim.evaluation.bootstrap import mcnemar_test, paired_bootstrap_difference
+from drugsim.evaluation.evaluate import evaluate_scores, timed_scores
+from drugsim.evaluation.thresholds import THRESHOLD_RULES, predict
+from drugsim.io import PathLike
+from drugsim.methods import SimilarityMethod
+
+
+@dataclass
+class MethodScores:
+    """One method's scores on the validation and test pairs (same pairs for every method)."""
+
+    name: str
+    direction: str
+    val_scores: np.ndarray
+    val_labels: np.ndarray
+    test_scores: np.ndarray
+    test_labels: np.ndarray
+    pairs_per_second: Optional[float]
+
+
+def find_siamese_models(work_dir: PathLike) -> Dict[str, Path]:
+    """Trained Siamese checkpoints of the deep chapter: ``{"<backbone>-<variant>": path}``.
+
+    Notebook 05 saves them as ``<work_dir>/models/siamese/<backbone>-<variant>.pt``.
+    """
+    folder = Path(work_dir) / "models" / "siamese"
+    found: Dict[str, Path] = {}
+    for path in sorted(folder.glob("*.pt")) if folder.is_dir() else []:
+        stem = path.stem
+        variant = stem.rpartition("-")[2]
+        if variant in ("improved", "classic", "triplet") and not stem.endswith(".last"):
+            found[stem] = path
+    return found
+
+
+def build_methods(names: Sequence[str] | str, *, work_dir: Optional[PathLike] = None,
+                  include_siamese: bool = True) -> Dict[str, SimilarityMethod]:
+    """Methods by CLI name, plus every trained Siamese network found under ``work_dir`` when asked.
+
+    Siamese methods are keyed ``siamese-<variant> (<backbone>)``; a checkpoint that cannot be loaded is
+    skipped (the chapter says which were used).
+    """
+    from drugsim.methods import create_method
+
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    methods: Dict[str, SimilarityMethod] = {name: create_method(name) for name in names}
+    if include_siamese and work_dir is not None:
+        for stem, path in find_siamese_models(work_dir).items():
+            backbone, _, variant = stem.rpartition("-")
+            try:
+                methods[f"siamese-{variant} ({backbone})"] = create_method(f"siamese-{variant}", model=str(path))
+            except (DrugsimError, ImportError, RuntimeError):
+                continue
+    return methods
+
+
+def score_methods(methods: Mapping[str, SimilarityMethod], test_pairs: Sequence[Pair], val_pairs: Sequence[Pair],
+                  *, cache_dir: Optional[PathLike] = None, n_jobs: Optional[int] = None,
+                  progress: bool = False) -> Dict[str, MethodScores]:
+    """Score the same validation and test pairs with every method through the engine."""
+    from drugsim.evaluation.engine import pair_labels
+
+    if not test_pairs or not val_pairs:
+        raise ConfigError(f"need validation and test pairs; got {len(val_pairs)} and {len(test_pairs)}")
+    scored: Dict[str, MethodScores] = {}
+    for name, method in methods.items():
+        test_scores, timing = timed_scores(method, test_pairs, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
+        val_scores, _ = timed_scores(method, val_pairs, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
+        scored[name] = MethodScores(name, method.direction, val_scores, pair_labels(val_pairs), test_scores,
+                                    pair_labels(test_pairs), timing["pairs_per_second"])
+    return scored
+
+
+def _pooled_spread(scores: np.ndarray) -> float:
+    spread = float(np.std(scores))
+    return spread if spread > 0 else 1.0
+
+
+def threshold_table(scored: Mapping[str, MethodScores], *, target_far: float = 0.01, n_boot: int = 1000,
+                    seed: int = 0):
+    """Paper's midpoint (fitted on test) against every rule fitted on validation, per method.
+
+    Columns: ``paper_midpoint`` (threshold fitted on the test pairs), ``paper_midpoint_accuracy`` and its
+    interval (``paper_midpoint_ci_low/high``), then per rule ``<rule>`` (validation-fitted threshold),
+    ``<rule>_shift`` (its distance from the paper's midpoint in standard deviations of the test scores)
+    and ``<rule>_accuracy`` (test accuracy at it); ``best_val_rule`` names the rule whose
+    validation-fitted threshold gave the highest test accuracy.
+    """
+    import pandas as pd
+
+    rows: Dict[str, Dict[str, Any]] = {}
+    for name, item in scored.items():
+        paper_result = evaluate_scores(item.test_scores, item.test_labels, direction=item.direction,
+                                       threshold_rule="midpoint", target_far=target_far, n_boot=n_boot, seed=seed)
+        val_result = evaluate_scores(item.test_scores, item.test_labels, direction=item.direction,
+                                     val_scores=item.val_scores, val_labels=item.val_labels,
+                                     threshold_rule="midpoint", target_far=target_far, n_boot=10, seed=seed)
+        spread = _pooled_spread(item.test_scores)
+        row: Dict[str, Any] = {
+            "direction": item.direction,
+            "paper_midpoint": paper_result["threshold"],
+            "paper_midpoint_accuracy": paper_result["accuracy"],
+            "paper_midpoint_ci_low": paper_result["ci95"]["accuracy"][0],
+            "paper_midpoint_ci_high": paper_result["ci95"]["accuracy"][1],
+        }
+        for rule in THRESHOLD_RULES:
+            value = val_result["thresholds"][rule]
+            row[rule] = value
+            row[f"{rule}_shift"] = None if value is None else (value - paper_result["threshold"]) / spread
+            row[f"{rule}_accuracy"] = val_result["accuracy_by_rule"][rule]
+        accuracies = {rule: row[f"{rule}_accuracy"] for rule in THRESHOLD_RULES if row[f"{rule}_accuracy"] is not None}
+        row["best_val_rule"] = max(accuracies, key=accuracies.get) if accuracies else None
+        rows[name] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def headline_results(scored: Mapping[str, MethodScores], *, rule: str = "youden", target_far: float = 0.01,
+                     n_boot: int = 1000, seed: int = 0) -> Dict[str, Dict[str, Any]]:
+    """:func:`~drugsim.evaluation.evaluate.evaluate_scores` of every method, ``rule`` fitted on validation."""
+    results = {}
+    for name, item in scored.items():
+        result = evaluate_scores(item.test_scores, item.test_labels, direction=item.direction,
+                                 val_scores=item.val_scores, val_labels=item.val_labels, threshold_rule=rule,
+                                 target_far=target_far, n_boot=n_boot, seed=seed)
+        result["method"] = name
+        result["pairs_per_second"] = item.pairs_per_second
+        results[name] = result
+    return results
+
+
+def headline_table(results: Mapping[str, Mapping[str, Any]]):
+    """One row per method: each headline metric and its 95 % interval (``<metric>_low/high``)."""
+    import pandas as pd
+
+    rows = {}
+    for name, result in results.items():
+        row: Dict[str, Any] = {"threshold": result["threshold"], "rule": result["threshold_rule"],
+                               "fitted_on": result["threshold_fitted_on"]}
+        for metric in ("accuracy", "balanced_accuracy", "roc_auc", "eer", "precision", "recall"):
+            low, high = result["ci95"][metric]
+            row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = result[metric], low, high
+        row["pairs_per_second"] = result.get("pairs_per_second")
+        rows[name] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def correct_decisions(item: MethodScores, threshold: float) -> np.ndarray:
+    """(N,) booleans: was each test pair decided correctly at ``threshold``?"""
+    return predict(item.test_scores, threshold, direction=item.direction) == (item.test_labels == 1)
+
+
+def holm_adjust(p_values: Sequence[float]) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values (family-wise error control over all comparisons)."""
+    p = np.asarray(p_values, dtype=np.float64)
+    order = np.argsort(p)
+    m = p.size
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def pairwise_table(scored: Mapping[str, MethodScores], results: Mapping[str, Mapping[str, Any]], *,
+                   n_boot: int = 2000, seed: int = 0, alpha: float = 0.05):
+    """Every pair of methods on the same test pairs, each at its own validation-fitted threshold.
+
+    Columns: ``accuracy_difference`` (A - B), its paired bootstrap interval, ``mcnemar_p``,
+    ``mcnemar_p_holm`` (adjusted over all rows) and ``real`` (adjusted p < ``alpha``).
+    """
+    import pandas as pd
+
+    rows: List[Dict[str, Any]] = []
+    for a, b in combinations(list(scored), 2):
+        correct_a = correct_decisions(scored[a], results[a]["threshold"])
+        correct_b = correct_decisions(scored[b], results[b]["threshold"])
+        paired = paired_bootstrap_difference(correct_a, correct_b, n_boot=n_boot, seed=seed)
+        test = mcnemar_test(correct_a, correct_b)
+        rows.append({"method_a": a, "method_b": b, "accuracy_difference": paired["difference"],
+                     "ci_low": paired["ci_low"], "ci_high": paired["ci_high"], "bootstrap_p": paired["p_value"],
+                     "a_only_correct": test["a_only_correct"], "b_only_correct": test["b_only_correct"],
+                     "mcnemar_p": test["p_value"]})
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        table["mcnemar_p_holm"] = holm_adjust(table["mcnemar_p"].to_numpy())
+        table["real"] = table["mcnemar_p_holm"] < alpha
+    return table
+
+
+def retrieval_table(methods: Mapping[str, SimilarityMethod], records: Sequence[ImageRecord], *,
+                    max_queries: Optional[int] = 50, seed: int = 0, by: str = "label",
+                    cache_dir: Optional[PathLike] = None, n_jobs: Optional[int] = None):
+    """precision@1 and MAP@R of leave-one-out 1:N search over ``records`` for every method."""
+    import pandas as pd
+
+    from drugsim.evaluation.search import evaluate_retrieval
+
+    rows = {}
+    for name, method in methods.items():
+        rows[name] = evaluate_retrieval(method, records, max_queries=max_queries, seed=seed, by=by,
+                                        cache_dir=cache_dir, n_jobs=n_jobs)
+    return pd.DataFrame.from_dict(rows, orient="index")[
+        ["precision_at_1", "map_at_r", "r_precision", "n_queries", "n_lone_queries", "n_gallery", "by"]]
+
+
+def roc_inputs(scored: Mapping[str, MethodScores]) -> Dict[str, Any]:
+    """``{name: (test scores, labels, direction)}`` for :func:`~drugsim.evaluation.plots.plot_roc_curves`."""
+    return {name: (item.test_scores, item.test_labels, item.direction) for name, item in scored.items()}
+
+
+def glue_study(threshold_frame, headline_frame, pairwise_frame, retrieval_frame, *, prefix: str = "thr") -> Dict[str, Any]:
+    """Glue every number the chapter quotes (and the tables) under ``<prefix>_...`` keys; returns them."""
+    from drugsim.deep.experiments import slug
+    from drugsim.report import glue
+
+    glued: Dict[str, Any] = {}
+
+    def put(key: str, value: Any) -> None:
+        if isinstance(value, (float, np.floating)):
+            value = None if not np.isfinite(value) else round(float(value), 4)
+        glued[key] = glue(key, value)
+
+    for name, row in threshold_frame.iterrows():
+        key = slug(name)
+        put(f"{prefix}_{key}_paper_midpoint", row["paper_midpoint"])
+        put(f"{prefix}_{key}_paper_midpoint_accuracy", row["paper_midpoint_accuracy"])
+        for rule in THRESHOLD_RULES:
+            put(f"{prefix}_{key}_{rule}", row[rule])
+            put(f"{prefix}_{key}_{rule}_accuracy", row[f"{rule}_accuracy"])
+    for name, row in headline_frame.iterrows():
+        key = slug(name)
+        for metric in ("accuracy", "balanced_accuracy", "roc_auc", "eer"):
+            put(f"{prefix}_{key}_{metric}", row[metric])
+            put(f"{prefix}_{key}_{metric}_low", row[f"{metric}_low"])
+            put(f"{prefix}_{key}_{metric}_high", row[f"{metric}_high"])
+    best = headline_frame["accuracy"].astype(float).idxmax()
+    put(f"{prefix}_best_method", str(best))
+    put(f"{prefix}_best_accuracy", headline_frame.loc[best, "accuracy"])
+    put(f"{prefix}_best_accuracy_low", headline_frame.loc[best, "accuracy_low"])
+    put(f"{prefix}_best_accuracy_high", headline_frame.loc[best, "accuracy_high"])
+    widths = (headline_frame["accuracy_high"] - headline_frame["accuracy_low"]).astype(float)
+    put(f"{prefix}_median_ci_width", float(np.nanmedian(widths)) if len(widths) else None)
+    shifts = threshold_frame[[f"{rule}_shift" for rule in THRESHOLD_RULES if rule != "midpoint"]].abs()
+    put(f"{prefix}_median_abs_shift", float(np.nanmedian(shifts.to_numpy(dtype=float))))
+    gains = (threshold_frame["youden_accuracy"].astype(float) - threshold_frame["paper_midpoint_accuracy"].astype(float))
+    put(f"{prefix}_youden_minus_midpoint_median", float(np.nanmedian(gains)))
+    if not pairwise_frame.empty:
+        put(f"{prefix}_n_comparisons", int(len(pairwise_frame)))
+        put(f"{prefix}_n_real_differences", int(pairwise_frame["real"].sum()))
+    if retrieval_frame is not None and not retrieval_frame.empty:
+        top = retrieval_frame["map_at_r"].astype(float).idxmax()
+        put(f"{prefix}_retrieval_best_method", str(top))
+        put(f"{prefix}_retrieval_best_map_at_r", retrieval_frame.loc[top, "map_at_r"])
+        put(f"{prefix}_retrieval_best_precision_at_1", retrieval_frame.loc[top, "precision_at_1"])
+        for name, row in retrieval_frame.iterrows():
+            put(f"{prefix}_{slug(name)}_precision_at_1", row["precision_at_1"])
+            put(f"{prefix}_{slug(name)}_map_at_r", row["map_at_r"])
+    return glued

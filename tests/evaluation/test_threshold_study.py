@@ -1,0 +1,74 @@
+"""The chapter helpers (notebook 09) and the plot helpers on generated images and toy scores."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from evaluation_helpers import make_pairs_from  # noqa: E402
+
+from drugsim.data.records import ImageRecord  # noqa: E402
+from drugsim.evaluation import plots, threshold_study  # noqa: E402
+from drugsim.evaluation.threshold_study import MethodScores, holm_adjust  # noqa: E402
+
+
+def test_holm_by_hand():
+    # p = .01, .04, .03 with m = 3: sorted .01*3 = .03, .03*2 = .06, .04*1 = .04 -> monotone: .03 .06 .06
+    np.testing.assert_allclose(holm_adjust([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
+
+
+def test_chapter_pipeline_on_generated_images(image_set, tmp_path):
+    _, paths, labels = image_set
+    val_idx = [i for i, label in enumerate(labels) if label in ("class0", "class1", "class2")]
+    test_idx = [i for i in range(len(paths)) if i not in val_idx]
+    val_pairs = make_pairs_from([paths[i] for i in val_idx], [labels[i] for i in val_idx], seed=1)
+    test_pairs = make_pairs_from([paths[i] for i in test_idx], [labels[i] for i in test_idx], seed=2)
+    methods = threshold_study.build_methods("ahash,hist-chisqr", work_dir=tmp_path)
+    scored = threshold_study.score_methods(methods, test_pairs, val_pairs, cache_dir=tmp_path / "cache", n_jobs=1)
+    thresholds = threshold_study.threshold_table(scored, n_boot=50)
+    assert {"paper_midpoint", "youden", "youden_shift", "far_accuracy", "best_val_rule"} <= set(thresholds.columns)
+    results = threshold_study.headline_results(scored, rule="youden", n_boot=50)
+    assert all(r["threshold_fitted_on"] == "val" for r in results.values())
+    headline = threshold_study.headline_table(results)
+    assert (headline["accuracy_low"] <= headline["accuracy"]).all()
+    pairwise = threshold_study.pairwise_table(scored, results, n_boot=100)
+    assert len(pairwise) == 1 and {"mcnemar_p_holm", "real"} <= set(pairwise.columns)
+    records = [ImageRecord(p, label) for p, label in zip(paths, labels)]
+    retrieval = threshold_study.retrieval_table(methods, records, max_queries=6, n_jobs=1)
+    assert retrieval.loc["ahash", "n_queries"] == 6
+    glued = threshold_study.glue_study(thresholds, headline, pairwise, retrieval)
+    assert glued["thr_best_method"] in methods and "thr_ahash_youden" in glued
+    figure, axes = plt.subplots(1, 3)
+    plots.plot_roc_curves(threshold_study.roc_inputs(scored), ax=axes[0])
+    plots.plot_score_distributions(scored["ahash"].test_scores, scored["ahash"].test_labels,
+                                   thresholds=results["ahash"]["thresholds"], ax=axes[1])
+    plots.plot_threshold_comparison({n: r["accuracy_by_rule"] for n, r in results.items()}, ax=axes[2])
+    plt.close(figure)
+
+
+def test_find_siamese_models(tmp_path):
+    folder = tmp_path / "models" / "siamese"
+    folder.mkdir(parents=True)
+    for name in ("resnet18-improved.pt", "vgg16-classic.pt", "resnet18-improved.last.pt", "notes.pt"):
+        (folder / name).write_bytes(b"")
+    assert sorted(threshold_study.find_siamese_models(tmp_path)) == ["resnet18-improved", "vgg16-classic"]
+    # Unloadable checkpoints are skipped, not fatal.
+    methods = threshold_study.build_methods(["ahash"], work_dir=tmp_path)
+    assert list(methods) == ["ahash"]
+
+
+def test_plots_return_axes():
+    labels = np.array([1, 1, 0, 0])
+    ax = plots.plot_intervals({"orb": (0.9, 0.85, 0.95), "ahash": (0.6, 0.5, 0.7)})
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["orb", "ahash"]
+    ax = plots.plot_score_distributions(np.array([3.0, 2.0, 1.0, 0.0]), labels, thresholds={"midpoint": 1.5})
+    assert ax.get_xlabel() == "score"
+    plt.close("all")
+
+
+def test_score_methods_needs_both_pair_lists():
+    with pytest.raises(Exception, match="need validation and test pairs"):
+        threshold_study.score_methods({}, [], [])
+    assert MethodScores  # exported for notebooks
