@@ -565,10 +565,24 @@ def _unlink(path: Path) -> None:
         pass
 
 
+_WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
 def _tidy_for_book(executed: Path) -> None:
-    """Drop the notebook's default parameters from the page and fold the values the run injected."""
+    """Drop the default parameters and widget outputs from the page; fold the values the run injected."""
     nb = json.loads(executed.read_text(encoding="utf-8"))
     for cell in nb.get("cells", []):
+        # Progress-bar widgets (tqdm with ipywidgets installed) have no static rendering: the book would warn.
+        outputs = []
+        for output in cell.get("outputs", []):
+            data = output.get("data")
+            if isinstance(data, dict) and _WIDGET_MIME in data:
+                data.pop(_WIDGET_MIME)
+                if not data or set(data) == {"text/plain"}:
+                    continue
+            outputs.append(output)
+        if "outputs" in cell:
+            cell["outputs"] = outputs
         tags = cell.setdefault("metadata", {}).setdefault("tags", [])
         if "parameters" in tags and "remove-cell" not in tags:
             tags.append("remove-cell")

@@ -428,3 +428,23 @@ def test_synthetic_run_adds_the_grocery_part_when_the_photos_are_found(tmp_path,
     monkeypatch.setattr(runner, "grocery_available", lambda: (False, "DRUGSIM_GROCERY_ROOT is not set"))
     with pytest.raises(runner.DatasetError, match="DRUGSIM_GROCERY_ROOT is not set"):
         runner.reproduce(root=root, profile="tiny", grocery="yes", build_book=False, progress=False)
+
+
+def test_published_copy_folds_parameters_and_drops_widget_outputs(tmp_path):
+    path = write_notebook(tmp_path / "n.ipynb", ["x = 1"])
+    nb = json.loads(path.read_text())
+    nb["cells"].insert(2, {"cell_type": "code", "metadata": {"tags": ["injected-parameters"]}, "source": "x = 2",
+                           "outputs": [], "execution_count": 1})
+    nb["cells"][3]["outputs"] = [
+        {"output_type": "display_data", "metadata": {},
+         "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "a"}, "text/plain": "bar"}},
+        {"output_type": "display_data", "metadata": {},
+         "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "b"}, "text/html": "<b>kept</b>"}},
+    ]
+    path.write_text(json.dumps(nb))
+    runner._tidy_for_book(path)
+    cells = json.loads(path.read_text())["cells"]
+    assert "remove-cell" in cells[1]["metadata"]["tags"]
+    assert "hide-input" in cells[2]["metadata"]["tags"]
+    assert cells[3]["outputs"] == [{"output_type": "display_data", "metadata": {},
+                                    "data": {"text/html": "<b>kept</b>"}}]
