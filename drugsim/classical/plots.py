@@ -23,6 +23,26 @@ def _axes(ax: Any, figsize: Tuple[float, float] = (6.0, 3.5)) -> Any:
     return ax
 
 
+def plot_image_pair(
+    image_a: np.ndarray, image_b: np.ndarray, *, ax: Any = None, titles: Sequence[str] = ("A", "B")
+) -> Any:
+    """Two photos side by side on one axes (the paper's Fig. 1), each scaled to the same height."""
+    import cv2
+
+    height = min(image_a.shape[0], image_b.shape[0], 320)
+    resized = [
+        cv2.resize(img, (max(1, round(img.shape[1] * height / img.shape[0])), height), interpolation=cv2.INTER_AREA)
+        for img in (image_a, image_b)
+    ]
+    resized = [np.repeat(img[:, :, None], 3, axis=2) if img.ndim == 2 else img for img in resized]
+    gap = np.full((height, 8, 3), 255, np.uint8)
+    ax = _axes(ax, figsize=(7.0, 3.5))
+    ax.imshow(np.concatenate([resized[0], gap, resized[1]], axis=1))
+    ax.set_title(f"{titles[0]}  |  {titles[1]}", fontsize=9)
+    ax.set_axis_off()
+    return ax
+
+
 def plot_histogram_pair(
     image_a: np.ndarray,
     image_b: np.ndarray,
@@ -85,7 +105,7 @@ def plot_matches(
     ax = _axes(ax, figsize=(8.0, 4.0))
     ax.imshow(canvas)
     ax.set_title(
-        f"{method.name}: {counts['matches']} matches "
+        f"{method.name} ({method.match_filter}): {counts['matches']} matches "
         f"({counts['keypoints_a']} and {counts['keypoints_b']} keypoints)"
     )
     ax.set_axis_off()

@@ -1,0 +1,392 @@
+"""The classical chapters' steps (notebooks 02-04) as tested functions: pair lists, the Fig. 1 example pair,
+Table 3/4 style example scores, Table 7 and Table 8 rows beside the paper's, and sentences that state
+where our results agree with the paper's conclusions, generated from the numbers.
+
+"Separates" is made concrete: a method separates positive from negative pairs when its ROC AUC on the
+evaluated pairs is at least :data:`SEPARATES_AUC` (0.8) and its mean scores point the right way. The paper
+judged this by eye from the two means (Table 7); the AUC makes the judgement repeatable.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+
+from drugsim import paper
+from drugsim.data.records import Pair
+from drugsim.errors import DatasetError
+from drugsim.methods import SimilarityMethod, create_method
+
+#: ROC AUC from which we say a method separates positive from negative pairs.
+SEPARATES_AUC = 0.8
+#: Where notebook 01 leaves its pair lists (``<work_dir>/pairs/<split>.txt``), read when present.
+PAIR_FILES = {"val": "pairs/val.txt", "test": "pairs/test.txt"}
+
+
+def balanced_sample(pairs: Sequence[Pair], n_pairs: int, *, seed: int = 0) -> List[Pair]:
+    """Up to ``n_pairs`` pairs, half positive and half negative where possible, in a seeded random order.
+
+    ``n_pairs <= 0`` or more than there are returns all pairs (shuffled with the same seed).
+
+    Example:
+        >>> pairs = [Pair(f"a{i}", f"b{i}", i % 2) for i in range(10)]
+        >>> sample = balanced_sample(pairs, 4, seed=0)
+        >>> len(sample), sum(p.label for p in sample)
+        (4, 2)
+    """
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(pairs))
+    shuffled = [pairs[i] for i in order]
+    if n_pairs <= 0 or n_pairs >= len(pairs):
+        return shuffled
+    positives = [p for p in shuffled if p.label == 1]
+    negatives = [p for p in shuffled if p.label != 1]
+    n_pos = min(len(positives), max(n_pairs - len(negatives), n_pairs // 2))
+    chosen = positives[:n_pos] + negatives[: n_pairs - n_pos]
+    return [chosen[i] for i in rng.permutation(len(chosen))]
+
+
+def _cap_per_class(records: Sequence[Any], cap: int, seed: int) -> List[Any]:
+    if cap <= 0:
+        return list(records)
+    rng = np.random.default_rng(seed)
+    by_label: Dict[str, List[Any]] = {}
+    for record in records:
+        by_label.setdefault(record.group, []).append(record)
+    kept: List[Any] = []
+    for group in sorted(by_label):
+        items = by_label[group]
+        idx = sorted(rng.permutation(len(items))[:cap])
+        kept.extend(items[i] for i in idx)
+    return kept
+
+
+def load_pair_lists(
+    data_dir: str | Path,
+    work_dir: str | Path,
+    *,
+    seed: int = 0,
+    max_images_per_class: int = 0,
+) -> Dict[str, List[Pair]]:
+    """Validation and test pair lists (Algorithm 2) for the chapters.
+
+    Reads ``<work_dir>/pairs/val.txt`` and ``test.txt`` when notebook 01 wrote them; otherwise builds them
+    from ``data_dir`` with :func:`drugsim.data.load_dataset`, :func:`~drugsim.data.split_dataset`
+    (class-disjoint) and :func:`~drugsim.data.make_pairs` (``algorithm=2``), keeping at most
+    ``max_images_per_class`` images per drug and face (0 = all) so small profiles stay small.
+
+    Returns:
+        ``{"val": [...], "test": [...]}``.
+    """
+    work_dir = Path(work_dir)
+    files = {split: work_dir / rel for split, rel in PAIR_FILES.items()}
+    if all(path.exists() for path in files.values()):
+        from drugsim.data import read_pairs
+
+        return {split: read_pairs(path) for split, path in files.items()}
+    from drugsim.data import load_dataset, make_pairs, split_dataset
+
+    records = load_dataset(data_dir)
+    splits = split_dataset(records, seed=seed)
+    out = {}
+    for split in ("val", "test"):
+        chosen = _cap_per_class(splits[split], max_images_per_class, seed)
+        out[split] = make_pairs(chosen, algorithm=2, seed=seed)
+        if not out[split]:
+            raise DatasetError(f"{data_dir}: the {split} split gave no pairs (too few images per class?)")
+    return out
+
+
+def pick_example_pair(pairs: Sequence[Pair], *, seed: int = 0, n_candidates: int = 20) -> Pair:
+    """The Fig. 1 stand-in: a feature-rich positive pair (same drug, same face).
+
+    The paper's example is a well-textured face. Among ``n_candidates`` positive pairs drawn with ``seed``,
+    the one whose poorer image has the most ORB keypoints is returned (so blank faces are not chosen).
+    """
+    from drugsim.classical.keypoints import KeypointMethod
+    from drugsim.io import read_image
+
+    positives = [p for p in pairs if p.label == 1]
+    if not positives:
+        raise DatasetError("no positive pair to use as the Fig. 1 example")
+    order = np.random.default_rng(seed).permutation(len(positives))[:n_candidates]
+    orb = KeypointMethod("orb")
+    counts: Dict[Path, int] = {}
+
+    def keypoints(path: Path) -> int:
+        if path not in counts:
+            counts[path] = len(orb.describe(read_image(path)))
+        return counts[path]
+
+    return max((positives[i] for i in order), key=lambda p: min(keypoints(Path(p.path_a)), keypoints(Path(p.path_b))))
+
+
+def example_scores(
+    names: Sequence[str], image_a: np.ndarray, image_b: np.ndarray, *, paper_values: Mapping[str, float]
+) -> List[Dict[str, Any]]:
+    """Scores of one pair under several methods beside the paper's values (Tables 3 and 4)."""
+    rows = []
+    for name in names:
+        method = create_method(name)
+        ours = method.score(method.describe(image_a), method.describe(image_b))
+        rows.append(
+            {
+                "method": name,
+                "ours": ours,
+                "paper": paper_values.get(name, float("nan")),
+                "direction": method.direction,
+                "in_paper": method.paper_section != "beyond",
+            }
+        )
+    return rows
+
+
+def separates(result: Mapping[str, Any]) -> bool:
+    """True when the ROC AUC reaches :data:`SEPARATES_AUC` (AUC is computed on the oriented scores)."""
+    auc = result.get("roc_auc")
+    return auc is not None and math.isfinite(auc) and auc >= SEPARATES_AUC
+
+
+def means_point_right_way(result: Mapping[str, Any], direction: str) -> bool:
+    """Positive mean on the similar side of the negative mean."""
+    pos, neg = result["positive_mean"], result["negative_mean"]
+    return pos > neg if direction == "higher" else pos < neg
+
+
+def display_name(method: SimilarityMethod) -> str:
+    """``method.name``, plus ``@<filter>`` for a keypoint method whose match filter is not the default."""
+    from drugsim.classical.keypoints import DEFAULT_MATCH_FILTER
+
+    match_filter = getattr(method, "match_filter", None)
+    if match_filter is None or getattr(method, "ransac", False) or match_filter == DEFAULT_MATCH_FILTER:
+        return method.name
+    return f"{method.name}@{match_filter}"
+
+
+def evaluate_methods(
+    methods: Sequence[SimilarityMethod],
+    pairs: Sequence[Pair],
+    *,
+    val_pairs: Optional[Sequence[Pair]] = None,
+    cache_dir: Optional[str | Path] = None,
+    n_jobs: Optional[int] = None,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> Dict[str, Dict[str, Any]]:
+    """:func:`drugsim.evaluation.evaluate.evaluate_method` for each method; results keyed by display name.
+
+    The display name is the method's name, with ``@<match_filter>`` for keypoint methods whose filter
+    is not the class default. Each result also carries ``scores``, ``labels`` and ``direction`` for plots.
+    """
+    from drugsim.evaluation.engine import pair_labels
+    from drugsim.evaluation.evaluate import evaluate_method
+
+    results: Dict[str, Dict[str, Any]] = {}
+    labels = pair_labels(pairs)
+    for method in methods:
+        result, scores = evaluate_method(
+            method, pairs, val_pairs=val_pairs, cache_dir=cache_dir, n_jobs=n_jobs, progress=False,
+            n_boot=n_boot, seed=seed,
+        )
+        result.update(scores=np.asarray(scores), labels=labels, direction=method.direction)
+        results[display_name(method)] = result
+    return results
+
+
+def table7_rows(results: Mapping[str, Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    """Table 7 beside the paper's: means, midpoint accuracy, ROC AUC, pairs/s, and whether it separates."""
+    rows = []
+    for name, result in results.items():
+        published = paper.TABLE7.get(name.split("@")[0], {})
+        rows.append(
+            {
+                "method": name,
+                "in_paper": result.get("paper_section", "beyond") != "beyond",
+                "direction": result["direction"],
+                "positive_mean": result["positive_mean"],
+                "negative_mean": result["negative_mean"],
+                "paper_positive_mean": published.get("positive_mean", float("nan")),
+                "paper_negative_mean": published.get("negative_mean", float("nan")),
+                "accuracy_midpoint": result["accuracy"],
+                "roc_auc": result.get("roc_auc"),
+                "pairs_per_second": result.get("pairs_per_second"),
+                "paper_pairs_per_second": published.get("pairs_per_second", float("nan")),
+                "right_way": means_point_right_way(result, result["direction"]),
+                "separates": separates(result),
+            }
+        )
+    return rows
+
+
+def table8_rows(results: Mapping[str, Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    """Table 8 beside the paper's: midpoint threshold, accuracy (with 95 % interval), pairs/s."""
+    rows = []
+    for name, result in results.items():
+        base = name.split("@")[0]
+        published = paper.TABLE8.get(base, {})
+        ci = (result.get("ci95") or {}).get("accuracy") or [float("nan"), float("nan")]
+        rows.append(
+            {
+                "method": name,
+                "n_pairs": result["n_pairs"],
+                "threshold": result["threshold"],
+                "threshold_fitted_on": result.get("threshold_fitted_on"),
+                "paper_threshold": paper.TABLE8_THRESHOLDS.get(base, float("nan")),
+                "accuracy": result["accuracy"],
+                "accuracy_ci95_low": ci[0],
+                "accuracy_ci95_high": ci[1],
+                "paper_accuracy": published.get("accuracy", float("nan")),
+                "pairs_per_second": result.get("pairs_per_second"),
+                "paper_pairs_per_second": published.get("pairs_per_second", float("nan")),
+            }
+        )
+    return rows
+
+
+def _names(items: Sequence[str]) -> str:
+    items = list(items)
+    if not items:
+        return "none"
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def agreement_sentence(rows: Sequence[Mapping[str, Any]], *, paper_says_separates: Mapping[str, bool]) -> str:
+    """Plain sentence: for the paper's methods in ``rows``, where our separation verdict agrees with the paper.
+
+    Args:
+        rows: :func:`table7_rows` output.
+        paper_says_separates: the paper's verdict per method (False for histograms, cosine and hashes,
+            True for SIFT and ORB, section 4.3.2).
+    """
+    judged = [r for r in rows if r["method"].split("@")[0] in paper_says_separates]
+    agree = [r["method"] for r in judged if r["separates"] == paper_says_separates[r["method"].split("@")[0]]]
+    disagree = [r["method"] for r in judged if r["method"] not in agree]
+    auc = {r["method"]: r["roc_auc"] for r in judged}
+    parts = []
+    if agree:
+        parts.append(
+            f"We agree with the paper for {_names(agree)} "
+            f"(ROC AUC {_names([f'{auc[m]:.2f}' for m in agree])}; 'separates' means AUC >= {SEPARATES_AUC})."
+        )
+    if disagree:
+        verdicts = [
+            f"{m} (AUC {auc[m]:.2f}, so it {'separates' if not paper_says_separates[m.split('@')[0]] else 'does not separate'}"
+            f" here; the paper says it {'separates' if paper_says_separates[m.split('@')[0]] else 'does not'})"
+            for m in disagree
+        ]
+        parts.append(f"We disagree for {_names(verdicts)}.")
+    wrong_way = [r["method"] for r in judged if not r["right_way"]]
+    if wrong_way:
+        parts.append(f"The mean scores point the wrong way (negatives look more similar) for {_names(wrong_way)}.")
+    return " ".join(parts) if parts else "No method of the paper was evaluated."
+
+
+#: The paper's verdicts (section 4.3.2): only SIFT and ORB separate positive from negative pairs.
+PAPER_SEPARATES: Dict[str, bool] = {
+    **{name: False for name in ("hist-correl", "hist-chisqr", "hist-intersect", "hist-bhattacharyya", "cosine",
+                                "ahash", "phash", "dhash")},
+    "sift": True,
+    "orb": True,
+}
+
+
+def best_filter(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The match filter with the highest validation accuracy at the midpoint threshold (ties: ROC AUC)."""
+    usable = [r for r in rows if r["match_filter"] != "none"] or list(rows)
+    return max(usable, key=lambda r: (r["accuracy"], np.nan_to_num(r["roc_auc"], nan=0.0)))["match_filter"]
+
+
+def table8_evaluation(
+    methods: Sequence[SimilarityMethod],
+    test_pairs: Sequence[Pair],
+    val_pairs: Optional[Sequence[Pair]],
+    *,
+    cache_dir: Optional[str | Path] = None,
+    n_jobs: Optional[int] = None,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> Dict[str, Dict[str, Dict[str, Any]]]:
+    """Table 8 two ways from one scoring of the whole test list.
+
+    Returns:
+        ``{"paper": results, "val": results}``: the paper's midpoint threshold fitted on the test pairs
+        themselves, and the midpoint fitted on the validation drugs' pairs and applied unchanged to the
+        test pairs (``"val"`` is empty when ``val_pairs`` is empty).
+    """
+    from drugsim.evaluation.evaluate import evaluate_scores
+
+    fitted_on_val = evaluate_methods(
+        methods, test_pairs, val_pairs=val_pairs or None, cache_dir=cache_dir, n_jobs=n_jobs, n_boot=n_boot,
+        seed=seed,
+    )
+    paper_way: Dict[str, Dict[str, Any]] = {}
+    for name, result in fitted_on_val.items():
+        redone = evaluate_scores(result["scores"], result["labels"], direction=result["direction"], n_boot=n_boot,
+                                 seed=seed)
+        paper_way[name] = {**result, **redone}
+    return {"paper": paper_way, "val": fitted_on_val if val_pairs else {}}
+
+
+def filter_comparison(
+    detector: str,
+    val_pairs: Sequence[Pair],
+    *,
+    n_jobs: Optional[int] = None,
+    cache_dir: Optional[str | Path] = None,
+    **options: Any,
+) -> List[Dict[str, Any]]:
+    """:func:`~drugsim.classical.keypoints.compare_match_filters` on validation pairs, images described once
+    by the evaluation engine."""
+    from drugsim.classical.keypoints import compare_match_filters
+    from drugsim.evaluation.engine import describe_images, pair_paths
+
+    features = describe_images(
+        create_method(detector, **options), pair_paths(val_pairs), n_jobs=n_jobs, cache_dir=cache_dir, progress=False
+    )
+    rows = compare_match_filters(
+        lambda match_filter: create_method(detector, match_filter=match_filter, **options), val_pairs,
+        features=features,
+    )
+    return [{"detector": detector, **row} for row in rows]
+
+
+def normalisation_table(pairs: Sequence[Pair], *, max_pairs: int = 100) -> List[Dict[str, Any]]:
+    """:func:`~drugsim.classical.histogram.normalisation_study` on the first ``max_pairs`` pairs, with the
+    paper's Table 7 mean of the metric the paper names (for the four metrics it uses)."""
+    from drugsim.classical.histogram import normalisation_study
+    from drugsim.io import read_image
+
+    chosen = list(pairs)[:max_pairs]
+    images = [(read_image(p.path_a), read_image(p.path_b)) for p in chosen]
+    rows = normalisation_study(images, [p.label for p in chosen])
+    for row in rows:
+        published = paper.TABLE7.get(f"hist-{row['cv2_method']}", {})
+        row["paper_positive_mean"] = published.get("positive_mean", float("nan"))
+        row["paper_negative_mean"] = published.get("negative_mean", float("nan"))
+    return rows
+
+
+def closest_normalisation(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
+    """For each paper metric, the (normalisation, OpenCV method) whose means are closest to Table 7's, on a
+    log scale (magnitudes are what the comparison can say), as a list of dicts."""
+    out = {}
+    for metric, published in paper.TABLE7.items():
+        if not metric.startswith("hist-"):
+            continue
+        target = np.log10([abs(published["positive_mean"]) + 1e-12, abs(published["negative_mean"]) + 1e-12])
+        best, best_gap = None, float("inf")
+        for row in rows:
+            values = np.array([row["positive_mean"], row["negative_mean"]], dtype=float)
+            if not np.all(np.isfinite(values)):
+                continue
+            gap = float(np.abs(np.log10(np.abs(values) + 1e-12) - target).sum())
+            if gap < best_gap:
+                best, best_gap = row, gap
+        if best is not None:
+            out[metric] = {"normalisation": best["normalisation"], "cv2_method": best["cv2_method"],
+                           "positive_mean": best["positive_mean"], "negative_mean": best["negative_mean"],
+                           "log10_gap": best_gap}
+    return out
