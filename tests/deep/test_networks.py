@@ -117,3 +117,17 @@ def test_paper_profile_holds_the_papers_settings():
     settings = paper.TRAINING["classifier"]
     assert (clf.epochs, clf.batch_size, clf.lr, clf.lr_step_epochs, clf.lr_gamma) == (
         settings["epochs"], settings["batch_size"], settings["lr"], settings["lr_step_epochs"], settings["lr_gamma"])
+
+
+def test_imagenet_weights_come_from_the_local_torch_cache_only(tmp_path, monkeypatch):
+    # Stand-in for torchvision's file: a full resnet18 state dict under the name torch.hub would use.
+    from torchvision.models import resnet18
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    full = resnet18(weights=None)
+    path = torchvision_weights_path("resnet18")
+    path.parent.mkdir(parents=True)
+    torch.save(full.state_dict(), path)
+    backbone = build_backbone("resnet18", weights="imagenet").eval()
+    assert backbone.weights == "imagenet"
+    torch.testing.assert_close(backbone.trunk[0].weight, full.conv1.weight)
