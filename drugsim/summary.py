@@ -85,6 +85,8 @@ def _as_mapping(block: Any) -> Optional[Mapping[str, Any]]:
                         if value_field in entry and "value" not in entry:
                             entry["value"] = entry[value_field]
                     out.setdefault(str(entry[field]), entry)
+                for name in list(out):  # "sift@ratio" also answers for the paper's "sift"
+                    out.setdefault(name.split("@")[0], out[name])
                 return out
     return None
 
