@@ -34,12 +34,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
@@ -122,6 +124,30 @@ def _process_context():
     return multiprocessing.get_context("spawn")  # pragma: no cover - non-POSIX
 
 
+@contextlib.contextmanager
+def _main_module_hidden(method: SimilarityMethod) -> Iterator[None]:
+    """Keep worker processes from re-importing the caller's ``__main__`` script.
+
+    Forkserver and spawn workers normally import the main script (as ``__mp_main__``) so that objects
+    defined there can be unpickled; a script or benchmark without an ``if __name__ == "__main__":`` guard
+    would then run again inside every worker. The workers only need drugsim's own modules, so the main
+    module's file and spec are hidden while they start, unless the method's class lives in ``__main__``.
+    """
+    main = sys.modules.get("__main__")
+    if main is None or type(method).__module__ == "__main__":
+        yield
+        return
+    saved = {name: getattr(main, name) for name in ("__file__", "__spec__") if hasattr(main, name)}
+    try:
+        main.__spec__ = None
+        if hasattr(main, "__file__"):
+            del main.__file__
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(main, name, value)
+
+
 def _describe_chunk(paths: Sequence[Path]) -> List[Any]:
     assert _WORKER_METHOD is not None
     return [_WORKER_METHOD.describe(read_image(path)) for path in paths]
@@ -143,7 +169,9 @@ def _describe_processes(method: SimilarityMethod, paths: Sequence[Path], n_jobs:
     results: List[Optional[List[Any]]] = [None] * len(chunks)
     with ProcessPoolExecutor(max_workers=n_jobs, mp_context=context, initializer=_init_worker,
                              initargs=(method,)) as pool:
-        futures = {pool.submit(_describe_chunk, chunk): index for index, chunk in enumerate(chunks)}
+        # Workers start during the submits (and the forkserver with the first pool).
+        with _main_module_hidden(method):
+            futures = {pool.submit(_describe_chunk, chunk): index for index, chunk in enumerate(chunks)}
         from concurrent.futures import as_completed
 
         for future in as_completed(futures):

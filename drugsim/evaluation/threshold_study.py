@@ -259,8 +259,8 @@ def glue_study(threshold_frame, headline_frame, pairwise_frame, retrieval_frame,
         put(f"{prefix}_{key}_paper_midpoint", row["paper_midpoint"])
         put(f"{prefix}_{key}_paper_midpoint_accuracy", row["paper_midpoint_accuracy"])
         for rule in THRESHOLD_RULES:
-            put(f"{prefix}_{key}_{rule}", row[rule])
-            put(f"{prefix}_{key}_{rule}_accuracy", row[f"{rule}_accuracy"])
+            put(f"{prefix}_{key}_threshold_{rule}", row[rule])
+            put(f"{prefix}_{key}_threshold_{rule}_accuracy", row[f"{rule}_accuracy"])
     for name, row in headline_frame.iterrows():
         key = slug(name)
         for metric in ("accuracy", "balanced_accuracy", "roc_auc", "eer"):

@@ -130,3 +130,24 @@ def test_score_pair_list_errors(image_set):
     assert engine.score_pair_list(method, [], features).shape == (0,)
     with pytest.raises(ConfigError, match="batch_size must be at least 1"):
         engine.describe_images(method, paths, batch_size=0)
+
+
+def test_workers_do_not_rerun_an_unguarded_script(image_set, tmp_path):
+    """A user's script without `if __name__ == "__main__":` must not run again inside the workers."""
+    import subprocess
+    import sys
+
+    _, paths, _ = image_set
+    marker = tmp_path / "runs.txt"
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from drugsim.evaluation.engine import describe_images\n"
+        "from drugsim.methods import create_method\n"
+        f"open({str(marker)!r}, 'a').write('run\\n')\n"
+        f"features = describe_images(create_method('ahash'), {[str(p) for p in paths]!r}, n_jobs=2, progress=False)\n"
+        "print(len(features))\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == str(len(paths))
+    assert marker.read_text() == "run\n"

@@ -39,7 +39,7 @@ def test_chapter_pipeline_on_generated_images(image_set, tmp_path):
     retrieval = threshold_study.retrieval_table(methods, records, max_queries=6, n_jobs=1)
     assert retrieval.loc["ahash", "n_queries"] == 6
     glued = threshold_study.glue_study(thresholds, headline, pairwise, retrieval)
-    assert glued["thr_best_method"] in methods and "thr_ahash_youden" in glued
+    assert glued["thr_best_method"] in methods and "thr_ahash_threshold_youden" in glued and "thr_ahash_eer" in glued
     figure, axes = plt.subplots(1, 3)
     plots.plot_roc_curves(threshold_study.roc_inputs(scored), ax=axes[0])
     plots.plot_score_distributions(scored["ahash"].test_scores, scored["ahash"].test_labels,
