@@ -14,12 +14,15 @@ from drugsim.errors import ConfigError, DatasetError, DrugsimError
 
 RULES = ("midpoint", "max_accuracy", "youden", "eer", "far")
 
+
 def _compare_epilog() -> str:
     from drugsim import paper
 
     return COMPARE_EPILOG.format(
-        siamese=paper.TRAINING["siamese"]["threshold"], sift=paper.TABLE8_THRESHOLDS["sift"],
-        orb=paper.TABLE8_THRESHOLDS["orb"])
+        siamese=paper.TRAINING["siamese"]["threshold"],
+        sift=paper.TABLE8_THRESHOLDS["sift"],
+        orb=paper.TABLE8_THRESHOLDS["orb"],
+    )
 
 
 COMPARE_EPILOG = """examples:
@@ -29,7 +32,8 @@ COMPARE_EPILOG = """examples:
   drugsim compare a.jpg b.jpg --method siamese-improved --model models/resnet18-improved.pt
 
 Default thresholds: the checkpoint's own for Siamese networks ({siamese:g}, paper section 4.2); SIFT {sift:g}
-and ORB {orb:g} (paper Table 8); cosine {siamese:g} (paper section 2.2); aHash/pHash/dHash/wHash 54 of 64 equal bits (a
+and ORB {orb:g} (paper Table 8); cosine {siamese:g} (paper section 2.2); aHash/pHash/dHash/wHash 54 of 64
+equal bits (a
 conventional near-duplicate cut, not from the paper). Other methods need --threshold or --threshold-from
 (fit one with `drugsim evaluate`). `drugsim methods` lists every method and its direction.
 """
@@ -78,7 +82,9 @@ def _build_method(name: str, model: Optional[Path]):
         if not spec.target.startswith("drugsim.deep.method"):
             raise ConfigError(f"--model is for the trained siamese-* methods; {name!r} takes no checkpoint")
         if not Path(model).is_file():
-            raise ConfigError(f"--model {model}: no such checkpoint file (train one with `drugsim train siamese`)")
+            raise ConfigError(
+                f"--model {model}: no such checkpoint file (train one with `drugsim train siamese`)"
+            )
         return create_method(name, model=str(model))
     return create_method(name)
 
@@ -86,13 +92,17 @@ def _build_method(name: str, model: Optional[Path]):
 def _load_json(path: Path, what: str) -> Dict[str, Any]:
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{what} {path}: no such file (expected a JSON result of `drugsim evaluate --json`)")
+        raise ConfigError(
+            f"{what} {path}: no such file (expected a JSON result of `drugsim evaluate --json`)"
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{what} {path}: not valid JSON ({exc})") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{what} {path}: expected a JSON object with a 'threshold', got {type(data).__name__}")
+        raise ConfigError(
+            f"{what} {path}: expected a JSON object with a 'threshold', got {type(data).__name__}"
+        )
     return data
 
 
@@ -101,7 +111,9 @@ def threshold_from_file(path: Path, method_name: str) -> Tuple[float, str]:
     data = _load_json(path, "--threshold-from")
     threshold = data.get("threshold")
     if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not math.isfinite(threshold):
-        raise ConfigError(f"--threshold-from {path}: no numeric 'threshold' in it (expected `drugsim evaluate` output)")
+        raise ConfigError(
+            f"--threshold-from {path}: no numeric 'threshold' in it (expected `drugsim evaluate` output)"
+        )
     saved_method = data.get("method")
     if saved_method is not None and saved_method != method_name:
         raise ConfigError(
@@ -130,10 +142,15 @@ def _data_api():
         import drugsim.data as data
     except ImportError as exc:  # pragma: no cover
         raise ConfigError(f"the data package cannot be imported: {exc}") from None
-    missing = [n for n in ("resolve_data_root", "load_dataset", "split_dataset", "make_pairs", "read_pairs")
-               if not hasattr(data, n)]
+    missing = [
+        n
+        for n in ("resolve_data_root", "load_dataset", "split_dataset", "make_pairs", "read_pairs")
+        if not hasattr(data, n)
+    ]
     if missing:
-        raise ConfigError(f"drugsim.data lacks {', '.join(missing)} (the data layer is not installed completely)")
+        raise ConfigError(
+            f"drugsim.data lacks {', '.join(missing)} (the data layer is not installed completely)"
+        )
     return data
 
 
@@ -161,9 +178,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
         threshold, source = default_threshold(method)
     similar = method.is_similar(score, threshold) if threshold is not None else None
     payload = {
-        "image_a": str(args.image_a), "image_b": str(args.image_b), "method": method.name,
-        "score": score, "direction": method.direction, "threshold": threshold, "threshold_source": source,
-        "similar": similar, "seconds": seconds,
+        "image_a": str(args.image_a),
+        "image_b": str(args.image_b),
+        "method": method.name,
+        "score": score,
+        "direction": method.direction,
+        "threshold": threshold,
+        "threshold_source": source,
+        "similar": similar,
+        "seconds": seconds,
     }
     if args.json:
         print(json.dumps(payload, indent=2))
@@ -171,7 +194,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     better = "higher" if method.direction == "higher" else "lower"
     print(f"{method.name}: score {_fmt(score)} ({better} = more similar)")
     if threshold is None:
-        print(f"threshold: none ({source}); pass --threshold T or --threshold-from RESULT.json for a decision")
+        print(
+            f"threshold: none ({source}); pass --threshold T or --threshold-from RESULT.json for a decision"
+        )
     else:
         relation = ">=" if method.direction == "higher" else "<="
         print(f"threshold: {_fmt(threshold)} ({source})")
@@ -210,7 +235,8 @@ def _pairs_for(args: argparse.Namespace):
     if needs_val:
         if args.split in ("all", "val") and args.pairs is None:
             raise ConfigError(
-                f"--split {args.split} leaves no separate validation drugs to fit the {args.threshold_rule!r} "
+                f"--split {args.split} leaves no separate validation drugs to fit the "
+                f"{args.threshold_rule!r} "
                 "threshold on; evaluate --split test, or pass --threshold-from EARLIER.json, or use "
                 "--threshold-rule midpoint"
             )
@@ -221,7 +247,8 @@ def _pairs_for(args: argparse.Namespace):
         overlap = [p for pair in test_pairs for p in (pair.path_a, pair.path_b) if Path(p) in val_paths]
         if overlap:
             raise DatasetError(
-                f"{len(overlap)} images of the evaluated pairs belong to the validation drugs (e.g. {overlap[0]}); "
+                f"{len(overlap)} images of the evaluated pairs belong to the validation drugs "
+                f"(e.g. {overlap[0]}); "
                 "the threshold must be fitted on other drugs: use test-split pairs or --threshold-from"
             )
         val_pairs = list(data.make_pairs(val_records, algorithm=2, seed=args.seed, n_pairs=args.n_pairs))
@@ -238,7 +265,9 @@ def _apply_filter(model: Path, test_pairs, val_pairs, progress: bool):
     from drugsim.evaluation.engine import pair_paths
 
     if not Path(model).is_file():
-        raise ConfigError(f"--filter-model {model}: no such checkpoint (train one with `drugsim train classifier`)")
+        raise ConfigError(
+            f"--filter-model {model}: no such checkpoint (train one with `drugsim train classifier`)"
+        )
     predictor = FeatureFacePredictor(model)
     start = time.perf_counter()
     feature_rich = predictor.predict_paths(pair_paths(test_pairs), progress=progress)
@@ -247,9 +276,13 @@ def _apply_filter(model: Path, test_pairs, val_pairs, progress: bool):
     if val_pairs:
         val_rich = predictor.predict_paths(pair_paths(val_pairs), progress=progress)
         val_pairs, _ = filter_pairs(val_pairs, val_rich)
-    info = {"filter_model": str(model), "n_pairs_before_filter": len(test_pairs), "n_pairs_skipped":
-            int(len(test_pairs) - int(mask.sum())), "share_skipped": float(1 - mask.mean()) if len(mask) else 0.0,
-            "classify_seconds": classify_seconds}
+    info = {
+        "filter_model": str(model),
+        "n_pairs_before_filter": len(test_pairs),
+        "n_pairs_skipped": int(len(test_pairs) - int(mask.sum())),
+        "share_skipped": float(1 - mask.mean()) if len(mask) else 0.0,
+        "classify_seconds": classify_seconds,
+    }
     if not kept:
         raise DatasetError("the feature-face filter skipped every pair; nothing left to evaluate")
     return kept, val_pairs, info
@@ -257,26 +290,42 @@ def _apply_filter(model: Path, test_pairs, val_pairs, progress: bool):
 
 def _print_summary(result: Dict[str, Any]) -> None:
     timing = result["timing"]
-    print(f"{result['method']} on {result['n_pairs']} pairs ({result['n_positive']} positive, "
-          f"{result['n_negative']} negative; {timing['mode']}, {result.get('pairs_source', '')})")
-    print(f"  mean score: positives {_fmt(result['positive_mean'])}, negatives {_fmt(result['negative_mean'])} "
-          f"({result['direction']} = more similar)")
-    print(f"  threshold {_fmt(result['threshold'])} ({result['threshold_rule']}, fitted on "
-          f"{result['threshold_fitted_on']})")
+    print(
+        f"{result['method']} on {result['n_pairs']} pairs ({result['n_positive']} positive, "
+        f"{result['n_negative']} negative; {timing['mode']}, {result.get('pairs_source', '')})"
+    )
+    print(
+        f"  mean score: positives {_fmt(result['positive_mean'])}, negatives {_fmt(result['negative_mean'])} "
+        f"({result['direction']} = more similar)"
+    )
+    print(
+        f"  threshold {_fmt(result['threshold'])} ({result['threshold_rule']}, fitted on "
+        f"{result['threshold_fitted_on']})"
+    )
     ci = result["ci95"]
-    for key, label in (("accuracy", "accuracy"), ("balanced_accuracy", "balanced accuracy"),
-                       ("precision", "precision"), ("recall", "recall"), ("roc_auc", "ROC-AUC"), ("eer", "EER")):
+    for key, label in (
+        ("accuracy", "accuracy"),
+        ("balanced_accuracy", "balanced accuracy"),
+        ("precision", "precision"),
+        ("recall", "recall"),
+        ("roc_auc", "ROC-AUC"),
+        ("eer", "EER"),
+    ):
         low, high = ci.get(key, (None, None))
         print(f"  {label:<18} {_fmt(result[key])}  95% CI [{_fmt(low)}, {_fmt(high)}]")
     rules = ", ".join(f"{rule} {_fmt(value)}" for rule, value in result["thresholds"].items())
     print(f"  thresholds fitted on {result['thresholds_fitted_on']}: {rules}")
     if "share_skipped" in result:
-        print(f"  feature-face filter skipped {result['n_pairs_skipped']} of {result['n_pairs_before_filter']} "
-              f"pairs ({100 * result['share_skipped']:.1f} %)")
+        print(
+            f"  feature-face filter skipped {result['n_pairs_skipped']} of {result['n_pairs_before_filter']} "
+            f"pairs ({100 * result['share_skipped']:.1f} %)"
+        )
     speed = f"  speed: {_fmt(result['pairs_per_second'])} pairs/s"
     if timing.get("describe_seconds") is not None:
-        speed += (f" (describe {timing['n_images']} images {timing['describe_seconds']:.2f} s, "
-                  f"score {timing['score_seconds']:.3f} s)")
+        speed += (
+            f" (describe {timing['n_images']} images {timing['describe_seconds']:.2f} s, "
+            f"score {timing['score_seconds']:.3f} s)"
+        )
     print(speed)
 
 
@@ -299,15 +348,31 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     root, test_pairs, val_pairs, source = _pairs_for(args)
     filter_info: Dict[str, Any] = {}
     if args.filter_model is not None:
-        test_pairs, val_pairs, filter_info = _apply_filter(args.filter_model, test_pairs, val_pairs,
-                                                           progress=not args.quiet)
+        test_pairs, val_pairs, filter_info = _apply_filter(
+            args.filter_model, test_pairs, val_pairs, progress=not args.quiet
+        )
     result, _ = evaluate_method(
-        method, test_pairs, val_pairs=val_pairs, threshold_rule=rule, threshold=threshold,
-        threshold_source=threshold_source, target_far=args.target_far, per_pair=args.per_pair,
-        cache_dir=args.cache_dir, n_jobs=args.jobs, progress=not args.quiet, n_boot=args.n_boot, seed=args.seed,
+        method,
+        test_pairs,
+        val_pairs=val_pairs,
+        threshold_rule=rule,
+        threshold=threshold,
+        threshold_source=threshold_source,
+        target_far=args.target_far,
+        per_pair=args.per_pair,
+        cache_dir=args.cache_dir,
+        n_jobs=args.jobs,
+        progress=not args.quiet,
+        n_boot=args.n_boot,
+        seed=args.seed,
     )
-    result.update(dataset=str(root), split=args.split if args.pairs is None else None, pairs_source=source,
-                  seed=args.seed, **filter_info)
+    result.update(
+        dataset=str(root),
+        split=args.split if args.pairs is None else None,
+        pairs_source=source,
+        seed=args.seed,
+        **filter_info,
+    )
     if filter_info:
         total = result["timing"]["total_seconds"] + filter_info["classify_seconds"]
         result["pairs_per_second_with_filter"] = len(test_pairs) / total if total > 0 else None
@@ -364,24 +429,50 @@ def cmd_search(args: argparse.Namespace) -> int:
         if index_path.exists():
             gallery_index = index_module.load_index(index_path)
             if gallery_index.method != method.name:
-                raise ConfigError(f"--index {index_path} holds {gallery_index.method!r} features, not {method.name!r}")
+                raise ConfigError(
+                    f"--index {index_path} holds {gallery_index.method!r} features, not {method.name!r}"
+                )
         else:
-            features = describe_gallery(method, [r.path for r in records], cache_dir=args.cache_dir,
-                                        n_jobs=args.jobs, progress=not args.quiet)
+            features = describe_gallery(
+                method,
+                [r.path for r in records],
+                cache_dir=args.cache_dir,
+                n_jobs=args.jobs,
+                progress=not args.quiet,
+            )
             paths = list(features)
-            gallery_index = index_module.build_index(method, [features[p] for p in paths],
-                                                     [labels[p] for p in paths], paths=paths)
+            gallery_index = index_module.build_index(
+                method, [features[p] for p in paths], [labels[p] for p in paths], paths=paths
+            )
             gallery_index.save(index_path)
         indices, scores = gallery_index.search(method.describe(query_image), k=args.top_k)
-        hits = [{"rank": rank + 1, "path": gallery_index.paths[i], "label": gallery_index.labels[i],
-                 "score": float(score)} for rank, (i, score) in enumerate(zip(indices[0], scores[0]))]
+        hits = [
+            {
+                "rank": rank + 1,
+                "path": gallery_index.paths[i],
+                "label": gallery_index.labels[i],
+                "score": float(score),
+            }
+            for rank, (i, score) in enumerate(zip(indices[0], scores[0]))
+        ]
     else:
-        features = describe_gallery(method, [r.path for r in records], cache_dir=args.cache_dir, n_jobs=args.jobs,
-                                    progress=not args.quiet)
+        features = describe_gallery(
+            method,
+            [r.path for r in records],
+            cache_dir=args.cache_dir,
+            n_jobs=args.jobs,
+            progress=not args.quiet,
+        )
         found = search(method, query_image, features, top_k=args.top_k, labels=labels)
         hits = [{"rank": h.rank, "path": str(h.key), "label": h.label, "score": h.score} for h in found]
-    payload = {"query": str(args.query), "gallery": str(root), "n_gallery": len(records), "method": method.name,
-               "direction": method.direction, "hits": hits}
+    payload = {
+        "query": str(args.query),
+        "gallery": str(root),
+        "n_gallery": len(records),
+        "method": method.name,
+        "direction": method.direction,
+        "hits": hits,
+    }
     if args.json:
         print(json.dumps(payload, indent=2))
         return 0
@@ -415,16 +506,26 @@ def cmd_methods(args: argparse.Namespace) -> int:
                 direction, section = method.direction, method.paper_section
             except (DrugsimError, ImportError) as exc:
                 section = f"unavailable: {exc}"
-        rows.append({"name": name, "direction": direction, "paper_section": section, "in_paper": spec.in_paper,
-                     "group": spec.group, "needs_model": spec.group == "deep"})
+        rows.append(
+            {
+                "name": name,
+                "direction": direction,
+                "paper_section": section,
+                "in_paper": spec.in_paper,
+                "group": spec.group,
+                "needs_model": spec.group == "deep",
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     print(f"{'method':<20} {'more similar':<13} {'section':<8} {'in paper':<9} group")
     for row in rows:
         note = " (needs --model)" if row["needs_model"] else ""
-        print(f"{row['name']:<20} {row['direction'] + ' score':<13} {row['paper_section']:<8} "
-              f"{'yes' if row['in_paper'] else 'no':<9} {row['group']}{note}")
+        print(
+            f"{row['name']:<20} {row['direction'] + ' score':<13} {row['paper_section']:<8} "
+            f"{'yes' if row['in_paper'] else 'no':<9} {row['group']}{note}"
+        )
     return 0
 
 
@@ -435,60 +536,105 @@ def register(subparsers) -> None:
     formatter = argparse.RawDescriptionHelpFormatter
 
     compare = subparsers.add_parser(
-        "compare", help="score two images with one method and decide similar/different",
-        description="Score two images with one similarity method.", epilog=_compare_epilog(),
-        formatter_class=formatter)
+        "compare",
+        help="score two images with one method and decide similar/different",
+        description="Score two images with one similarity method.",
+        epilog=_compare_epilog(),
+        formatter_class=formatter,
+    )
     compare.add_argument("image_a", type=Path, metavar="IMG_A", help="first image")
     compare.add_argument("image_b", type=Path, metavar="IMG_B", help="second image")
     compare.add_argument("--method", required=True, help="method name (see `drugsim methods`)")
     compare.add_argument("--threshold", type=float, help="decision threshold on the method's scale")
-    compare.add_argument("--threshold-from", type=Path, metavar="RESULT.json",
-                         help="use the threshold of an earlier `drugsim evaluate --json` result")
+    compare.add_argument(
+        "--threshold-from",
+        type=Path,
+        metavar="RESULT.json",
+        help="use the threshold of an earlier `drugsim evaluate --json` result",
+    )
     compare.add_argument("--model", type=Path, metavar="CKPT", help="checkpoint of a siamese-* method")
     compare.add_argument("--json", action="store_true", help="print JSON instead of text")
     compare.set_defaults(func=cmd_compare)
 
     evaluate = subparsers.add_parser(
-        "evaluate", help="score a pair list: Tables 7-10 numbers, thresholds, intervals, speed",
+        "evaluate",
+        help="score a pair list: Tables 7-10 numbers, thresholds, intervals, speed",
         description="Evaluate a method on Algorithm 2 pairs of a dataset (or a pair list file).",
-        epilog=EVALUATE_EPILOG, formatter_class=formatter)
-    evaluate.add_argument("--data", required=True, help="dataset folder, or 'grocery' ($DRUGSIM_GROCERY_ROOT)")
+        epilog=EVALUATE_EPILOG,
+        formatter_class=formatter,
+    )
+    evaluate.add_argument(
+        "--data", required=True, help="dataset folder, or 'grocery' ($DRUGSIM_GROCERY_ROOT)"
+    )
     evaluate.add_argument("--method", required=True, help="method name (see `drugsim methods`)")
     evaluate.add_argument("--model", type=Path, metavar="CKPT", help="checkpoint of a siamese-* method")
-    evaluate.add_argument("--pairs", type=Path, metavar="FILE", help="pair list file instead of Algorithm 2 pairs")
-    evaluate.add_argument("--split", default="test", choices=("test", "val", "all"),
-                          help="drugs to pair (default: test; all = every class, e.g. new photos)")
-    evaluate.add_argument("--n-pairs", type=int, metavar="N", help="at most N pairs (default: all Algorithm 2 pairs)")
-    evaluate.add_argument("--threshold-rule", default="midpoint", choices=RULES,
-                          help="how to choose the threshold (default: midpoint, the paper's rule)")
-    evaluate.add_argument("--threshold-from", type=Path, metavar="EARLIER.json",
-                          help="reuse the threshold of an earlier result (fitted elsewhere)")
+    evaluate.add_argument(
+        "--pairs", type=Path, metavar="FILE", help="pair list file instead of Algorithm 2 pairs"
+    )
+    evaluate.add_argument(
+        "--split",
+        default="test",
+        choices=("test", "val", "all"),
+        help="drugs to pair (default: test; all = every class, e.g. new photos)",
+    )
+    evaluate.add_argument(
+        "--n-pairs", type=int, metavar="N", help="at most N pairs (default: all Algorithm 2 pairs)"
+    )
+    evaluate.add_argument(
+        "--threshold-rule",
+        default="midpoint",
+        choices=RULES,
+        help="how to choose the threshold (default: midpoint, the paper's rule)",
+    )
+    evaluate.add_argument(
+        "--threshold-from",
+        type=Path,
+        metavar="EARLIER.json",
+        help="reuse the threshold of an earlier result (fitted elsewhere)",
+    )
     evaluate.add_argument("--threshold", type=float, help="use this threshold (method's scale)")
-    evaluate.add_argument("--target-far", type=float, default=0.01,
-                          help="false-accept rate for --threshold-rule far (default: 0.01)")
-    evaluate.add_argument("--per-pair", action="store_true",
-                          help="the paper's way: describe both images for every pair (slow baseline)")
+    evaluate.add_argument(
+        "--target-far",
+        type=float,
+        default=0.01,
+        help="false-accept rate for --threshold-rule far (default: 0.01)",
+    )
+    evaluate.add_argument(
+        "--per-pair",
+        action="store_true",
+        help="the paper's way: describe both images for every pair (slow baseline)",
+    )
     evaluate.add_argument("--cache-dir", type=Path, metavar="DIR", help="on-disk feature cache folder")
     evaluate.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: all cores)")
-    evaluate.add_argument("--filter-model", type=Path, metavar="CLASSIFIER_CKPT",
-                          help="skip pairs the feature-face classifier calls feature-poor (Table 10)")
+    evaluate.add_argument(
+        "--filter-model",
+        type=Path,
+        metavar="CLASSIFIER_CKPT",
+        help="skip pairs the feature-face classifier calls feature-poor (Table 10)",
+    )
     evaluate.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default: 1000)")
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of split, pairs and bootstrap (default: 0)")
+    evaluate.add_argument(
+        "--seed", type=int, default=0, help="seed of split, pairs and bootstrap (default: 0)"
+    )
     evaluate.add_argument("--json", type=Path, metavar="OUT", help="write the full result here (atomically)")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bars")
     evaluate.set_defaults(func=cmd_evaluate)
 
     search_parser = subparsers.add_parser(
-        "search", help="1:N search: the gallery images most similar to a query photo",
-        description="Look a photographed box up in a gallery of known drugs.", epilog=SEARCH_EPILOG,
-        formatter_class=formatter)
+        "search",
+        help="1:N search: the gallery images most similar to a query photo",
+        description="Look a photographed box up in a gallery of known drugs.",
+        epilog=SEARCH_EPILOG,
+        formatter_class=formatter,
+    )
     search_parser.add_argument("query", type=Path, metavar="QUERY_IMAGE", help="the photo to look up")
     search_parser.add_argument("--gallery", required=True, help="gallery folder, or 'grocery'")
     search_parser.add_argument("--method", required=True, help="method name (see `drugsim methods`)")
     search_parser.add_argument("--top-k", type=int, default=5, help="results to show (default: 5)")
     search_parser.add_argument("--model", type=Path, metavar="CKPT", help="checkpoint of a siamese-* method")
-    search_parser.add_argument("--index", type=Path, metavar="PATH",
-                               help="FAISS index file: built and saved if missing, else loaded")
+    search_parser.add_argument(
+        "--index", type=Path, metavar="PATH", help="FAISS index file: built and saved if missing, else loaded"
+    )
     search_parser.add_argument("--cache-dir", type=Path, metavar="DIR", help="on-disk feature cache folder")
     search_parser.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: all cores)")
     search_parser.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -496,8 +642,12 @@ def register(subparsers) -> None:
     search_parser.set_defaults(func=cmd_search)
 
     methods = subparsers.add_parser(
-        "methods", help="list every method with its direction and paper section",
-        description="List the similarity methods.", epilog=METHODS_EPILOG, formatter_class=formatter)
+        "methods",
+        help="list every method with its direction and paper section",
+        description="List the similarity methods.",
+        epilog=METHODS_EPILOG,
+        formatter_class=formatter,
+    )
     methods.add_argument("--json", action="store_true", help="print JSON instead of a table")
     methods.set_defaults(func=cmd_methods)
 

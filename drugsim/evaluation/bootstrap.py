@@ -34,8 +34,9 @@ from drugsim.evaluation.thresholds import check_direction, check_scores_labels, 
 _CHUNK_CELLS = 4_000_000
 
 
-def resample_counts(n: int, n_boot: int, rng: np.random.Generator, *, chunk_cells: int = _CHUNK_CELLS
-                    ) -> Iterator[np.ndarray]:
+def resample_counts(
+    n: int, n_boot: int, rng: np.random.Generator, *, chunk_cells: int = _CHUNK_CELLS
+) -> Iterator[np.ndarray]:
     """Yield (rows, n) count matrices: how often each of ``n`` items is drawn in each resample."""
     rows_per_chunk = max(1, chunk_cells // max(n, 1))
     done = 0
@@ -132,7 +133,13 @@ def bootstrap_intervals(
     """Percentile bootstrap interval (``level``, default 95 %) of every metric; see
     :func:`bootstrap_metric_samples` for the arguments."""
     samples = bootstrap_metric_samples(
-        scores, labels, threshold, direction=direction, n_boot=n_boot, seed=seed, refit_midpoint=refit_midpoint
+        scores,
+        labels,
+        threshold,
+        direction=direction,
+        n_boot=n_boot,
+        seed=seed,
+        refit_midpoint=refit_midpoint,
     )
     return {name: percentile_interval(values, level) for name, values in samples.items()}
 
@@ -161,7 +168,8 @@ def paired_bootstrap_difference(
     b = np.asarray(correct_b, dtype=np.float64).reshape(-1)
     if a.shape != b.shape or a.size == 0:
         raise ConfigError(
-            f"paired comparison needs the same non-empty pair list for both methods; got {a.size} and {b.size}"
+            "paired comparison needs the same non-empty pair list for both methods; "
+            f"got {a.size} and {b.size}"
         )
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     delta = a - b

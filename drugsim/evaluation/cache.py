@@ -71,7 +71,9 @@ class FeatureCache:
         if method_config is not None:
             info = self.folder / "method.json"
             if not info.exists():
-                self._write_atomic(info, json.dumps(method_config, indent=2, sort_keys=True, default=str).encode())
+                self._write_atomic(
+                    info, json.dumps(method_config, indent=2, sort_keys=True, default=str).encode()
+                )
 
     def path_for(self, content_hash: str) -> Path:
         """Where the feature of an image with this content hash lives."""

@@ -28,7 +28,7 @@ Example:
     >>> features = describe_images(method, [a, b, a], n_jobs=1, progress=False)
     >>> len(features)
     2
-    >>> score_pair_list(method, [Pair(a, b, 0), Pair(a, a, 1)], features)[1]  # identical images: 64 of 64 bits
+    >>> score_pair_list(method, [Pair(a, b, 0), Pair(a, a, 1)], features)[1]  # identical: 64 of 64 bits
     np.float64(64.0)
 """
 
@@ -55,9 +55,17 @@ MIN_IMAGES_PER_WORKER = 8
 
 _WORKER_METHOD: Optional[SimilarityMethod] = None
 #: Imported once by the forkserver so that workers start warm (missing ones are skipped).
-_PRELOAD_MODULES = ("numpy", "cv2", "PIL.Image", "imagehash", "drugsim.evaluation.engine",
-                    "drugsim.classical.histogram", "drugsim.classical.hashing", "drugsim.classical.keypoints",
-                    "drugsim.classical.pixels")
+_PRELOAD_MODULES = (
+    "numpy",
+    "cv2",
+    "PIL.Image",
+    "imagehash",
+    "drugsim.evaluation.engine",
+    "drugsim.classical.histogram",
+    "drugsim.classical.hashing",
+    "drugsim.classical.keypoints",
+    "drugsim.classical.pixels",
+)
 
 
 def available_cores() -> int:
@@ -167,8 +175,9 @@ def _describe_processes(method: SimilarityMethod, paths: Sequence[Path], n_jobs:
     chunks = [paths[i : i + chunk_size] for i in range(0, len(paths), chunk_size)]
     context = _process_context()
     results: List[Optional[List[Any]]] = [None] * len(chunks)
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=context, initializer=_init_worker,
-                             initargs=(method,)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=n_jobs, mp_context=context, initializer=_init_worker, initargs=(method,)
+    ) as pool:
         # Workers start during the submits (and the forkserver with the first pool).
         with _main_module_hidden(method):
             futures = {pool.submit(_describe_chunk, chunk): index for index, chunk in enumerate(chunks)}
@@ -181,8 +190,9 @@ def _describe_processes(method: SimilarityMethod, paths: Sequence[Path], n_jobs:
     return [feature for chunk in results for feature in chunk]  # type: ignore[union-attr]
 
 
-def _describe_batched(method: SimilarityMethod, paths: Sequence[Path], batch_size: int, n_jobs: int, bar
-                      ) -> List[Any]:
+def _describe_batched(
+    method: SimilarityMethod, paths: Sequence[Path], batch_size: int, n_jobs: int, bar
+) -> List[Any]:
     features: List[Any] = []
     # Decoding JPEGs releases the GIL, so threads overlap reading with the network's forward pass.
     with ThreadPoolExecutor(max_workers=max(1, min(4, n_jobs))) as readers:
@@ -199,8 +209,9 @@ def _describe_batched(method: SimilarityMethod, paths: Sequence[Path], batch_siz
     return features
 
 
-def _compute_features(method: SimilarityMethod, paths: Sequence[Path], *, n_jobs: int, progress: bool,
-                      batch_size: int) -> List[Any]:
+def _compute_features(
+    method: SimilarityMethod, paths: Sequence[Path], *, n_jobs: int, progress: bool, batch_size: int
+) -> List[Any]:
     if not paths:
         return []
     with _progress(len(paths), f"describe {method.name}", progress) as bar:
@@ -254,7 +265,9 @@ def describe_images(
 
     from drugsim.evaluation.cache import FeatureCache, file_sha256
 
-    cache = FeatureCache(cache_dir, method.cache_key(), method_config={"name": method.name, **method.config()})
+    cache = FeatureCache(
+        cache_dir, method.cache_key(), method_config={"name": method.name, **method.config()}
+    )
     hashes: Dict[Path, str] = {}
     for path in unique:
         try:
@@ -273,8 +286,12 @@ def describe_images(
         cache.put(content_hash, feature)
         found[content_hash] = feature
     if stats is not None:
-        stats.update(n_images=len(unique), computed=len(computed), cache_hits=len(found) - len(computed),
-                     recovered=cache.recovered)
+        stats.update(
+            n_images=len(unique),
+            computed=len(computed),
+            cache_hits=len(found) - len(computed),
+            recovered=cache.recovered,
+        )
     return {path: found[hashes[path]] for path in unique}
 
 
@@ -304,7 +321,9 @@ def score_pair_list(method: SimilarityMethod, pairs: Sequence[Pair], features: D
     return scores
 
 
-def score_pairs_per_pair(method: SimilarityMethod, pairs: Sequence[Pair], *, progress: bool = True) -> np.ndarray:
+def score_pairs_per_pair(
+    method: SimilarityMethod, pairs: Sequence[Pair], *, progress: bool = True
+) -> np.ndarray:
     """The paper's way: for every pair, read both images, describe both, score them.
 
     Kept as the baseline the engine is measured against (issue 7) and for ``--per-pair``; nothing is
@@ -316,8 +335,9 @@ def score_pairs_per_pair(method: SimilarityMethod, pairs: Sequence[Pair], *, pro
     from tqdm.auto import tqdm
 
     scores = np.empty(len(pairs), dtype=np.float64)
-    for index, pair in enumerate(tqdm(pairs, desc=f"per-pair {method.name}", unit="pair",
-                                      disable=not progress, leave=False)):
+    for index, pair in enumerate(
+        tqdm(pairs, desc=f"per-pair {method.name}", unit="pair", disable=not progress, leave=False)
+    ):
         feature_a = method.describe(read_image(pair.path_a))
         feature_b = method.describe(read_image(pair.path_b))
         scores[index] = float(method.score(feature_a, feature_b))
@@ -334,6 +354,12 @@ def score_pairs(
     batch_size: int = 32,
 ) -> np.ndarray:
     """Convenience: :func:`describe_images` on the pairs' images, then :func:`score_pair_list`."""
-    features = describe_images(method, pair_paths(pairs), n_jobs=n_jobs, cache_dir=cache_dir,
-                               progress=progress, batch_size=batch_size)
+    features = describe_images(
+        method,
+        pair_paths(pairs),
+        n_jobs=n_jobs,
+        cache_dir=cache_dir,
+        progress=progress,
+        batch_size=batch_size,
+    )
     return score_pair_list(method, pairs, features)

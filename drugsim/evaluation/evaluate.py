@@ -45,8 +45,9 @@ def _fit_every_rule(scores, labels, direction: str, target_far: float) -> Dict[s
     out: Dict[str, Optional[float]] = {}
     for rule in THRESHOLD_RULES:
         try:
-            out[rule] = _thresholds.fit_threshold(scores, labels, rule=rule, direction=direction,
-                                                  target_far=target_far)
+            out[rule] = _thresholds.fit_threshold(
+                scores, labels, rule=rule, direction=direction, target_far=target_far
+            )
         except DrugsimError:  # e.g. a fitting set with one class only
             out[rule] = None
     return out
@@ -108,19 +109,31 @@ def evaluate_scores(
             raise ConfigError(f"threshold must be a finite number; got {threshold}")
         chosen_from = threshold_source or "given"
     else:
-        chosen = _thresholds.fit_threshold(fit_scores, fit_labels, rule=threshold_rule, direction=direction,
-                                           target_far=target_far)
+        chosen = _thresholds.fit_threshold(
+            fit_scores, fit_labels, rule=threshold_rule, direction=direction, target_far=target_far
+        )
         chosen_from = fitted_on
 
     metrics = compute_metrics(scores, labels, chosen, direction=direction)
     # The paper fits its midpoint on the very pairs it scores; refitting it inside every resample makes
     # the interval include the threshold's own sampling noise.
     refit = threshold is None and chosen_from == "test" and threshold_rule == "midpoint"
-    intervals = bootstrap_intervals(scores, labels, chosen, direction=direction, n_boot=n_boot, seed=seed,
-                                    level=level, refit_midpoint=refit)
+    intervals = bootstrap_intervals(
+        scores,
+        labels,
+        chosen,
+        direction=direction,
+        n_boot=n_boot,
+        seed=seed,
+        level=level,
+        refit_midpoint=refit,
+    )
     accuracy_by_rule = {
-        rule: (compute_metrics(scores, labels, value, direction=direction)["accuracy"] if value is not None
-               else None)
+        rule: (
+            compute_metrics(scores, labels, value, direction=direction)["accuracy"]
+            if value is not None
+            else None
+        )
         for rule, value in rule_thresholds.items()
     }
     return {
@@ -139,15 +152,22 @@ def evaluate_scores(
         "recall": metrics["recall"],
         "roc_auc": metrics["roc_auc"],
         "eer": metrics["eer"],
-        "confusion": {key: metrics[key] for key in
-                      ("true_positives", "false_positives", "true_negatives", "false_negatives")},
+        "confusion": {
+            key: metrics[key]
+            for key in ("true_positives", "false_positives", "true_negatives", "false_negatives")
+        },
         "thresholds": rule_thresholds,
         "thresholds_fitted_on": fitted_on,
         "target_far": float(target_far),
         "accuracy_by_rule": accuracy_by_rule,
         "ci95": {name: [low, high] for name, (low, high) in intervals.items()},
-        "bootstrap": {"n_boot": int(n_boot), "seed": int(seed), "level": float(level),
-                      "threshold_refitted": bool(refit), "unit": "pairs"},
+        "bootstrap": {
+            "n_boot": int(n_boot),
+            "seed": int(seed),
+            "level": float(level),
+            "threshold_refitted": bool(refit),
+            "unit": "pairs",
+        },
     }
 
 
@@ -173,21 +193,39 @@ def timed_scores(
         start = time.perf_counter()
         scores = engine.score_pairs_per_pair(method, pairs, progress=progress)
         total = time.perf_counter() - start
-        timing: Dict[str, Any] = {"mode": "per-pair", "n_images": len(engine.pair_paths(pairs)),
-                                  "describe_seconds": None, "score_seconds": None, "total_seconds": total}
+        timing: Dict[str, Any] = {
+            "mode": "per-pair",
+            "n_images": len(engine.pair_paths(pairs)),
+            "describe_seconds": None,
+            "score_seconds": None,
+            "total_seconds": total,
+        }
     else:
         paths = engine.pair_paths(pairs)
         stats: Dict[str, int] = {}
         start = time.perf_counter()
-        features = engine.describe_images(method, paths, n_jobs=n_jobs, cache_dir=cache_dir, progress=progress,
-                                          batch_size=batch_size, stats=stats)
+        features = engine.describe_images(
+            method,
+            paths,
+            n_jobs=n_jobs,
+            cache_dir=cache_dir,
+            progress=progress,
+            batch_size=batch_size,
+            stats=stats,
+        )
         described = time.perf_counter()
         scores = engine.score_pair_list(method, pairs, features)
         scored = time.perf_counter()
-        timing = {"mode": "engine", "n_images": len(paths), "describe_seconds": described - start,
-                  "score_seconds": scored - described, "total_seconds": scored - start,
-                  "images_described": stats.get("computed"), "cache_hits": stats.get("cache_hits"),
-                  "cache_dir": str(cache_dir) if cache_dir is not None else None}
+        timing = {
+            "mode": "engine",
+            "n_images": len(paths),
+            "describe_seconds": described - start,
+            "score_seconds": scored - described,
+            "total_seconds": scored - start,
+            "images_described": stats.get("computed"),
+            "cache_hits": stats.get("cache_hits"),
+            "cache_dir": str(cache_dir) if cache_dir is not None else None,
+        }
     timing["pairs_per_second"] = len(pairs) / timing["total_seconds"] if timing["total_seconds"] > 0 else None
     return scores, timing
 
@@ -226,19 +264,41 @@ def evaluate_method(
     """
     if not test_pairs:
         raise ConfigError("no test pairs to evaluate (the pair list is empty)")
-    scores, timing = timed_scores(method, test_pairs, per_pair=per_pair, cache_dir=cache_dir, n_jobs=n_jobs,
-                                  progress=progress, batch_size=batch_size)
+    scores, timing = timed_scores(
+        method,
+        test_pairs,
+        per_pair=per_pair,
+        cache_dir=cache_dir,
+        n_jobs=n_jobs,
+        progress=progress,
+        batch_size=batch_size,
+    )
     from drugsim.evaluation.engine import pair_labels
 
     val_scores = val_labels = None
     if val_pairs:
-        val_scores, _ = timed_scores(method, val_pairs, per_pair=False, cache_dir=cache_dir, n_jobs=n_jobs,
-                                     progress=progress, batch_size=batch_size)
+        val_scores, _ = timed_scores(
+            method,
+            val_pairs,
+            per_pair=False,
+            cache_dir=cache_dir,
+            n_jobs=n_jobs,
+            progress=progress,
+            batch_size=batch_size,
+        )
         val_labels = pair_labels(val_pairs)
     result = evaluate_scores(
-        scores, pair_labels(test_pairs), direction=method.direction, val_scores=val_scores,
-        val_labels=val_labels, threshold_rule=threshold_rule, threshold=threshold,
-        threshold_source=threshold_source, target_far=target_far, n_boot=n_boot, seed=seed,
+        scores,
+        pair_labels(test_pairs),
+        direction=method.direction,
+        val_scores=val_scores,
+        val_labels=val_labels,
+        threshold_rule=threshold_rule,
+        threshold=threshold,
+        threshold_source=threshold_source,
+        target_far=target_far,
+        n_boot=n_boot,
+        seed=seed,
     )
     result = {
         "method": method.name,

@@ -174,7 +174,11 @@ def compute_metrics(scores, labels, threshold: float, *, direction: str) -> Dict
     oriented, labels = _prepare(scores, labels, direction)
     sign = 1.0 if direction == "higher" else -1.0
     values = weighted_metrics(
-        oriented, labels, np.ones((1, labels.size)), _oriented_threshold(threshold, direction), scale_sign=sign
+        oriented,
+        labels,
+        np.ones((1, labels.size)),
+        _oriented_threshold(threshold, direction),
+        scale_sign=sign,
     )
     result = {name: float(values[name][0]) for name in METRIC_NAMES}
     accepted = oriented >= _oriented_threshold(threshold, direction)
@@ -201,7 +205,7 @@ def balanced_accuracy(scores, labels, threshold: float, *, direction: str) -> fl
 
 
 def precision_recall(scores, labels, threshold: float, *, direction: str) -> Tuple[float, float]:
-    """(precision, recall) of the "similar" decision at ``threshold``; precision is NaN if nothing is accepted."""
+    """(precision, recall) of the "similar" decision at ``threshold`` (precision NaN if none accepted)."""
     values = compute_metrics(scores, labels, threshold, direction=direction)
     return values["precision"], values["recall"]
 

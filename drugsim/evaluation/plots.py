@@ -53,8 +53,15 @@ def plot_roc_curves(curves: Mapping[str, Tuple[Any, Any, str]], *, ax=None, titl
     return ax
 
 
-def plot_score_distributions(scores, labels, *, thresholds: Optional[Mapping[str, float]] = None, ax=None,
-                             title: Optional[str] = None, bins: int = 30):
+def plot_score_distributions(
+    scores,
+    labels,
+    *,
+    thresholds: Optional[Mapping[str, float]] = None,
+    ax=None,
+    title: Optional[str] = None,
+    bins: int = 30,
+):
     """Histograms of positive and negative pair scores, with vertical lines at named thresholds.
 
     Args:
@@ -80,8 +87,13 @@ def plot_score_distributions(scores, labels, *, thresholds: Optional[Mapping[str
     return ax
 
 
-def plot_threshold_comparison(accuracy_by_rule: Mapping[str, Mapping[str, Optional[float]]], *, ax=None,
-                              rules: Optional[Sequence[str]] = None, title: Optional[str] = None):
+def plot_threshold_comparison(
+    accuracy_by_rule: Mapping[str, Mapping[str, Optional[float]]],
+    *,
+    ax=None,
+    rules: Optional[Sequence[str]] = None,
+    title: Optional[str] = None,
+):
     """Grouped bars: test accuracy of each method at each rule's threshold.
 
     Args:
@@ -111,8 +123,13 @@ def plot_threshold_comparison(accuracy_by_rule: Mapping[str, Mapping[str, Option
     return ax
 
 
-def plot_intervals(values: Mapping[str, Tuple[float, float, float]], *, ax=None, xlabel: str = "accuracy",
-                   title: Optional[str] = None):
+def plot_intervals(
+    values: Mapping[str, Tuple[float, float, float]],
+    *,
+    ax=None,
+    xlabel: str = "accuracy",
+    title: Optional[str] = None,
+):
     """Forest plot: a point and its interval per row (e.g. accuracy with its 95 % bootstrap interval).
 
     Args:

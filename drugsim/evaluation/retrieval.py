@@ -72,12 +72,16 @@ def retrieval_metrics(
         )
     if exclude_self:
         if n_queries != n_gallery:
-            raise ConfigError(f"exclude_self needs the queries to be the gallery; got {n_queries} x {n_gallery}")
+            raise ConfigError(
+                f"exclude_self needs the queries to be the gallery; got {n_queries} x {n_gallery}"
+            )
         self_index = np.arange(n_queries)
     if self_index is not None:
         self_index = np.asarray(self_index, dtype=np.int64).reshape(-1)
         if self_index.size != n_queries or np.any(self_index >= n_gallery):
-            raise ConfigError(f"self_index needs one gallery position (or -1) per query; got {self_index.size}")
+            raise ConfigError(
+                f"self_index needs one gallery position (or -1) per query; got {self_index.size}"
+            )
     if np.isnan(similarity).any():
         raise ConfigError("similarity contains NaN; expected finite scores or +-inf")
     # Map labels to integers once so that comparisons are vectorised.

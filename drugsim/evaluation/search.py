@@ -42,13 +42,15 @@ class SearchHit:
     label: Optional[str] = None
 
 
-def score_against_gallery(method: SimilarityMethod, query_feature: Any, gallery_features: Sequence[Any]
-                          ) -> np.ndarray:
+def score_against_gallery(
+    method: SimilarityMethod, query_feature: Any, gallery_features: Sequence[Any]
+) -> np.ndarray:
     """(G,) scores of one query feature against every gallery feature (method's scale)."""
     if not len(gallery_features):
         return np.zeros(0)
-    return np.asarray(method.score_pairs([query_feature] * len(gallery_features), list(gallery_features)),
-                      dtype=np.float64)
+    return np.asarray(
+        method.score_pairs([query_feature] * len(gallery_features), list(gallery_features)), dtype=np.float64
+    )
 
 
 def search(
@@ -81,22 +83,33 @@ def search(
     scores = score_against_gallery(method, method.describe(query_image), [gallery_features[k] for k in keys])
     order = rank_gallery(method.oriented(scores)[None, :])[0][:top_k]
     return [
-        SearchHit(key=keys[i], score=float(scores[i]), rank=rank + 1,
-                  label=None if labels is None else labels.get(keys[i]))
+        SearchHit(
+            key=keys[i],
+            score=float(scores[i]),
+            rank=rank + 1,
+            label=None if labels is None else labels.get(keys[i]),
+        )
         for rank, i in enumerate(order)
     ]
 
 
-def describe_gallery(method: SimilarityMethod, paths: Sequence[PathLike], *, cache_dir: Optional[PathLike] = None,
-                     n_jobs: Optional[int] = None, progress: bool = True) -> Dict[Path, Any]:
+def describe_gallery(
+    method: SimilarityMethod,
+    paths: Sequence[PathLike],
+    *,
+    cache_dir: Optional[PathLike] = None,
+    n_jobs: Optional[int] = None,
+    progress: bool = True,
+) -> Dict[Path, Any]:
     """Gallery features through the engine (each image once, cached on disk when ``cache_dir`` is set)."""
     from drugsim.evaluation.engine import describe_images
 
     return describe_images(method, paths, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
 
 
-def similarity_matrix(method: SimilarityMethod, query_features: Sequence[Any], gallery_features: Sequence[Any]
-                      ) -> np.ndarray:
+def similarity_matrix(
+    method: SimilarityMethod, query_features: Sequence[Any], gallery_features: Sequence[Any]
+) -> np.ndarray:
     """(Q, G) oriented similarities (higher = more similar), one ``score_pairs`` call per query."""
     gallery = list(gallery_features)
     matrix = np.empty((len(query_features), len(gallery)), dtype=np.float64)

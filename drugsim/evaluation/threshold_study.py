@@ -65,8 +65,9 @@ def find_siamese_models(work_dir: PathLike) -> Dict[str, Path]:
     return found
 
 
-def build_methods(names: Sequence[str] | str, *, work_dir: Optional[PathLike] = None,
-                  include_siamese: bool = True) -> Dict[str, SimilarityMethod]:
+def build_methods(
+    names: Sequence[str] | str, *, work_dir: Optional[PathLike] = None, include_siamese: bool = True
+) -> Dict[str, SimilarityMethod]:
     """Methods by CLI name, plus every trained Siamese network found under ``work_dir`` when asked.
 
     Siamese methods are keyed ``siamese-<variant> (<backbone>)``; a checkpoint that cannot be loaded is
@@ -81,15 +82,23 @@ def build_methods(names: Sequence[str] | str, *, work_dir: Optional[PathLike] = 
         for stem, path in find_siamese_models(work_dir).items():
             backbone, _, variant = stem.rpartition("-")
             try:
-                methods[f"siamese-{variant} ({backbone})"] = create_method(f"siamese-{variant}", model=str(path))
+                methods[f"siamese-{variant} ({backbone})"] = create_method(
+                    f"siamese-{variant}", model=str(path)
+                )
             except (DrugsimError, ImportError, RuntimeError):
                 continue
     return methods
 
 
-def score_methods(methods: Mapping[str, SimilarityMethod], test_pairs: Sequence[Pair], val_pairs: Sequence[Pair],
-                  *, cache_dir: Optional[PathLike] = None, n_jobs: Optional[int] = None,
-                  progress: bool = False) -> Dict[str, MethodScores]:
+def score_methods(
+    methods: Mapping[str, SimilarityMethod],
+    test_pairs: Sequence[Pair],
+    val_pairs: Sequence[Pair],
+    *,
+    cache_dir: Optional[PathLike] = None,
+    n_jobs: Optional[int] = None,
+    progress: bool = False,
+) -> Dict[str, MethodScores]:
     """Score the same validation and test pairs with every method through the engine."""
     from drugsim.evaluation.engine import pair_labels
 
@@ -97,10 +106,19 @@ def score_methods(methods: Mapping[str, SimilarityMethod], test_pairs: Sequence[
         raise ConfigError(f"need validation and test pairs; got {len(val_pairs)} and {len(test_pairs)}")
     scored: Dict[str, MethodScores] = {}
     for name, method in methods.items():
-        test_scores, timing = timed_scores(method, test_pairs, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
+        test_scores, timing = timed_scores(
+            method, test_pairs, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress
+        )
         val_scores, _ = timed_scores(method, val_pairs, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
-        scored[name] = MethodScores(name, method.direction, val_scores, pair_labels(val_pairs), test_scores,
-                                    pair_labels(test_pairs), timing["pairs_per_second"])
+        scored[name] = MethodScores(
+            name,
+            method.direction,
+            val_scores,
+            pair_labels(val_pairs),
+            test_scores,
+            pair_labels(test_pairs),
+            timing["pairs_per_second"],
+        )
     return scored
 
 
@@ -109,8 +127,9 @@ def _pooled_spread(scores: np.ndarray) -> float:
     return spread if spread > 0 else 1.0
 
 
-def threshold_table(scored: Mapping[str, MethodScores], *, target_far: float = 0.01, n_boot: int = 1000,
-                    seed: int = 0):
+def threshold_table(
+    scored: Mapping[str, MethodScores], *, target_far: float = 0.01, n_boot: int = 1000, seed: int = 0
+):
     """Paper's midpoint (fitted on test) against every rule fitted on validation, per method.
 
     Columns: ``paper_midpoint`` (threshold fitted on the test pairs), ``paper_midpoint_accuracy`` and its
@@ -123,11 +142,26 @@ def threshold_table(scored: Mapping[str, MethodScores], *, target_far: float = 0
 
     rows: Dict[str, Dict[str, Any]] = {}
     for name, item in scored.items():
-        paper_result = evaluate_scores(item.test_scores, item.test_labels, direction=item.direction,
-                                       threshold_rule="midpoint", target_far=target_far, n_boot=n_boot, seed=seed)
-        val_result = evaluate_scores(item.test_scores, item.test_labels, direction=item.direction,
-                                     val_scores=item.val_scores, val_labels=item.val_labels,
-                                     threshold_rule="midpoint", target_far=target_far, n_boot=10, seed=seed)
+        paper_result = evaluate_scores(
+            item.test_scores,
+            item.test_labels,
+            direction=item.direction,
+            threshold_rule="midpoint",
+            target_far=target_far,
+            n_boot=n_boot,
+            seed=seed,
+        )
+        val_result = evaluate_scores(
+            item.test_scores,
+            item.test_labels,
+            direction=item.direction,
+            val_scores=item.val_scores,
+            val_labels=item.val_labels,
+            threshold_rule="midpoint",
+            target_far=target_far,
+            n_boot=10,
+            seed=seed,
+        )
         spread = _pooled_spread(item.test_scores)
         row: Dict[str, Any] = {
             "direction": item.direction,
@@ -141,20 +175,36 @@ def threshold_table(scored: Mapping[str, MethodScores], *, target_far: float = 0
             row[rule] = value
             row[f"{rule}_shift"] = None if value is None else (value - paper_result["threshold"]) / spread
             row[f"{rule}_accuracy"] = val_result["accuracy_by_rule"][rule]
-        accuracies = {rule: row[f"{rule}_accuracy"] for rule in THRESHOLD_RULES if row[f"{rule}_accuracy"] is not None}
+        accuracies = {
+            rule: row[f"{rule}_accuracy"] for rule in THRESHOLD_RULES if row[f"{rule}_accuracy"] is not None
+        }
         row["best_val_rule"] = max(accuracies, key=accuracies.get) if accuracies else None
         rows[name] = row
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def headline_results(scored: Mapping[str, MethodScores], *, rule: str = "youden", target_far: float = 0.01,
-                     n_boot: int = 1000, seed: int = 0) -> Dict[str, Dict[str, Any]]:
+def headline_results(
+    scored: Mapping[str, MethodScores],
+    *,
+    rule: str = "youden",
+    target_far: float = 0.01,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Dict[str, Dict[str, Any]]:
     """:func:`~drugsim.evaluation.evaluate.evaluate_scores` of every method, ``rule`` fitted on validation."""
     results = {}
     for name, item in scored.items():
-        result = evaluate_scores(item.test_scores, item.test_labels, direction=item.direction,
-                                 val_scores=item.val_scores, val_labels=item.val_labels, threshold_rule=rule,
-                                 target_far=target_far, n_boot=n_boot, seed=seed)
+        result = evaluate_scores(
+            item.test_scores,
+            item.test_labels,
+            direction=item.direction,
+            val_scores=item.val_scores,
+            val_labels=item.val_labels,
+            threshold_rule=rule,
+            target_far=target_far,
+            n_boot=n_boot,
+            seed=seed,
+        )
         result["method"] = name
         result["pairs_per_second"] = item.pairs_per_second
         results[name] = result
@@ -167,8 +217,11 @@ def headline_table(results: Mapping[str, Mapping[str, Any]]):
 
     rows = {}
     for name, result in results.items():
-        row: Dict[str, Any] = {"threshold": result["threshold"], "rule": result["threshold_rule"],
-                               "fitted_on": result["threshold_fitted_on"]}
+        row: Dict[str, Any] = {
+            "threshold": result["threshold"],
+            "rule": result["threshold_rule"],
+            "fitted_on": result["threshold_fitted_on"],
+        }
         for metric in ("accuracy", "balanced_accuracy", "roc_auc", "eer", "precision", "recall"):
             low, high = result["ci95"][metric]
             row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = result[metric], low, high
@@ -195,8 +248,14 @@ def holm_adjust(p_values: Sequence[float]) -> np.ndarray:
     return adjusted
 
 
-def pairwise_table(scored: Mapping[str, MethodScores], results: Mapping[str, Mapping[str, Any]], *,
-                   n_boot: int = 2000, seed: int = 0, alpha: float = 0.05):
+def pairwise_table(
+    scored: Mapping[str, MethodScores],
+    results: Mapping[str, Mapping[str, Any]],
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    alpha: float = 0.05,
+):
     """Every pair of methods on the same test pairs, each at its own validation-fitted threshold.
 
     Columns: ``accuracy_difference`` (A - B), its paired bootstrap interval, ``mcnemar_p``,
@@ -210,10 +269,19 @@ def pairwise_table(scored: Mapping[str, MethodScores], results: Mapping[str, Map
         correct_b = correct_decisions(scored[b], results[b]["threshold"])
         paired = paired_bootstrap_difference(correct_a, correct_b, n_boot=n_boot, seed=seed)
         test = mcnemar_test(correct_a, correct_b)
-        rows.append({"method_a": a, "method_b": b, "accuracy_difference": paired["difference"],
-                     "ci_low": paired["ci_low"], "ci_high": paired["ci_high"], "bootstrap_p": paired["p_value"],
-                     "a_only_correct": test["a_only_correct"], "b_only_correct": test["b_only_correct"],
-                     "mcnemar_p": test["p_value"]})
+        rows.append(
+            {
+                "method_a": a,
+                "method_b": b,
+                "accuracy_difference": paired["difference"],
+                "ci_low": paired["ci_low"],
+                "ci_high": paired["ci_high"],
+                "bootstrap_p": paired["p_value"],
+                "a_only_correct": test["a_only_correct"],
+                "b_only_correct": test["b_only_correct"],
+                "mcnemar_p": test["p_value"],
+            }
+        )
     table = pd.DataFrame(rows)
     if not table.empty:
         table["mcnemar_p_holm"] = holm_adjust(table["mcnemar_p"].to_numpy())
@@ -221,9 +289,16 @@ def pairwise_table(scored: Mapping[str, MethodScores], results: Mapping[str, Map
     return table
 
 
-def retrieval_table(methods: Mapping[str, SimilarityMethod], records: Sequence[ImageRecord], *,
-                    max_queries: Optional[int] = 50, seed: int = 0, by: str = "label",
-                    cache_dir: Optional[PathLike] = None, n_jobs: Optional[int] = None):
+def retrieval_table(
+    methods: Mapping[str, SimilarityMethod],
+    records: Sequence[ImageRecord],
+    *,
+    max_queries: Optional[int] = 50,
+    seed: int = 0,
+    by: str = "label",
+    cache_dir: Optional[PathLike] = None,
+    n_jobs: Optional[int] = None,
+):
     """precision@1 and MAP@R of leave-one-out 1:N search over ``records`` for every method."""
     import pandas as pd
 
@@ -231,10 +306,12 @@ def retrieval_table(methods: Mapping[str, SimilarityMethod], records: Sequence[I
 
     rows = {}
     for name, method in methods.items():
-        rows[name] = evaluate_retrieval(method, records, max_queries=max_queries, seed=seed, by=by,
-                                        cache_dir=cache_dir, n_jobs=n_jobs)
+        rows[name] = evaluate_retrieval(
+            method, records, max_queries=max_queries, seed=seed, by=by, cache_dir=cache_dir, n_jobs=n_jobs
+        )
     return pd.DataFrame.from_dict(rows, orient="index")[
-        ["precision_at_1", "map_at_r", "r_precision", "n_queries", "n_lone_queries", "n_gallery", "by"]]
+        ["precision_at_1", "map_at_r", "r_precision", "n_queries", "n_lone_queries", "n_gallery", "by"]
+    ]
 
 
 def roc_inputs(scored: Mapping[str, MethodScores]) -> Dict[str, Any]:
@@ -242,7 +319,9 @@ def roc_inputs(scored: Mapping[str, MethodScores]) -> Dict[str, Any]:
     return {name: (item.test_scores, item.test_labels, item.direction) for name, item in scored.items()}
 
 
-def glue_study(threshold_frame, headline_frame, pairwise_frame, retrieval_frame, *, prefix: str = "thr") -> Dict[str, Any]:
+def glue_study(
+    threshold_frame, headline_frame, pairwise_frame, retrieval_frame, *, prefix: str = "thr"
+) -> Dict[str, Any]:
     """Glue every number the chapter quotes (and the tables) under ``<prefix>_...`` keys; returns them."""
     from drugsim.deep.experiments import slug
     from drugsim.report import glue
@@ -276,7 +355,9 @@ def glue_study(threshold_frame, headline_frame, pairwise_frame, retrieval_frame,
     put(f"{prefix}_median_ci_width", float(np.nanmedian(widths)) if len(widths) else None)
     shifts = threshold_frame[[f"{rule}_shift" for rule in THRESHOLD_RULES if rule != "midpoint"]].abs()
     put(f"{prefix}_median_abs_shift", float(np.nanmedian(shifts.to_numpy(dtype=float))))
-    gains = (threshold_frame["youden_accuracy"].astype(float) - threshold_frame["paper_midpoint_accuracy"].astype(float))
+    gains = threshold_frame["youden_accuracy"].astype(float) - threshold_frame[
+        "paper_midpoint_accuracy"
+    ].astype(float)
     put(f"{prefix}_youden_minus_midpoint_median", float(np.nanmedian(gains)))
     if not pairwise_frame.empty:
         put(f"{prefix}_n_comparisons", int(len(pairwise_frame)))

@@ -90,14 +90,18 @@ def check_scores_labels(scores, labels, *, what: str = "scores") -> Tuple[np.nda
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     labels_arr = np.asarray(labels).reshape(-1)
     if scores.shape != labels_arr.shape:
-        raise ConfigError(f"{what}: {scores.size} scores but {labels_arr.size} labels; expected one label per score")
+        raise ConfigError(
+            f"{what}: {scores.size} scores but {labels_arr.size} labels; expected one label per score"
+        )
     if scores.size == 0:
         raise ConfigError(f"{what}: no pairs (expected at least one positive and one negative pair)")
     if not np.all(np.isfinite(scores)):
         bad = int(np.sum(~np.isfinite(scores)))
         raise ConfigError(f"{what}: {bad} scores are NaN or infinite; expected finite numbers")
     if not np.all(np.isin(labels_arr, (0, 1))):
-        raise ConfigError(f"{what}: labels must be 0 (different) or 1 (similar); got {np.unique(labels_arr)[:5]}")
+        raise ConfigError(
+            f"{what}: labels must be 0 (different) or 1 (similar); got {np.unique(labels_arr)[:5]}"
+        )
     return scores, labels_arr.astype(np.int8)
 
 
@@ -159,7 +163,8 @@ def _fit_oriented(oriented: np.ndarray, labels: np.ndarray, rule: str, target_fa
         return float((oriented[labels == 1].mean() + oriented[labels == 0].mean()) / 2.0)
     if n_pos == 0 or n_neg == 0:
         raise ConfigError(
-            f"threshold rule {rule!r} needs positive and negative pairs; got {n_pos} positive, {n_neg} negative"
+            f"threshold rule {rule!r} needs positive and negative pairs; "
+            f"got {n_pos} positive, {n_neg} negative"
         )
     candidates = candidate_thresholds(oriented)
     tpr, fpr = rates_at(oriented, labels, candidates)

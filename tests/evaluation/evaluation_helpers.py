@@ -37,8 +37,9 @@ def _textured(rng: np.random.Generator, size: int = 96) -> np.ndarray:
     return np.kron(coarse, np.ones((size // 12, size // 12, 1), dtype=np.uint8))
 
 
-def make_image_set(folder: Path, *, n_classes: int = 4, per_class: int = 3, seed: int = 0
-                   ) -> Tuple[List[Path], List[str]]:
+def make_image_set(
+    folder: Path, *, n_classes: int = 4, per_class: int = 3, seed: int = 0
+) -> Tuple[List[Path], List[str]]:
     """``n_classes`` textures, each photographed ``per_class`` times with small noise and shifts."""
     rng = np.random.default_rng(seed)
     paths, labels = [], []
@@ -56,8 +57,12 @@ def make_image_set(folder: Path, *, n_classes: int = 4, per_class: int = 3, seed
 def make_pairs_from(paths: List[Path], labels: List[str], *, seed: int = 0) -> List[Pair]:
     """Every within-class pair (positive) and as many random cross-class pairs (negative)."""
     rng = np.random.default_rng(seed)
-    positives = [Pair(a, b, 1) for i, (a, la) in enumerate(zip(paths, labels))
-                 for b, lb in zip(paths[i + 1:], labels[i + 1:]) if la == lb]
+    positives = [
+        Pair(a, b, 1)
+        for i, (a, la) in enumerate(zip(paths, labels))
+        for b, lb in zip(paths[i + 1 :], labels[i + 1 :])
+        if la == lb
+    ]
     negatives = []
     while len(negatives) < len(positives):
         i, j = rng.integers(0, len(paths), 2)

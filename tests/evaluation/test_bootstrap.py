@@ -61,8 +61,9 @@ def test_refit_midpoint_reports_threshold_spread():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, 200)
     scores = labels + rng.normal(0, 1, 200)
-    samples = bootstrap_metric_samples(scores, labels, 0.5, direction="higher", n_boot=50, seed=0,
-                                       refit_midpoint=True)
+    samples = bootstrap_metric_samples(
+        scores, labels, 0.5, direction="higher", n_boot=50, seed=0, refit_midpoint=True
+    )
     assert samples["threshold"].shape == (50,)
     assert np.std(samples["threshold"]) > 0
 

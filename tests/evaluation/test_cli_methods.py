@@ -41,8 +41,13 @@ def fake_data(tmp_path, monkeypatch):
     def load_dataset(root, *, layout="auto"):
         return [r for r in records if Path(root) in r.path.parents]
 
-    for name, function in dict(split_dataset=split_dataset, make_pairs=make_pairs, read_pairs=read_pairs,
-                               resolve_data_root=resolve_data_root, load_dataset=load_dataset).items():
+    for name, function in dict(
+        split_dataset=split_dataset,
+        make_pairs=make_pairs,
+        read_pairs=read_pairs,
+        resolve_data_root=resolve_data_root,
+        load_dataset=load_dataset,
+    ).items():
         monkeypatch.setattr(drugsim.data, name, function, raising=False)
     return tmp_path / "data", records
 
@@ -85,27 +90,71 @@ def test_compare_errors(fake_data, tmp_path, capsys):
     assert "missing.jpg: no such file" in capsys.readouterr().err
     assert main(["compare", str(records[0].path), str(records[1].path), "--method", "nope"]) == 2
     assert "unknown method 'nope'" in capsys.readouterr().err
-    assert main(["compare", str(records[0].path), str(records[1].path), "--method", "orb",
-                 "--model", "x.pt"]) == 2
+    assert (
+        main(["compare", str(records[0].path), str(records[1].path), "--method", "orb", "--model", "x.pt"])
+        == 2
+    )
     assert "--model is for the trained siamese-* methods" in capsys.readouterr().err
     assert main(["compare", str(records[0].path), str(records[1].path), "--method", "siamese-improved"]) == 2
     assert "needs a trained checkpoint" in capsys.readouterr().err
-    assert main(["compare", str(records[0].path), str(records[1].path), "--method", "siamese-improved",
-                 "--model", str(tmp_path / "none.pt")]) == 2
+    assert (
+        main(
+            [
+                "compare",
+                str(records[0].path),
+                str(records[1].path),
+                "--method",
+                "siamese-improved",
+                "--model",
+                str(tmp_path / "none.pt"),
+            ]
+        )
+        == 2
+    )
     assert "no such checkpoint file" in capsys.readouterr().err
 
 
 def test_evaluate_midpoint_writes_json(fake_data, tmp_path, capsys):
     root, _ = fake_data
     out = tmp_path / "ahash.json"
-    assert main(["evaluate", "--data", str(root), "--method", "ahash", "--json", str(out), "--quiet",
-                 "--n-boot", "50", "--jobs", "1"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data",
+                str(root),
+                "--method",
+                "ahash",
+                "--json",
+                str(out),
+                "--quiet",
+                "--n-boot",
+                "50",
+                "--jobs",
+                "1",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "threshold" in text and "95% CI" in text
     result = json.loads(out.read_text())
-    for key in ("method", "n_pairs", "positive_mean", "negative_mean", "threshold", "threshold_rule", "accuracy",
-                "pairs_per_second", "balanced_accuracy", "roc_auc", "eer", "ci95", "thresholds",
-                "threshold_fitted_on"):
+    for key in (
+        "method",
+        "n_pairs",
+        "positive_mean",
+        "negative_mean",
+        "threshold",
+        "threshold_rule",
+        "accuracy",
+        "pairs_per_second",
+        "balanced_accuracy",
+        "roc_auc",
+        "eer",
+        "ci95",
+        "thresholds",
+        "threshold_fitted_on",
+    ):
         assert key in result, key
     assert result["threshold_fitted_on"] == "test" and result["threshold_rule"] == "midpoint"
     assert set(result["thresholds"]) == {"midpoint", "max_accuracy", "youden", "eer", "far"}
@@ -127,8 +176,27 @@ def test_evaluate_rule_fits_on_val_and_threshold_from_reuses(fake_data, tmp_path
 
     monkeypatch.setattr(evaluate_module, "evaluate_method", spy)
     fitted = tmp_path / "youden.json"
-    assert main(["evaluate", "--data", str(root), "--method", "dhash", "--threshold-rule", "youden",
-                 "--json", str(fitted), "--quiet", "--n-boot", "20", "--jobs", "1"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data",
+                str(root),
+                "--method",
+                "dhash",
+                "--threshold-rule",
+                "youden",
+                "--json",
+                str(fitted),
+                "--quiet",
+                "--n-boot",
+                "20",
+                "--jobs",
+                "1",
+            ]
+        )
+        == 0
+    )
     result = json.loads(fitted.read_text())
     assert result["threshold_fitted_on"] == "val" and result["threshold_rule"] == "youden"
     # The validation drugs' images never appear among the test pairs, and vice versa.
@@ -137,8 +205,29 @@ def test_evaluate_rule_fits_on_val_and_threshold_from_reuses(fake_data, tmp_path
 
     # Reuse on every class (a held-out set): the threshold is taken unchanged.
     reused = tmp_path / "all.json"
-    assert main(["evaluate", "--data", str(root), "--method", "dhash", "--split", "all", "--threshold-from",
-                 str(fitted), "--json", str(reused), "--quiet", "--n-boot", "20", "--jobs", "1"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data",
+                str(root),
+                "--method",
+                "dhash",
+                "--split",
+                "all",
+                "--threshold-from",
+                str(fitted),
+                "--json",
+                str(reused),
+                "--quiet",
+                "--n-boot",
+                "20",
+                "--jobs",
+                "1",
+            ]
+        )
+        == 0
+    )
     again = json.loads(reused.read_text())
     assert again["threshold"] == result["threshold"]
     assert again["threshold_fitted_on"] == f"file:{fitted}" and again["threshold_rule"] == "youden"
@@ -148,7 +237,18 @@ def test_evaluate_rule_fits_on_val_and_threshold_from_reuses(fake_data, tmp_path
 def test_evaluate_per_pair_equals_engine(fake_data, tmp_path, capsys):
     root, _ = fake_data
     engine_json, per_pair_json = tmp_path / "e.json", tmp_path / "p.json"
-    common = ["evaluate", "--data", str(root), "--method", "ahash", "--quiet", "--n-boot", "20", "--jobs", "1"]
+    common = [
+        "evaluate",
+        "--data",
+        str(root),
+        "--method",
+        "ahash",
+        "--quiet",
+        "--n-boot",
+        "20",
+        "--jobs",
+        "1",
+    ]
     assert main(common + ["--json", str(engine_json), "--cache-dir", str(tmp_path / "cache")]) == 0
     assert main(common + ["--json", str(per_pair_json), "--per-pair"]) == 0
     engine_result = json.loads(engine_json.read_text())
@@ -163,10 +263,31 @@ def test_evaluate_pairs_file(fake_data, tmp_path, capsys):
     root, records = fake_data
     pairs_file = tmp_path / "pairs.txt"
     rel = [r.path.relative_to(root) for r in records]
-    pairs_file.write_text(f"{rel[0]} {rel[1]} 1\n{rel[0]} {rel[8]} 0\n{rel[4]} {rel[5]} 1\n{rel[4]} {rel[20]} 0\n")
+    pairs_file.write_text(
+        f"{rel[0]} {rel[1]} 1\n{rel[0]} {rel[8]} 0\n{rel[4]} {rel[5]} 1\n{rel[4]} {rel[20]} 0\n"
+    )
     out = tmp_path / "r.json"
-    assert main(["evaluate", "--data", str(root), "--method", "ahash", "--pairs", str(pairs_file),
-                 "--json", str(out), "--quiet", "--n-boot", "10", "--jobs", "1"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data",
+                str(root),
+                "--method",
+                "ahash",
+                "--pairs",
+                str(pairs_file),
+                "--json",
+                str(out),
+                "--quiet",
+                "--n-boot",
+                "10",
+                "--jobs",
+                "1",
+            ]
+        )
+        == 0
+    )
     result = json.loads(out.read_text())
     assert result["n_pairs"] == 4 and result["pairs_source"] == f"file:{pairs_file}"
     capsys.readouterr()
@@ -196,12 +317,31 @@ def test_evaluate_errors(fake_data, tmp_path, capsys):
 def test_search_ranks_query_first(fake_data, tmp_path, capsys):
     root, records = fake_data
     query = records[9].path
-    assert main(["search", str(query), "--gallery", str(root), "--method", "ahash", "--top-k", "3", "--json",
-                 "--quiet", "--jobs", "1"]) == 0
+    assert (
+        main(
+            [
+                "search",
+                str(query),
+                "--gallery",
+                str(root),
+                "--method",
+                "ahash",
+                "--top-k",
+                "3",
+                "--json",
+                "--quiet",
+                "--jobs",
+                "1",
+            ]
+        )
+        == 0
+    )
     payload = json.loads(capsys.readouterr().out)
     assert payload["hits"][0]["path"] == str(query) and payload["hits"][0]["label"] == records[9].label
     assert len(payload["hits"]) == 3 and payload["n_gallery"] == len(records)
-    assert main(["search", str(query), "--gallery", str(root), "--method", "orb", "--quiet", "--jobs", "1"]) == 0
+    assert (
+        main(["search", str(query), "--gallery", str(root), "--method", "orb", "--quiet", "--jobs", "1"]) == 0
+    )
     assert "top 5 of 24 gallery images" in capsys.readouterr().out
 
 
@@ -209,8 +349,20 @@ def test_search_with_index(fake_data, tmp_path, capsys):
     pytest.importorskip("faiss")
     root, records = fake_data
     index_path = tmp_path / "gallery.faiss"
-    args = ["search", str(records[3].path), "--gallery", str(root), "--method", "dhash", "--index",
-            str(index_path), "--json", "--quiet", "--jobs", "1"]
+    args = [
+        "search",
+        str(records[3].path),
+        "--gallery",
+        str(root),
+        "--method",
+        "dhash",
+        "--index",
+        str(index_path),
+        "--json",
+        "--quiet",
+        "--jobs",
+        "1",
+    ]
     assert main(args) == 0
     first = json.loads(capsys.readouterr().out)
     assert index_path.exists() and first["hits"][0]["score"] == 64.0
@@ -220,11 +372,15 @@ def test_search_with_index(fake_data, tmp_path, capsys):
 
 def test_search_errors(fake_data, tmp_path, capsys):
     root, records = fake_data
-    assert main(["search", str(records[0].path), "--gallery", str(tmp_path / "nowhere"), "--method",
-                 "ahash"]) == 2
+    assert (
+        main(["search", str(records[0].path), "--gallery", str(tmp_path / "nowhere"), "--method", "ahash"])
+        == 2
+    )
     assert "nowhere" in capsys.readouterr().err
-    assert main(["search", str(records[0].path), "--gallery", str(root), "--method", "ahash", "--top-k",
-                 "0"]) == 2
+    assert (
+        main(["search", str(records[0].path), "--gallery", str(root), "--method", "ahash", "--top-k", "0"])
+        == 2
+    )
     assert "--top-k must be at least 1" in capsys.readouterr().err
 
 
@@ -239,9 +395,76 @@ def test_threshold_json_is_strict(fake_data, tmp_path, capsys):
     """NaN metrics (e.g. precision with nothing accepted) are written as null, never as NaN."""
     root, _ = fake_data
     out = tmp_path / "strict.json"
-    assert main(["evaluate", "--data", str(root), "--method", "ahash", "--threshold", "1000", "--json", str(out),
-                 "--quiet", "--n-boot", "10", "--jobs", "1"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data",
+                str(root),
+                "--method",
+                "ahash",
+                "--threshold",
+                "1000",
+                "--json",
+                str(out),
+                "--quiet",
+                "--n-boot",
+                "10",
+                "--jobs",
+                "1",
+            ]
+        )
+        == 0
+    )
     result = json.loads(out.read_text())
     assert result["precision"] is None and result["threshold_fitted_on"] == "--threshold"
     assert np.isfinite(result["accuracy"])
     capsys.readouterr()
+
+
+def test_evaluate_filter_model_skips_feature_poor_pairs(fake_data, tmp_path, capsys, monkeypatch):
+    """Table 10 wiring: the classifier's verdicts decide which pairs are compared (classifier faked)."""
+    pytest.importorskip("torch")
+    import drugsim.deep.classifier as classifier
+
+    root, records = fake_data
+    poor = {r.path for r in records if r.label == "class4"}
+
+    class FakePredictor:
+        def __init__(self, model, **kwargs):
+            self.model = model
+
+        def predict_paths(self, paths, *, progress=False):
+            return {Path(p): Path(p) not in poor for p in paths}
+
+    monkeypatch.setattr(classifier, "FeatureFacePredictor", FakePredictor)
+    checkpoint = tmp_path / "classifier.pt"
+    checkpoint.write_bytes(b"stand-in")
+    out = tmp_path / "filtered.json"
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data",
+                str(root),
+                "--method",
+                "ahash",
+                "--filter-model",
+                str(checkpoint),
+                "--json",
+                str(out),
+                "--quiet",
+                "--n-boot",
+                "10",
+                "--jobs",
+                "1",
+            ]
+        )
+        == 0
+    )
+    result = json.loads(out.read_text())
+    # Pairs with both images of class4 are skipped; the rest are compared.
+    assert result["n_pairs_skipped"] > 0
+    assert result["n_pairs"] == result["n_pairs_before_filter"] - result["n_pairs_skipped"]
+    assert 0 < result["share_skipped"] < 1 and result["pairs_per_second_with_filter"] > 0
+    assert "feature-face filter skipped" in capsys.readouterr().out

@@ -36,8 +36,9 @@ def test_process_pool_equals_serial(name, image_set):
     parallel = engine.describe_images(method, paths, n_jobs=2, progress=False)
     assert list(parallel) == list(serial)
     pairs = [Pair(a, b, 0) for a, b in zip(paths, paths[1:])]
-    np.testing.assert_array_equal(engine.score_pair_list(method, pairs, serial),
-                                  engine.score_pair_list(method, pairs, parallel))
+    np.testing.assert_array_equal(
+        engine.score_pair_list(method, pairs, serial), engine.score_pair_list(method, pairs, parallel)
+    )
 
 
 def test_each_distinct_image_described_once(image_set, monkeypatch):
@@ -52,8 +53,10 @@ def test_each_distinct_image_described_once(image_set, monkeypatch):
 def test_batched_method_equals_per_pair(pair_list):
     method = MeanGrey()
     features = engine.describe_images(method, engine.pair_paths(pair_list), progress=False)
-    np.testing.assert_allclose(engine.score_pair_list(method, pair_list, features),
-                               engine.score_pairs_per_pair(method, pair_list, progress=False))
+    np.testing.assert_allclose(
+        engine.score_pair_list(method, pair_list, features),
+        engine.score_pairs_per_pair(method, pair_list, progress=False),
+    )
 
 
 def test_cache_reuses_features_and_recovers_from_corruption(image_set, tmp_path):
@@ -86,7 +89,9 @@ def test_cache_keyed_by_content_not_path(image_set, tmp_path):
     copy.write_bytes(paths[0].read_bytes())
     method = MeanGrey()
     stats = {}
-    engine.describe_images(method, [paths[0], copy], cache_dir=tmp_path / "cache", progress=False, stats=stats)
+    engine.describe_images(
+        method, [paths[0], copy], cache_dir=tmp_path / "cache", progress=False, stats=stats
+    )
     assert stats["computed"] == 1
 
 
@@ -98,9 +103,14 @@ def test_cache_separates_method_settings(image_set, tmp_path):
     a = engine.describe_images(first, paths[:3], cache_dir=tmp_path, n_jobs=1, progress=False)
     b = engine.describe_images(second, paths[:3], cache_dir=tmp_path, n_jobs=1, progress=False)
     pairs = [Pair(paths[0], paths[1], 0)]
-    assert engine.score_pair_list(first, pairs, a)[0] == engine.score_pairs_per_pair(first, pairs, progress=False)[0]
-    assert engine.score_pair_list(second, pairs, b)[0] == engine.score_pairs_per_pair(second, pairs,
-                                                                                     progress=False)[0]
+    assert (
+        engine.score_pair_list(first, pairs, a)[0]
+        == engine.score_pairs_per_pair(first, pairs, progress=False)[0]
+    )
+    assert (
+        engine.score_pair_list(second, pairs, b)[0]
+        == engine.score_pairs_per_pair(second, pairs, progress=False)[0]
+    )
 
 
 def test_missing_image_is_a_clear_error(tmp_path, image_set):
@@ -144,7 +154,8 @@ def test_workers_do_not_rerun_an_unguarded_script(image_set, tmp_path):
         "from drugsim.evaluation.engine import describe_images\n"
         "from drugsim.methods import create_method\n"
         f"open({str(marker)!r}, 'a').write('run\\n')\n"
-        f"features = describe_images(create_method('ahash'), {[str(p) for p in paths]!r}, n_jobs=2, progress=False)\n"
+        f"paths = {[str(p) for p in paths]!r}\n"
+        "features = describe_images(create_method('ahash'), paths, n_jobs=2, progress=False)\n"
         "print(len(features))\n"
     )
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)

@@ -1,4 +1,4 @@
-"""evaluate_scores / evaluate_method: the keys every consumer relies on, and the validation split respected."""
+"""evaluate_scores / evaluate_method: the keys every consumer relies on; the validation split respected."""
 
 import json
 
@@ -15,9 +15,21 @@ from drugsim.report import _plain
 
 REQUIRED_KEYS = {
     # issue 4
-    "n_pairs", "positive_mean", "negative_mean", "threshold", "threshold_rule", "accuracy",
+    "n_pairs",
+    "positive_mean",
+    "negative_mean",
+    "threshold",
+    "threshold_rule",
+    "accuracy",
     # issue 6 and the common brief
-    "threshold_fitted_on", "balanced_accuracy", "roc_auc", "eer", "precision", "recall", "thresholds", "ci95",
+    "threshold_fitted_on",
+    "balanced_accuracy",
+    "roc_auc",
+    "eer",
+    "precision",
+    "recall",
+    "thresholds",
+    "ci95",
 }
 
 
@@ -52,23 +64,44 @@ def test_threshold_fitted_on_validation_never_sees_test(monkeypatch):
         return original(scores, labels, **kwargs)
 
     monkeypatch.setattr(evaluate_module._thresholds, "fit_threshold", spy)
-    result = evaluate_scores(test_scores, test_labels, direction="higher", val_scores=val_scores,
-                             val_labels=val_labels, threshold_rule="youden", n_boot=50)
+    result = evaluate_scores(
+        test_scores,
+        test_labels,
+        direction="higher",
+        val_scores=val_scores,
+        val_labels=val_labels,
+        threshold_rule="youden",
+        n_boot=50,
+    )
     # Every fit saw the validation scores and only them.
     assert seen and all(np.array_equal(s, val_scores) for s in seen)
     assert result["threshold_fitted_on"] == "val" and result["thresholds_fitted_on"] == "val"
     assert result["threshold"] == pytest.approx(fit_threshold(val_scores, val_labels, rule="youden"))
     assert result["threshold"] != pytest.approx(fit_threshold(test_scores, test_labels, rule="youden"))
     # Changing the test scores changes the metrics but never the threshold.
-    again = evaluate_scores(test_scores * 3, test_labels, direction="higher", val_scores=val_scores,
-                            val_labels=val_labels, threshold_rule="youden", n_boot=50)
+    again = evaluate_scores(
+        test_scores * 3,
+        test_labels,
+        direction="higher",
+        val_scores=val_scores,
+        val_labels=val_labels,
+        threshold_rule="youden",
+        n_boot=50,
+    )
     assert again["threshold"] == result["threshold"] and again["thresholds"] == result["thresholds"]
 
 
 def test_given_threshold_is_used_unchanged():
     scores, labels = _toy()
-    result = evaluate_scores(scores, labels, direction="higher", threshold=0.25, threshold_rule="eer",
-                             threshold_source="file:earlier.json", n_boot=50)
+    result = evaluate_scores(
+        scores,
+        labels,
+        direction="higher",
+        threshold=0.25,
+        threshold_rule="eer",
+        threshold_source="file:earlier.json",
+        n_boot=50,
+    )
     assert result["threshold"] == 0.25
     assert result["threshold_fitted_on"] == "file:earlier.json" and result["threshold_rule"] == "eer"
     assert not result["bootstrap"]["threshold_refitted"]
@@ -102,7 +135,8 @@ def test_evaluate_method_engine_and_per_pair_agree(pair_list):
     assert result["timing"]["mode"] == "engine" and per_pair["timing"]["mode"] == "per-pair"
     timing = result["timing"]
     assert result["pairs_per_second"] == pytest.approx(
-        len(pair_list) / (timing["describe_seconds"] + timing["score_seconds"]))
+        len(pair_list) / (timing["describe_seconds"] + timing["score_seconds"])
+    )
     assert result["accuracy"] == per_pair["accuracy"]
 
 
@@ -119,8 +153,9 @@ def test_evaluate_method_fits_on_val_pairs_only(pair_list, monkeypatch):
         return original(scores, labels, **kwargs)
 
     monkeypatch.setattr(evaluate_module, "evaluate_scores", spy)
-    result, _ = evaluate_method(method, test_pairs, val_pairs=val_pairs, threshold_rule="max_accuracy",
-                                progress=False, n_boot=20)
+    result, _ = evaluate_method(
+        method, test_pairs, val_pairs=val_pairs, threshold_rule="max_accuracy", progress=False, n_boot=20
+    )
     assert captured["test_n"] == len(test_pairs) and len(captured["val_scores"]) == len(val_pairs) > 0
     assert result["threshold_fitted_on"] == "val" and result["n_val_pairs"] == len(val_pairs)
     assert half >= 1

@@ -37,9 +37,9 @@ def test_roc_auc_by_hand_and_ties_count_half():
     # All tied: every pair counts one half.
     assert roc_auc(np.ones(4), np.array([1, 0, 1, 0]), direction="higher") == pytest.approx(0.5)
     # One tie (0.4 vs 0.4) of 4 pairs, the other 3 correct -> 3.5 / 4.
-    assert roc_auc(np.array([0.9, 0.4, 0.4, 0.1]), np.array([1, 1, 0, 0]), direction="higher") == pytest.approx(
-        3.5 / 4
-    )
+    assert roc_auc(
+        np.array([0.9, 0.4, 0.4, 0.1]), np.array([1, 1, 0, 0]), direction="higher"
+    ) == pytest.approx(3.5 / 4)
 
 
 def test_lower_direction_flips():
@@ -69,7 +69,9 @@ def test_against_sklearn(seed):
 
 def test_eer_by_hand():
     # Perfect separation -> 0; the toy set: ROC points (fpr, fnr): ... (1/3, 1/3) lies on the curve.
-    assert eer(np.array([3.0, 2.0, 1.0, 0.0]), np.array([1, 1, 0, 0]), direction="higher") == pytest.approx(0.0)
+    assert eer(np.array([3.0, 2.0, 1.0, 0.0]), np.array([1, 1, 0, 0]), direction="higher") == pytest.approx(
+        0.0
+    )
     assert eer(SCORES, LABELS, direction="higher") == pytest.approx(1 / 3)
     # Fully inverted -> 1.
     assert eer(np.array([0.0, 1.0]), np.array([1, 0]), direction="higher") == pytest.approx(1.0)
@@ -78,7 +80,9 @@ def test_eer_by_hand():
 def test_eer_interpolates_between_roc_points():
     # Positives 2, 0; negatives 1, -1: ROC points (fpr, tpr): (0,0) (0,.5) (.5,.5) (.5,1) (1,1).
     # FNR - FPR: 1, .5, 0 -> crosses exactly at (0.5, 0.5): EER 0.5.
-    assert eer(np.array([2.0, 0.0, 1.0, -1.0]), np.array([1, 1, 0, 0]), direction="higher") == pytest.approx(0.5)
+    assert eer(np.array([2.0, 0.0, 1.0, -1.0]), np.array([1, 1, 0, 0]), direction="higher") == pytest.approx(
+        0.5
+    )
 
 
 def test_roc_curve_thresholds_on_method_scale():

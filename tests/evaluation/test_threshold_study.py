@@ -26,9 +26,13 @@ def test_chapter_pipeline_on_generated_images(image_set, tmp_path):
     val_pairs = make_pairs_from([paths[i] for i in val_idx], [labels[i] for i in val_idx], seed=1)
     test_pairs = make_pairs_from([paths[i] for i in test_idx], [labels[i] for i in test_idx], seed=2)
     methods = threshold_study.build_methods("ahash,hist-chisqr", work_dir=tmp_path)
-    scored = threshold_study.score_methods(methods, test_pairs, val_pairs, cache_dir=tmp_path / "cache", n_jobs=1)
+    scored = threshold_study.score_methods(
+        methods, test_pairs, val_pairs, cache_dir=tmp_path / "cache", n_jobs=1
+    )
     thresholds = threshold_study.threshold_table(scored, n_boot=50)
-    assert {"paper_midpoint", "youden", "youden_shift", "far_accuracy", "best_val_rule"} <= set(thresholds.columns)
+    assert {"paper_midpoint", "youden", "youden_shift", "far_accuracy", "best_val_rule"} <= set(
+        thresholds.columns
+    )
     results = threshold_study.headline_results(scored, rule="youden", n_boot=50)
     assert all(r["threshold_fitted_on"] == "val" for r in results.values())
     headline = threshold_study.headline_table(results)
@@ -39,11 +43,19 @@ def test_chapter_pipeline_on_generated_images(image_set, tmp_path):
     retrieval = threshold_study.retrieval_table(methods, records, max_queries=6, n_jobs=1)
     assert retrieval.loc["ahash", "n_queries"] == 6
     glued = threshold_study.glue_study(thresholds, headline, pairwise, retrieval)
-    assert glued["thr_best_method"] in methods and "thr_ahash_threshold_youden" in glued and "thr_ahash_eer" in glued
+    assert (
+        glued["thr_best_method"] in methods
+        and "thr_ahash_threshold_youden" in glued
+        and "thr_ahash_eer" in glued
+    )
     figure, axes = plt.subplots(1, 3)
     plots.plot_roc_curves(threshold_study.roc_inputs(scored), ax=axes[0])
-    plots.plot_score_distributions(scored["ahash"].test_scores, scored["ahash"].test_labels,
-                                   thresholds=results["ahash"]["thresholds"], ax=axes[1])
+    plots.plot_score_distributions(
+        scored["ahash"].test_scores,
+        scored["ahash"].test_labels,
+        thresholds=results["ahash"]["thresholds"],
+        ax=axes[1],
+    )
     plots.plot_threshold_comparison({n: r["accuracy_by_rule"] for n, r in results.items()}, ax=axes[2])
     plt.close(figure)
 

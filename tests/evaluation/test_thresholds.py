@@ -23,7 +23,9 @@ LABELS = np.array([1, 1, 1, 0, 0, 0])
 
 
 def test_candidates_lie_between_distinct_scores():
-    np.testing.assert_allclose(candidate_thresholds(SCORES), [0.0, 0.2, 0.35, 0.5, 0.7, 0.85, 0.95], atol=1e-12)
+    np.testing.assert_allclose(
+        candidate_thresholds(SCORES), [0.0, 0.2, 0.35, 0.5, 0.7, 0.85, 0.95], atol=1e-12
+    )
 
 
 def test_midpoint_is_mean_of_the_two_means():
@@ -71,8 +73,9 @@ def test_lower_direction_mirrors_higher(rule):
     higher = fit_threshold(SCORES, LABELS, rule=rule, direction="higher")
     lower = fit_threshold(-SCORES, LABELS, rule=rule, direction="lower")
     assert lower == pytest.approx(-higher)
-    np.testing.assert_array_equal(predict(SCORES, higher, direction="higher"),
-                                  predict(-SCORES, lower, direction="lower"))
+    np.testing.assert_array_equal(
+        predict(SCORES, higher, direction="higher"), predict(-SCORES, lower, direction="lower")
+    )
 
 
 def test_lower_direction_by_hand():
