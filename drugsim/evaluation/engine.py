@@ -39,6 +39,7 @@ import math
 import multiprocessing
 import os
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
@@ -52,6 +53,10 @@ from drugsim.methods import SimilarityMethod
 
 #: Below this many images per worker, starting processes costs more than it saves.
 MIN_IMAGES_PER_WORKER = 8
+#: Images described in this process first, to time one image before choosing serial or processes.
+PROBE_IMAGES = 4
+#: Rough cost of starting the worker pool (forkserver fork + unpickling the method), in seconds.
+WORKER_START_SECONDS = 0.4
 
 _WORKER_METHOD: Optional[SimilarityMethod] = None
 #: Imported once by the forkserver so that workers start warm (missing ones are skipped).
@@ -220,7 +225,18 @@ def _compute_features(
         workers = min(n_jobs, len(paths) // MIN_IMAGES_PER_WORKER)
         if workers <= 1:
             return _describe_serial(method, paths, bar)
-        return _describe_processes(method, paths, workers, bar)
+        # Describe a few images here first: when images are cheap (a hash of a small photo takes about a
+        # millisecond), starting worker processes costs more than it saves, so the rest stays serial too.
+        probe = list(paths[:PROBE_IMAGES])
+        start = time.perf_counter()
+        features = _describe_serial(method, probe, bar)
+        per_image = (time.perf_counter() - start) / len(probe)
+        rest = paths[len(probe) :]
+        serial_estimate = per_image * len(rest)
+        parallel_estimate = serial_estimate / workers + WORKER_START_SECONDS
+        if not rest or parallel_estimate >= serial_estimate:
+            return features + _describe_serial(method, rest, bar)
+        return features + _describe_processes(method, rest, workers, bar)
 
 
 def describe_images(

@@ -29,8 +29,9 @@ def test_engine_equals_per_pair(name, pair_list):
 
 
 @pytest.mark.parametrize("name", ["ahash", "orb"])
-def test_process_pool_equals_serial(name, image_set):
+def test_process_pool_equals_serial(name, image_set, monkeypatch):
     _, paths, _ = image_set
+    monkeypatch.setattr(engine, "WORKER_START_SECONDS", -1.0)  # always choose the pool
     method = _method_or_skip(name)
     serial = engine.describe_images(method, paths, n_jobs=1, progress=False)
     parallel = engine.describe_images(method, paths, n_jobs=2, progress=False)
@@ -122,8 +123,9 @@ def test_missing_image_is_a_clear_error(tmp_path, image_set):
         engine.describe_images(MeanGrey(), [missing], cache_dir=tmp_path / "c", progress=False)
 
 
-def test_corrupt_image_error_crosses_process_boundary(tmp_path, image_set):
+def test_corrupt_image_error_crosses_process_boundary(tmp_path, image_set, monkeypatch):
     _, paths, _ = image_set
+    monkeypatch.setattr(engine, "WORKER_START_SECONDS", -1.0)  # always choose the pool
     method = _method_or_skip("ahash")
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"not a jpeg at all")
@@ -151,7 +153,9 @@ def test_workers_do_not_rerun_an_unguarded_script(image_set, tmp_path):
     marker = tmp_path / "runs.txt"
     script = tmp_path / "unguarded.py"
     script.write_text(
+        "from drugsim.evaluation import engine\n"
         "from drugsim.evaluation.engine import describe_images\n"
+        "engine.WORKER_START_SECONDS = -1.0\n"
         "from drugsim.methods import create_method\n"
         f"open({str(marker)!r}, 'a').write('run\\n')\n"
         f"paths = {[str(p) for p in paths]!r}\n"
@@ -162,3 +166,15 @@ def test_workers_do_not_rerun_an_unguarded_script(image_set, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == str(len(paths))
     assert marker.read_text() == "run\n"
+
+
+def test_cheap_images_stay_in_process(image_set, monkeypatch):
+    _, paths, _ = image_set
+    monkeypatch.setattr(engine, "WORKER_START_SECONDS", 1e9)
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("the process pool should not start for cheap images")
+
+    monkeypatch.setattr(engine, "_describe_processes", no_pool)
+    features = engine.describe_images(_method_or_skip("ahash"), paths, n_jobs=2, progress=False)
+    assert len(features) == len(paths)
