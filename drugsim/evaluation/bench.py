@@ -415,6 +415,7 @@ def bench_methods(
     pairs = list(pairs)
     if not methods:
         raise ConfigError("no methods to benchmark")
+    load_before = _load_average()
     results: Dict[str, Any] = {}
     for method in methods:
         results[method.name] = bench_method(method, pairs, config)
@@ -431,6 +432,8 @@ def bench_methods(
         "n_images": len(distinct_paths(pairs)),
         "n_positive_pairs": int(sum(int(p.label) for p in pairs)),
         "hardware": hardware_info(),
+        # Other work on the machine slows every measurement; the ratios measured in one run suffer least.
+        "load_average_1min": {"before": load_before, "after": _load_average()},
         "config": {"repeats": config.repeats, "per_pair_pairs": config.per_pair_pairs,
                    "warmup_pairs": config.warmup_pairs, "n_jobs": config.n_jobs, "batch_size": config.batch_size},
         "dataset": dataset,
@@ -442,6 +445,13 @@ def bench_methods(
         },
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def _load_average() -> Optional[float]:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):  # pragma: no cover - Windows
+        return None
 
 
 def targets_summary(result: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -670,7 +680,8 @@ def dataset_search(
     """1:N search on a real gallery: every image is a query against all the others (leave one out).
 
     Compares a numpy brute-force scan, the exact FAISS index and an approximate one (``approx_kind``):
-    precision@1 and MAP@R (:func:`drugsim.evaluation.index.retrieval_metrics`), queries/s (median over
+    precision@1 and MAP@R (:func:`drugsim.evaluation.retrieval.retrieval_metrics`, pytorch-metric-learning's
+    definitions, on the ranking each search returned), queries/s (median over
     ``repeats``), and whether each index returns the brute-force neighbours' scores.
 
     Args:
@@ -682,7 +693,12 @@ def dataset_search(
         ``{"method", "metric", "n_gallery", "k", "rows": {"brute_force"|"flat"|kind: {...}}}``.
     """
     from drugsim.evaluation.index import (brute_force_search, build_index, drop_self, features_to_matrix,
-                                          metric_for_method, retrieval_metrics)
+                                          metric_for_method, neighbour_similarity)
+    from drugsim.evaluation.retrieval import retrieval_metrics
+
+    def quality(indices: np.ndarray) -> Dict[str, Any]:
+        metrics = retrieval_metrics(neighbour_similarity(indices, len(labels)), labels, labels, exclude_self=True)
+        return {key: metrics[key] for key in ("precision_at_1", "map_at_r", "r_precision", "n_queries")}
 
     labels = [str(label) for label in labels]
     name = method if isinstance(method, str) else method.name
@@ -692,14 +708,13 @@ def dataset_search(
     for label in labels:
         counts[label] = counts.get(label, 0) + 1
     k = max(1, min(max(counts.values()) - 1, len(labels) - 1))
-    label_array = np.asarray(labels, dtype=object)
     rows: Dict[str, Dict[str, Any]] = {}
 
     seconds, _, (indices, scores) = time_call(
         lambda: brute_force_search(matrix, matrix, k + 1, metric=metric), repeats=repeats)
     reference_indices, reference_scores = drop_self(indices, scores, k)
     rows["brute_force"] = {"queries_per_second": len(labels) / seconds, "build_seconds": 0.0,
-                           **retrieval_metrics(label_array[reference_indices], labels, labels),
+                           **quality(reference_indices),
                            "scores_equal_brute_force": 1.0}
     for kind in ("flat", approx_kind):
         start = time.perf_counter()
@@ -709,10 +724,9 @@ def dataset_search(
         index.search(matrix[:2], k=2)  # warm-up
         seconds, _, (indices, scores) = time_call(lambda: index.search(matrix, k=k + 1), repeats=repeats)
         found_indices, found_scores = drop_self(indices, scores, k)
-        found_labels = np.where(found_indices >= 0, label_array[np.maximum(found_indices, 0)], None)
         same = np.isclose(found_scores, reference_scores, rtol=1e-4, atol=1e-4).all(axis=1)
         rows[kind] = {"queries_per_second": len(labels) / seconds, "build_seconds": build_seconds,
-                      **retrieval_metrics(found_labels, labels, labels),
+                      **quality(found_indices),
                       "scores_equal_brute_force": float(same.mean()), "params": index.params}
     return {"method": name, "metric": metric, "n_gallery": len(labels), "n_classes": len(counts), "k": k,
             "rows": rows}

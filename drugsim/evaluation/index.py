@@ -516,6 +516,23 @@ def leave_one_out_search(index: GalleryIndex, features: Any, k: int) -> Tuple[np
     return drop_self(indices, scores, k)
 
 
+def neighbour_similarity(indices: np.ndarray, n_gallery: int) -> np.ndarray:
+    """A (Q, n_gallery) similarity that ranks each query's neighbours in the order an index returned them.
+
+    Neighbour j of a row gets ``k - j``; every other gallery item ``-inf``. Fed to
+    :func:`drugsim.evaluation.retrieval.retrieval_metrics`, it scores exactly the ranking the index produced
+    (ties and all), so brute force, exact and approximate indexes are measured by one implementation.
+    Needs ``k`` at least the largest class size, so that MAP@R never looks past the returned neighbours.
+    """
+    k = indices.shape[1]
+    similarity = np.full((len(indices), n_gallery), -np.inf)
+    rows = np.repeat(np.arange(len(indices)), k)
+    ranks = np.tile(np.arange(k, 0, -1, dtype=np.float64), len(indices))
+    valid = indices.reshape(-1) >= 0
+    similarity[rows[valid], indices.reshape(-1)[valid]] = ranks[valid]
+    return similarity
+
+
 def drop_self(indices: np.ndarray, scores: np.ndarray, k: int) -> Tuple[np.ndarray, np.ndarray]:
     """Remove each query's own row (query i = gallery row i) from ``k + 1`` neighbours; keep ``k``.
 
@@ -533,43 +550,3 @@ def drop_self(indices: np.ndarray, scores: np.ndarray, k: int) -> Tuple[np.ndarr
         keep_indices[row, : len(chosen)] = chosen
         keep_scores[row, : len(chosen)] = chosen_scores
     return keep_indices, keep_scores
-
-
-def retrieval_metrics(neighbour_labels: np.ndarray, query_labels: Sequence[Any],
-                      gallery_labels: Sequence[Any]) -> Dict[str, float]:
-    """Precision@1 and MAP@R of leave-one-out neighbours (pytorch-metric-learning's definitions).
-
-    For a query with R other gallery rows of its label, MAP@R = (1/R) * sum over the first R neighbours of
-    precision@i at every relevant position i. Queries with no other row of their label are skipped.
-
-    Args:
-        neighbour_labels: (Q, >= max R) labels of each query's neighbours, best first.
-        query_labels: (Q,) label of each query.
-        gallery_labels: labels of the whole gallery (including the queries), to count R.
-
-    Returns:
-        ``{"precision_at_1", "map_at_r", "n_queries"}``.
-
-    Example:
-        >>> retrieval_metrics(np.array([["a", "b"], ["b", "a"], ["a", "a"]]), ["a", "a", "b"], ["a", "a", "b"])
-        {'precision_at_1': 0.5, 'map_at_r': 0.5, 'n_queries': 2}
-    """
-    counts: Dict[Any, int] = {}
-    for label in gallery_labels:
-        counts[label] = counts.get(label, 0) + 1
-    precision_at_1: List[float] = []
-    average_precisions: List[float] = []
-    for neighbours, label in zip(neighbour_labels, query_labels):
-        r = counts.get(label, 0) - 1
-        if r < 1:
-            continue
-        relevant = np.asarray([n == label for n in list(neighbours)[:r]], dtype=np.float64)
-        if len(relevant) < r:
-            relevant = np.concatenate([relevant, np.zeros(r - len(relevant))])
-        precision_at_1.append(float(relevant[0]))
-        precision_at_i = np.cumsum(relevant) / np.arange(1, r + 1)
-        average_precisions.append(float((precision_at_i * relevant).sum() / r))
-    if not precision_at_1:
-        raise DatasetError("no query has another gallery image of its class: retrieval metrics are undefined")
-    return {"precision_at_1": float(np.mean(precision_at_1)), "map_at_r": float(np.mean(average_precisions)),
-            "n_queries": len(precision_at_1)}

@@ -155,22 +155,10 @@ def test_errors_name_the_problem(tmp_path, vectors):
         load_index(path)
 
 
-def _slow_map_at_r(similarity: np.ndarray, labels: list) -> tuple:
-    """Obvious re-implementation: sort every other row by similarity, read the first R labels."""
-    p1, aps = [], []
-    for q in range(len(labels)):
-        others = [i for i in np.argsort(-similarity[q], kind="stable") if i != q]
-        r = sum(1 for i in others if labels[i] == labels[q])
-        if r == 0:
-            continue
-        hits = [labels[i] == labels[q] for i in others[:r]]
-        p1.append(float(hits[0]))
-        aps.append(sum(sum(hits[: j + 1]) / (j + 1) for j in range(r) if hits[j]) / r)
-    return float(np.mean(p1)), float(np.mean(aps))
-
-
-def test_leave_one_out_metrics_match_slow_version():
-    from drugsim.evaluation.index import leave_one_out_search, retrieval_metrics
+def test_leave_one_out_ranking_scored_by_retrieval_module():
+    """Neighbours from the index, turned into a similarity, score as the full similarity matrix does."""
+    from drugsim.evaluation.index import leave_one_out_search, neighbour_similarity
+    from drugsim.evaluation.retrieval import retrieval_metrics
 
     rng = np.random.default_rng(3)
     centres = rng.normal(size=(6, 8))
@@ -179,19 +167,19 @@ def test_leave_one_out_metrics_match_slow_version():
     index = build_index("cnn-cosine", vectors, labels)
     indices, _ = leave_one_out_search(index, vectors, k=10)
     assert all(q not in row for q, row in enumerate(indices))
-    metrics = retrieval_metrics(np.asarray(labels, dtype=object)[indices], labels, labels)
+    from_index = retrieval_metrics(neighbour_similarity(indices, 40), labels, labels, exclude_self=True)
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    p1, mapr = _slow_map_at_r(unit @ unit.T, labels)
-    assert metrics["precision_at_1"] == pytest.approx(p1)
-    assert metrics["map_at_r"] == pytest.approx(mapr)
-    assert metrics["n_queries"] == 40
+    full = retrieval_metrics(unit @ unit.T, labels, labels, exclude_self=True)
+    for key in ("precision_at_1", "map_at_r", "r_precision", "n_queries"):
+        assert from_index[key] == pytest.approx(full[key])
 
 
-def test_retrieval_metrics_errors():
-    from drugsim.evaluation.index import retrieval_metrics
+def test_neighbour_similarity_by_hand():
+    from drugsim.evaluation.index import neighbour_similarity
 
-    with pytest.raises(DatasetError, match="no query has another gallery image of its class"):
-        retrieval_metrics(np.array([["b"], ["a"]]), ["a", "b"], ["a", "b"])
+    similarity = neighbour_similarity(np.array([[2, 0], [0, -1]]), 3)
+    assert similarity[0].tolist() == [1.0, -np.inf, 2.0]
+    assert similarity[1].tolist() == [2.0, -np.inf, -np.inf]
 
 
 def test_dataset_search_exact_index_equals_brute_force():
@@ -202,6 +190,12 @@ def test_dataset_search_exact_index_equals_brute_force():
     vectors = rng.normal(size=(8, 16))[labels] + 0.5 * rng.normal(size=(120, 16))
     result = dataset_search("euclidean", vectors, labels, approx_kind="hnsw", repeats=1)
     rows = result["rows"]
+    from drugsim.evaluation.retrieval import retrieval_metrics
+
+    distances = np.linalg.norm(vectors[:, None, :] - vectors[None, :, :], axis=2)
+    full = retrieval_metrics(-distances, labels, labels, exclude_self=True)
+    assert rows["brute_force"]["map_at_r"] == pytest.approx(full["map_at_r"])
+    assert rows["brute_force"]["precision_at_1"] == pytest.approx(full["precision_at_1"])
     assert rows["flat"]["scores_equal_brute_force"] == 1.0
     assert rows["flat"]["map_at_r"] == pytest.approx(rows["brute_force"]["map_at_r"])
     assert rows["hnsw"]["map_at_r"] >= rows["flat"]["map_at_r"] - 0.05
