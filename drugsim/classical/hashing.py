@@ -57,7 +57,7 @@ def _hash_function(kind: str) -> Callable[..., Any]:
 
 
 def image_hash(image: np.ndarray, *, kind: str = "ahash", hash_size: Optional[int] = None) -> Any:
-    """The ``imagehash.ImageHash`` of an RGB or grey uint8 array (``hash_size`` is ``binbits`` for colorhash)."""
+    """The ``imagehash.ImageHash`` of an RGB or grey uint8 array (colorhash: ``hash_size`` is ``binbits``)."""
     if kind not in KINDS:
         raise ConfigError(f"hash kind {kind!r} is not supported. Try one of {list(KINDS)}")
     image = np.asarray(image)

@@ -58,7 +58,12 @@ METRICS: Dict[str, int] = {
     "bhattacharyya": cv2.HISTCMP_BHATTACHARYYA,
 }
 #: Which way each metric points (eqs. 1-4): chi-square and Bhattacharyya are distances.
-DIRECTIONS: Dict[str, str] = {"correl": "higher", "chisqr": "lower", "intersect": "higher", "bhattacharyya": "lower"}
+DIRECTIONS: Dict[str, str] = {
+    "correl": "higher",
+    "chisqr": "lower",
+    "intersect": "higher",
+    "bhattacharyya": "lower",
+}
 NORMALISATIONS = ("l1", "minmax", "none")
 #: Hue-saturation bins of the colour (HSV) histogram: hue spans 0-179 in OpenCV, saturation 0-255.
 COLOUR_BINS: Tuple[int, int] = (30, 32)
@@ -191,7 +196,8 @@ class HistogramMethod(SimilarityMethod):
             raise ConfigError(f"histogram metric {metric!r} is not supported. Try one of {list(METRICS)}")
         if normalisation not in NORMALISATIONS:
             raise ConfigError(
-                f"histogram normalisation {normalisation!r} is not supported. Try one of {list(NORMALISATIONS)}"
+                f"histogram normalisation {normalisation!r} is not supported. "
+                f"Try one of {list(NORMALISATIONS)}"
             )
         if not isinstance(bins, (int, np.integer)) or isinstance(bins, bool) or not 2 <= bins <= 256:
             raise ConfigError(f"histogram bins must be an integer in [2, 256], got {bins!r}")
@@ -218,7 +224,12 @@ class HistogramMethod(SimilarityMethod):
         return compare_histograms(np.stack(features_a), np.stack(features_b), self.metric).astype(np.float64)
 
     def config(self) -> Dict[str, Any]:
-        return {"metric": self.metric, "colour": self.colour, "bins": self.bins, "normalisation": self.normalisation}
+        return {
+            "metric": self.metric,
+            "colour": self.colour,
+            "bins": self.bins,
+            "normalisation": self.normalisation,
+        }
 
     def feature_config(self) -> Dict[str, Any]:
         return {"colour": self.colour, "bins": self.bins, "normalisation": self.normalisation}
@@ -248,7 +259,10 @@ def normalisation_study(
     """
     codes = {**METRICS, "chisqr_alt": cv2.HISTCMP_CHISQR_ALT, "kl_div": cv2.HISTCMP_KL_DIV}
     labels_arr = np.asarray(labels, dtype=int)
-    raw = [(grey_histogram(a, normalisation="none"), grey_histogram(b, normalisation="none")) for a, b in grey_pairs]
+    raw = [
+        (grey_histogram(a, normalisation="none"), grey_histogram(b, normalisation="none"))
+        for a, b in grey_pairs
+    ]
     rows: List[Dict[str, Any]] = []
     for normalisation in normalisations:
         scores = np.zeros((len(raw), len(codes)))
@@ -266,8 +280,12 @@ def normalisation_study(
                         "normalisation": normalisation,
                         "cv2_method": method,
                         "cv2_code": int(code),
-                        "positive_mean": float(np.mean(scores[labels_arr == 1, j])) if (labels_arr == 1).any() else float("nan"),
-                        "negative_mean": float(np.mean(scores[labels_arr == 0, j])) if (labels_arr == 0).any() else float("nan"),
+                        "positive_mean": float(np.mean(scores[labels_arr == 1, j]))
+                        if (labels_arr == 1).any()
+                        else float("nan"),
+                        "negative_mean": float(np.mean(scores[labels_arr == 0, j]))
+                        if (labels_arr == 0).any()
+                        else float("nan"),
                     }
                 )
     return rows

@@ -49,6 +49,7 @@ References:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import cv2
@@ -130,9 +131,13 @@ class KeypointMethod(SimilarityMethod):
         ransac_threshold: float = 5.0,
     ) -> None:
         if detector not in DETECTORS:
-            raise ConfigError(f"keypoint detector {detector!r} is not supported. Try one of {list(DETECTORS)}")
+            raise ConfigError(
+                f"keypoint detector {detector!r} is not supported. Try one of {list(DETECTORS)}"
+            )
         if match_filter not in MATCH_FILTERS:
-            raise ConfigError(f"match_filter {match_filter!r} is not supported. Try one of {list(MATCH_FILTERS)}")
+            raise ConfigError(
+                f"match_filter {match_filter!r} is not supported. Try one of {list(MATCH_FILTERS)}"
+            )
         if not 0.0 < float(ratio) < 1.0:
             raise ConfigError(f"ratio must lie strictly between 0 and 1, got {ratio!r}")
         if max_distance is not None and not float(max_distance) > 0:
@@ -149,7 +154,9 @@ class KeypointMethod(SimilarityMethod):
         self.ransac = bool(ransac)
         self.match_filter = "ratio" if self.ransac else match_filter
         self.ratio = float(ratio)
-        self.max_distance = float(max_distance) if max_distance is not None else DEFAULT_MAX_DISTANCE[detector]
+        self.max_distance = (
+            float(max_distance) if max_distance is not None else DEFAULT_MAX_DISTANCE[detector]
+        )
         self.n_features = int(n_features)
         self.max_side = int(max_side)
         self.scale_factor = float(scale_factor)
@@ -332,11 +339,13 @@ def compare_match_filters(
     """
     for match_filter in filters:
         if match_filter not in MATCH_FILTERS:
-            raise ConfigError(f"match_filter {match_filter!r} is not supported. Try one of {list(MATCH_FILTERS)}")
+            raise ConfigError(
+                f"match_filter {match_filter!r} is not supported. Try one of {list(MATCH_FILTERS)}"
+            )
     if isinstance(method_factory, str):
         detector = method_factory
 
-        def method_factory(match_filter: str) -> KeypointMethod:  # noqa: F811 - specialised default
+        def method_factory(match_filter: str) -> KeypointMethod:
             return KeypointMethod(detector, match_filter=match_filter)
 
     if read_image is None:
@@ -344,33 +353,39 @@ def compare_match_filters(
 
         read_image = default_reader
     describer = method_factory(filters[0])
-    cache: Dict[Any, KeypointFeatures] = dict(features or {})
+    cache: Dict[Any, KeypointFeatures] = {Path(k): v for k, v in (features or {}).items()}
     for pair in val_pairs:
         for path in (pair.path_a, pair.path_b):
-            if path not in cache:
-                cache[path] = describer.describe(read_image(path))
+            if Path(path) not in cache:
+                cache[Path(path)] = describer.describe(read_image(path))
     labels = np.array([int(pair.label) for pair in val_pairs])
     rows = []
     for match_filter in filters:
         method = method_factory(match_filter)
-        scores = np.array([method.score(cache[p.path_a], cache[p.path_b]) for p in val_pairs], dtype=float)
-        keypoints_a = np.array([max(len(cache[p.path_a]), 1) for p in val_pairs], dtype=float)
+        scores = np.array(
+            [method.score(cache[Path(p.path_a)], cache[Path(p.path_b)]) for p in val_pairs], float
+        )
+        keypoints_a = np.array([max(len(cache[Path(p.path_a)]), 1) for p in val_pairs], dtype=float)
         fraction = scores / keypoints_a
         rows.append(
             {
                 "match_filter": match_filter,
                 **_midpoint_accuracy(scores, labels),
-                "matched_fraction_positive": float(fraction[labels == 1].mean()) if (labels == 1).any() else float("nan"),
-                "matched_fraction_negative": float(fraction[labels == 0].mean()) if (labels == 0).any() else float("nan"),
+                "matched_fraction_positive": float(fraction[labels == 1].mean())
+                if (labels == 1).any()
+                else float("nan"),
+                "matched_fraction_negative": float(fraction[labels == 0].mean())
+                if (labels == 0).any()
+                else float("nan"),
             }
         )
     return rows
 
 
 __all__ = [
+    "DEFAULT_MATCH_FILTER",
     "DETECTORS",
     "MATCH_FILTERS",
-    "DEFAULT_MATCH_FILTER",
     "KeypointFeatures",
     "KeypointMethod",
     "compare_match_filters",

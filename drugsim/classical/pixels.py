@@ -115,7 +115,7 @@ class CosineMethod(SimilarityMethod):
 
 
 class EuclideanMethod(SimilarityMethod):
-    """Euclidean distance of grey pixels at a common size, as a root-mean-square difference (beyond the paper).
+    """Euclidean distance of grey pixels at a common size, as a root-mean-square difference (beyond paper).
 
     The score is ``||a - b||_2 / sqrt(size * size)`` with pixels scaled to [0, 1]: the Euclidean distance
     divided by its largest possible value, so it lies in [0, 1] whatever ``size`` is.

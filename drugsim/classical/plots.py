@@ -31,7 +31,9 @@ def plot_image_pair(
 
     height = min(image_a.shape[0], image_b.shape[0], 320)
     resized = [
-        cv2.resize(img, (max(1, round(img.shape[1] * height / img.shape[0])), height), interpolation=cv2.INTER_AREA)
+        cv2.resize(
+            img, (max(1, round(img.shape[1] * height / img.shape[0])), height), interpolation=cv2.INTER_AREA
+        )
         for img in (image_a, image_b)
     ]
     resized = [np.repeat(img[:, :, None], 3, axis=2) if img.ndim == 2 else img for img in resized]
@@ -88,7 +90,7 @@ def draw_matches(
         None,
         flags=cv2.DrawMatchesFlags_NOT_DRAW_SINGLE_POINTS,
     )
-    counts = {"keypoints_a": len(feature_a), "keypoints_b": len(feature_b), "matches": int(len(matches))}
+    counts = {"keypoints_a": len(feature_a), "keypoints_b": len(feature_b), "matches": len(matches)}
     return canvas, counts
 
 
@@ -127,11 +129,21 @@ def plot_score_distribution(
 
     ax = _axes(ax, figsize=(4.0, 3.0))
     frame = pd.DataFrame(
-        {"score": np.asarray(scores, dtype=float), "pair": np.where(np.asarray(labels) == 1, "positive", "negative")}
+        {
+            "score": np.asarray(scores, dtype=float),
+            "pair": np.where(np.asarray(labels) == 1, "positive", "negative"),
+        }
     )
     sns.histplot(
-        data=frame, x="score", hue="pair", hue_order=["positive", "negative"], stat="density",
-        common_norm=False, element="step", bins=30, ax=ax,
+        data=frame,
+        x="score",
+        hue="pair",
+        hue_order=["positive", "negative"],
+        stat="density",
+        common_norm=False,
+        element="step",
+        bins=30,
+        ax=ax,
     )
     if threshold is not None and np.isfinite(threshold):
         ax.axvline(threshold, color="black", linestyle="--", linewidth=1)
@@ -158,10 +170,14 @@ def plot_score_distributions(
     for ax, name in zip(axes.ravel(), names):
         entry = results[name]
         plot_score_distribution(
-            entry["scores"], entry["labels"], ax=ax, title=name,
-            threshold=entry.get("threshold"), direction=entry.get("direction", "higher"),
+            entry["scores"],
+            entry["labels"],
+            ax=ax,
+            title=name,
+            threshold=entry.get("threshold"),
+            direction=entry.get("direction", "higher"),
         )
-    for ax in axes.ravel()[len(names):]:
+    for ax in axes.ravel()[len(names) :]:
         ax.set_axis_off()
     fig.tight_layout()
     return fig

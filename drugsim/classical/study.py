@@ -121,7 +121,9 @@ def pick_example_pair(pairs: Sequence[Pair], *, seed: int = 0, n_candidates: int
             counts[path] = len(orb.describe(read_image(path)))
         return counts[path]
 
-    return max((positives[i] for i in order), key=lambda p: min(keypoints(Path(p.path_a)), keypoints(Path(p.path_b))))
+    return max(
+        (positives[i] for i in order), key=lambda p: min(keypoints(Path(p.path_a)), keypoints(Path(p.path_b)))
+    )
 
 
 def example_scores(
@@ -188,8 +190,14 @@ def evaluate_methods(
     labels = pair_labels(pairs)
     for method in methods:
         result, scores = evaluate_method(
-            method, pairs, val_pairs=val_pairs, cache_dir=cache_dir, n_jobs=n_jobs, progress=False,
-            n_boot=n_boot, seed=seed,
+            method,
+            pairs,
+            val_pairs=val_pairs,
+            cache_dir=cache_dir,
+            n_jobs=n_jobs,
+            progress=False,
+            n_boot=n_boot,
+            seed=seed,
         )
         result.update(scores=np.asarray(scores), labels=labels, direction=method.direction)
         results[display_name(method)] = result
@@ -254,7 +262,7 @@ def _names(items: Sequence[str]) -> str:
 
 
 def agreement_sentence(rows: Sequence[Mapping[str, Any]], *, paper_says_separates: Mapping[str, bool]) -> str:
-    """Plain sentence: for the paper's methods in ``rows``, where our separation verdict agrees with the paper.
+    """Plain sentence saying, for the paper's methods in ``rows``, where our verdict agrees with the paper's.
 
     Args:
         rows: :func:`table7_rows` output.
@@ -272,22 +280,36 @@ def agreement_sentence(rows: Sequence[Mapping[str, Any]], *, paper_says_separate
             f"(ROC AUC {_names([f'{auc[m]:.2f}' for m in agree])}; 'separates' means AUC >= {SEPARATES_AUC})."
         )
     if disagree:
-        verdicts = [
-            f"{m} (AUC {auc[m]:.2f}, so it {'separates' if not paper_says_separates[m.split('@')[0]] else 'does not separate'}"
-            f" here; the paper says it {'separates' if paper_says_separates[m.split('@')[0]] else 'does not'})"
-            for m in disagree
-        ]
+        verdicts = []
+        for m in disagree:
+            paper_verdict = paper_says_separates[m.split("@")[0]]
+            ours = "does not separate" if paper_verdict else "separates"
+            theirs = "separates" if paper_verdict else "does not"
+            verdicts.append(f"{m} (AUC {auc[m]:.2f}, so it {ours} here; the paper says it {theirs})")
         parts.append(f"We disagree for {_names(verdicts)}.")
     wrong_way = [r["method"] for r in judged if not r["right_way"]]
     if wrong_way:
-        parts.append(f"The mean scores point the wrong way (negatives look more similar) for {_names(wrong_way)}.")
+        parts.append(
+            f"The mean scores point the wrong way (negatives look more similar) for {_names(wrong_way)}."
+        )
     return " ".join(parts) if parts else "No method of the paper was evaluated."
 
 
 #: The paper's verdicts (section 4.3.2): only SIFT and ORB separate positive from negative pairs.
 PAPER_SEPARATES: Dict[str, bool] = {
-    **{name: False for name in ("hist-correl", "hist-chisqr", "hist-intersect", "hist-bhattacharyya", "cosine",
-                                "ahash", "phash", "dhash")},
+    **{
+        name: False
+        for name in (
+            "hist-correl",
+            "hist-chisqr",
+            "hist-intersect",
+            "hist-bhattacharyya",
+            "cosine",
+            "ahash",
+            "phash",
+            "dhash",
+        )
+    },
     "sift": True,
     "orb": True,
 }
@@ -319,13 +341,19 @@ def table8_evaluation(
     from drugsim.evaluation.evaluate import evaluate_scores
 
     fitted_on_val = evaluate_methods(
-        methods, test_pairs, val_pairs=val_pairs or None, cache_dir=cache_dir, n_jobs=n_jobs, n_boot=n_boot,
+        methods,
+        test_pairs,
+        val_pairs=val_pairs or None,
+        cache_dir=cache_dir,
+        n_jobs=n_jobs,
+        n_boot=n_boot,
         seed=seed,
     )
     paper_way: Dict[str, Dict[str, Any]] = {}
     for name, result in fitted_on_val.items():
-        redone = evaluate_scores(result["scores"], result["labels"], direction=result["direction"], n_boot=n_boot,
-                                 seed=seed)
+        redone = evaluate_scores(
+            result["scores"], result["labels"], direction=result["direction"], n_boot=n_boot, seed=seed
+        )
         paper_way[name] = {**result, **redone}
     return {"paper": paper_way, "val": fitted_on_val if val_pairs else {}}
 
@@ -344,10 +372,15 @@ def filter_comparison(
     from drugsim.evaluation.engine import describe_images, pair_paths
 
     features = describe_images(
-        create_method(detector, **options), pair_paths(val_pairs), n_jobs=n_jobs, cache_dir=cache_dir, progress=False
+        create_method(detector, **options),
+        pair_paths(val_pairs),
+        n_jobs=n_jobs,
+        cache_dir=cache_dir,
+        progress=False,
     )
     rows = compare_match_filters(
-        lambda match_filter: create_method(detector, match_filter=match_filter, **options), val_pairs,
+        lambda match_filter: create_method(detector, match_filter=match_filter, **options),
+        val_pairs,
         features=features,
     )
     return [{"detector": detector, **row} for row in rows]
@@ -386,7 +419,11 @@ def closest_normalisation(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
             if gap < best_gap:
                 best, best_gap = row, gap
         if best is not None:
-            out[metric] = {"normalisation": best["normalisation"], "cv2_method": best["cv2_method"],
-                           "positive_mean": best["positive_mean"], "negative_mean": best["negative_mean"],
-                           "log10_gap": best_gap}
+            out[metric] = {
+                "normalisation": best["normalisation"],
+                "cv2_method": best["cv2_method"],
+                "positive_mean": best["positive_mean"],
+                "negative_mean": best["negative_mean"],
+                "log10_gap": best_gap,
+            }
     return out

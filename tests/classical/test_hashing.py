@@ -24,12 +24,15 @@ IMAGEHASH_FUNCTIONS = {
 
 @pytest.mark.parametrize("kind", list(IMAGEHASH_FUNCTIONS))
 def test_scores_equal_imagehash_hamming(kind, face_a, face_b):
-    # Known answers from the library itself: equal bits = 64 - (hash_a - hash_b), imagehash's Hamming distance.
+    # Known answers from the library itself: equal bits = 64 - (hash_a - hash_b), imagehash's Hamming
+    # distance.
     method = HashMethod(kind)
     reference_a = IMAGEHASH_FUNCTIONS[kind](Image.fromarray(face_a))
     reference_b = IMAGEHASH_FUNCTIONS[kind](Image.fromarray(face_b))
     assert method.score(method.describe(face_a), method.describe(face_b)) == 64 - (reference_a - reference_b)
-    np.testing.assert_array_equal(np.unpackbits(method.describe(face_a)).astype(bool), reference_a.hash.ravel())
+    np.testing.assert_array_equal(
+        np.unpackbits(method.describe(face_a)).astype(bool), reference_a.hash.ravel()
+    )
 
 
 def test_colorhash_equals_imagehash(face_a, face_b):
@@ -99,7 +102,8 @@ def test_blank_tiny_grey_and_batch(kind, face_a):
     assert grey.dtype == np.uint8 and grey.shape == colour.shape
     features_a, features_b = [tiny, blank, colour], [colour, colour, grey]
     np.testing.assert_array_equal(
-        method.score_pairs(features_a, features_b), [method.score(a, b) for a, b in zip(features_a, features_b)]
+        method.score_pairs(features_a, features_b),
+        [method.score(a, b) for a, b in zip(features_a, features_b)],
     )
     assert pickle.loads(pickle.dumps(colour)).tobytes() == colour.tobytes()
 

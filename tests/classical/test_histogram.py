@@ -39,7 +39,8 @@ def test_hand_worked_half_black_half_white_vs_black():
 
 
 def test_identical_histograms_match_opencv_tutorial(face_a):
-    # OpenCV's "Histogram Comparison" tutorial (docs.opencv.org/4.x/d8/dc8/tutorial_histogram_comparison.html):
+    # OpenCV's "Histogram Comparison" tutorial
+    # (docs.opencv.org/4.x/d8/dc8/tutorial_histogram_comparison.html):
     # comparing a histogram with itself gives Correlation 1 and Chi-square and Bhattacharyya 0 (a perfect
     # match); Intersection equals the histogram's total, 1 for our L1-normalised histograms.
     expected = {"correl": 1.0, "chisqr": 0.0, "intersect": 1.0, "bhattacharyya": 0.0}
@@ -71,7 +72,10 @@ def test_method_scores_equal_opencv_on_images(metric, face_a, face_b):
 
 def test_directions_follow_equations():
     assert {m: create_method(f"hist-{m}").direction for m in METRICS} == {
-        "correl": "higher", "chisqr": "lower", "intersect": "higher", "bhattacharyya": "lower",
+        "correl": "higher",
+        "chisqr": "lower",
+        "intersect": "higher",
+        "bhattacharyya": "lower",
     }
     assert create_method("hist-chisqr").name == "hist-chisqr"
 
@@ -121,7 +125,9 @@ def test_bhattacharyya_never_exceeds_one_whatever_the_normalisation(face_a, face
 
 
 def test_bad_options_raise_config_error():
-    with pytest.raises(ConfigError, match=r"histogram metric 'cosine' is not supported. Try one of \['correl'"):
+    with pytest.raises(
+        ConfigError, match=r"histogram metric 'cosine' is not supported. Try one of \['correl'"
+    ):
         HistogramMethod("cosine")
     with pytest.raises(ConfigError, match=r"bins must be an integer in \[2, 256\], got 1000"):
         HistogramMethod("correl", bins=1000)

@@ -26,7 +26,10 @@ def test_paper_settings():
     assert sift.norm_type == cv2.NORM_L1  # "Manhattan distance", section 2.4
     assert orb.norm_type == cv2.NORM_HAMMING and orb.scale_factor == 1.2  # section 2.5, eq. 14
     assert sift.paper_section == "2.4" and orb.paper_section == "2.5"
-    assert create_method("orb-ransac").name == "orb-ransac" and create_method("sift-ransac").paper_section == "beyond"
+    assert (
+        create_method("orb-ransac").name == "orb-ransac"
+        and create_method("sift-ransac").paper_section == "beyond"
+    )
     assert all(m.direction == "higher" for m in (sift, orb))
 
 
@@ -94,12 +97,16 @@ def test_blank_tiny_and_grey_images_score_zero_not_crash(name, face_a):
     assert method.score(blank, tiny) == 0.0
     grey = method.describe(cv2.cvtColor(face_a, cv2.COLOR_RGB2GRAY))
     np.testing.assert_array_equal(grey.descriptors, textured.descriptors)
-    np.testing.assert_array_equal(method.score_pairs([blank, textured], [textured, grey]), [0.0, method.score(textured, grey)])
+    np.testing.assert_array_equal(
+        method.score_pairs([blank, textured], [textured, grey]), [0.0, method.score(textured, grey)]
+    )
 
 
 def test_single_keypoint_image_does_not_crash(orb_features):
-    method, fa, _ = orb_features
-    one = KeypointFeatures(fa.points[:1], fa.sizes[:1], fa.angles[:1], fa.descriptors[:1], fa.image_shape, 1.0)
+    _, fa, _ = orb_features
+    one = KeypointFeatures(
+        fa.points[:1], fa.sizes[:1], fa.angles[:1], fa.descriptors[:1], fa.image_shape, 1.0
+    )
     score = {f: KeypointMethod("orb", match_filter=f).score(fa, one) for f in MATCH_FILTERS}
     assert score["none"] == len(fa) and score["crosscheck"] == 1.0  # the keypoint matches itself, mutually
     assert score["ratio"] == 0.0  # no second neighbour: the ratio test cannot be passed
@@ -121,9 +128,13 @@ def test_compare_match_filters_ranks_on_validation_pairs():
 
 
 def test_bad_options_raise_config_error():
-    with pytest.raises(ConfigError, match=r"keypoint detector 'surf' is not supported. Try one of \['sift', 'orb'\]"):
+    with pytest.raises(
+        ConfigError, match=r"keypoint detector 'surf' is not supported. Try one of \['sift', 'orb'\]"
+    ):
         KeypointMethod("surf")
-    with pytest.raises(ConfigError, match=r"match_filter 'knn' is not supported. Try one of \['none', 'crosscheck'"):
+    with pytest.raises(
+        ConfigError, match=r"match_filter 'knn' is not supported. Try one of \['none', 'crosscheck'"
+    ):
         KeypointMethod("orb", match_filter="knn")
     with pytest.raises(ConfigError, match=r"ratio must lie strictly between 0 and 1, got 1.5"):
         KeypointMethod("orb", ratio=1.5)

@@ -30,14 +30,20 @@ def test_cosine_ignores_uniform_scaling_but_not_structure(face_a, face_b):
 
 def test_cosine_of_zero_images_is_defined():
     method = CosineMethod(size=4)
-    black, white = method.describe(np.zeros((3, 3), np.uint8)), method.describe(np.full((3, 3), 255, np.uint8))
+    black, white = (
+        method.describe(np.zeros((3, 3), np.uint8)),
+        method.describe(np.full((3, 3), 255, np.uint8)),
+    )
     assert method.score(black, black) == 1.0 and method.score(black, white) == 0.0
 
 
 def test_euclidean_range_and_direction(face_a):
     method = create_method("euclidean")
     assert method.direction == "lower" and method.paper_section == "beyond"
-    black, white = method.describe(np.zeros((9, 9, 3), np.uint8)), method.describe(np.full((9, 9, 3), 255, np.uint8))
+    black, white = (
+        method.describe(np.zeros((9, 9, 3), np.uint8)),
+        method.describe(np.full((9, 9, 3), 255, np.uint8)),
+    )
     assert method.score(black, white) == pytest.approx(1.0)
     assert method.score(black, black) == 0.0
     fa = method.describe(face_a)
@@ -53,7 +59,10 @@ def test_ssim_equals_scikit_image(face_a, face_b):
     rng = np.random.default_rng(3)
     x, y = rng.integers(0, 256, (2, 3, 20, 31), dtype=np.uint8)
     np.testing.assert_allclose(
-        ssim_batch(x, y), [structural_similarity(a, b, data_range=255) for a, b in zip(x, y)], rtol=RTOL, atol=ATOL
+        ssim_batch(x, y),
+        [structural_similarity(a, b, data_range=255) for a, b in zip(x, y)],
+        rtol=RTOL,
+        atol=ATOL,
     )
 
 
@@ -73,7 +82,10 @@ def test_vectorised_equals_loop_and_direction(name, face_a, face_b):
 @pytest.mark.parametrize("name", ["cosine", "euclidean", "ssim"])
 def test_tiny_blank_and_grey_input(name, face_a):
     method = create_method(name)
-    tiny, blank = method.describe(np.zeros((1, 1, 3), np.uint8)), method.describe(np.full((40, 40), 200, np.uint8))
+    tiny, blank = (
+        method.describe(np.zeros((1, 1, 3), np.uint8)),
+        method.describe(np.full((40, 40), 200, np.uint8)),
+    )
     assert np.isfinite(method.score(tiny, blank)) and np.isfinite(method.score(blank, blank))
     grey = face_a.mean(axis=2).astype(np.uint8)
     assert method.describe(grey).shape == method.describe(face_a).shape

@@ -5,12 +5,12 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from classical_images import rotate  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from classical_images import rotate
 
-from drugsim.classical.keypoints import KeypointMethod  # noqa: E402
-from drugsim.classical.plots import (  # noqa: E402
+from drugsim.classical.keypoints import KeypointMethod
+from drugsim.classical.plots import (
     draw_matches,
     plot_histogram_pair,
     plot_matches,
@@ -44,7 +44,8 @@ def test_score_distributions():
     assert plot_score_distribution(scores, labels, ax=ax, threshold=0.0, title="orb") is ax
     plt.close(fig)
     fig = plot_score_distributions(
-        {name: {"scores": scores, "labels": labels, "direction": "lower"} for name in ("a", "b", "c")}, ncols=2
+        {name: {"scores": scores, "labels": labels, "direction": "lower"} for name in ("a", "b", "c")},
+        ncols=2,
     )
     assert len(fig.axes) == 4
     plt.close(fig)

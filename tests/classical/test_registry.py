@@ -14,9 +14,24 @@ CLASSICAL_NAMES = [name for name, spec in _REGISTRY.items() if spec.target.start
 
 
 def test_all_paper_methods_are_here():
-    expected = {"hist-correl", "hist-chisqr", "hist-intersect", "hist-bhattacharyya", "cosine", "ahash",
-                "phash", "dhash", "sift", "orb", "sift-ransac", "orb-ransac", "whash", "colorhash",
-                "euclidean", "ssim"}
+    expected = {
+        "hist-correl",
+        "hist-chisqr",
+        "hist-intersect",
+        "hist-bhattacharyya",
+        "cosine",
+        "ahash",
+        "phash",
+        "dhash",
+        "sift",
+        "orb",
+        "sift-ransac",
+        "orb-ransac",
+        "whash",
+        "colorhash",
+        "euclidean",
+        "ssim",
+    }
     assert set(CLASSICAL_NAMES) == expected
 
 

@@ -21,7 +21,9 @@ def test_balanced_sample_is_balanced_seeded_and_bounded():
     assert len(sample) == 20 and sum(p.label for p in sample) == 10
     assert sample == study.balanced_sample(pairs, 20, seed=1)
     assert sample != study.balanced_sample(pairs, 20, seed=2)
-    assert sorted(study.balanced_sample(pairs, 0), key=lambda p: p.path_a) == sorted(pairs, key=lambda p: p.path_a)
+    assert sorted(study.balanced_sample(pairs, 0), key=lambda p: p.path_a) == sorted(
+        pairs, key=lambda p: p.path_a
+    )
     few_positive = [Pair("a", "b", 1)] + [Pair(f"c{i}", "d", 0) for i in range(9)]
     assert len(study.balanced_sample(few_positive, 6)) == 6  # fills up with negatives
 
@@ -31,22 +33,44 @@ def test_separation_verdicts_and_sentence():
         {"method": "orb", "separates": True, "roc_auc": 0.93, "right_way": True},
         {"method": "sift@ratio", "separates": False, "roc_auc": 0.7, "right_way": True},
         {"method": "ahash", "separates": False, "roc_auc": 0.48, "right_way": False},
-        {"method": "ssim", "separates": True, "roc_auc": 0.9, "right_way": True},  # not a paper verdict: ignored
+        {
+            "method": "ssim",
+            "separates": True,
+            "roc_auc": 0.9,
+            "right_way": True,
+        },  # not a paper verdict: ignored
     ]
     sentence = study.agreement_sentence(rows, paper_says_separates=study.PAPER_SEPARATES)
     assert sentence.startswith("We agree with the paper for orb and ahash (ROC AUC 0.93 and 0.48;")
-    assert "We disagree for sift@ratio (AUC 0.70, so it does not separate here; the paper says it separates)." in sentence
+    assert (
+        "We disagree for sift@ratio (AUC 0.70, so it does not separate here; the paper says it separates)."
+        in sentence
+    )
     assert sentence.endswith("for ahash.") and "ssim" not in sentence
     assert study.separates({"roc_auc": 0.8}) and not study.separates({"roc_auc": float("nan")})
     assert study.means_point_right_way({"positive_mean": 1.0, "negative_mean": 2.0}, "lower")
 
 
 def test_table_rows_carry_paper_columns():
-    result = {"direction": "higher", "positive_mean": 10.0, "negative_mean": 4.0, "accuracy": 0.8, "roc_auc": 0.9,
-              "pairs_per_second": 100.0, "paper_section": "2.5", "n_pairs": 10, "threshold": 7.0,
-              "threshold_fitted_on": "test", "ci95": {"accuracy": [0.7, 0.9]}}
+    result = {
+        "direction": "higher",
+        "positive_mean": 10.0,
+        "negative_mean": 4.0,
+        "accuracy": 0.8,
+        "roc_auc": 0.9,
+        "pairs_per_second": 100.0,
+        "paper_section": "2.5",
+        "n_pairs": 10,
+        "threshold": 7.0,
+        "threshold_fitted_on": "test",
+        "ci95": {"accuracy": [0.7, 0.9]},
+    }
     (row7,) = study.table7_rows({"orb@ratio": result})
-    assert row7["paper_positive_mean"] == paper.TABLE7["orb"]["positive_mean"] and row7["separates"] and row7["in_paper"]
+    assert (
+        row7["paper_positive_mean"] == paper.TABLE7["orb"]["positive_mean"]
+        and row7["separates"]
+        and row7["in_paper"]
+    )
     (row8,) = study.table8_rows({"orb@ratio": result})
     assert row8["paper_accuracy"] == paper.TABLE8["orb"]["accuracy"] and row8["paper_threshold"] == 200.0
     assert (row8["accuracy_ci95_low"], row8["accuracy_ci95_high"]) == (0.7, 0.9)
@@ -55,27 +79,43 @@ def test_table_rows_carry_paper_columns():
 
 
 def test_best_filter_ignores_unfiltered_matching():
-    rows = [{"match_filter": "none", "accuracy": 0.9, "roc_auc": 0.5},
-            {"match_filter": "crosscheck", "accuracy": 0.7, "roc_auc": 0.8},
-            {"match_filter": "ratio", "accuracy": 0.7, "roc_auc": 0.9}]
+    rows = [
+        {"match_filter": "none", "accuracy": 0.9, "roc_auc": 0.5},
+        {"match_filter": "crosscheck", "accuracy": 0.7, "roc_auc": 0.8},
+        {"match_filter": "ratio", "accuracy": 0.7, "roc_auc": 0.9},
+    ]
     assert study.best_filter(rows) == "ratio"
 
 
 def test_closest_normalisation_finds_matching_magnitudes():
-    rows = [{"normalisation": "l1", "cv2_method": "kl_div", "positive_mean": 4.2, "negative_mean": 3.2},
-            {"normalisation": "l1", "cv2_method": "bhattacharyya", "positive_mean": 0.2, "negative_mean": 0.3}]
+    rows = [
+        {"normalisation": "l1", "cv2_method": "kl_div", "positive_mean": 4.2, "negative_mean": 3.2},
+        {"normalisation": "l1", "cv2_method": "bhattacharyya", "positive_mean": 0.2, "negative_mean": 0.3},
+    ]
     assert study.closest_normalisation(rows)["hist-bhattacharyya"]["cv2_method"] == "kl_div"
 
 
 def test_example_pair_prefers_textured_faces_and_example_scores(tmp_path):
     blank = np.full((120, 160, 3), 200, np.uint8)
-    paths = {name: write_image(tmp_path / f"{name}.png", image) for name, image in
-             {"blank1": blank, "blank2": blank, "tex1": box_face(1), "tex2": rotate(box_face(1), 2)}.items()}
-    pairs = [Pair(paths["blank1"], paths["blank2"], 1), Pair(paths["tex1"], paths["tex2"], 1),
-             Pair(paths["tex1"], paths["blank1"], 0)]
+    paths = {
+        name: write_image(tmp_path / f"{name}.png", image)
+        for name, image in {
+            "blank1": blank,
+            "blank2": blank,
+            "tex1": box_face(1),
+            "tex2": rotate(box_face(1), 2),
+        }.items()
+    }
+    pairs = [
+        Pair(paths["blank1"], paths["blank2"], 1),
+        Pair(paths["tex1"], paths["tex2"], 1),
+        Pair(paths["tex1"], paths["blank1"], 0),
+    ]
     assert study.pick_example_pair(pairs, seed=0) == pairs[1]
     with pytest.raises(DatasetError, match="no positive pair"):
         study.pick_example_pair(pairs[2:])
-    rows = study.example_scores(["ahash", "orb"], box_face(1), box_face(1), paper_values=paper.TABLE4_FIG1_HASHES)
+    rows = study.example_scores(
+        ["ahash", "orb"], box_face(1), box_face(1), paper_values=paper.TABLE4_FIG1_HASHES
+    )
     assert rows[0] == {"method": "ahash", "ours": 64.0, "paper": 32, "direction": "higher", "in_paper": True}
     assert math.isnan(rows[1]["paper"])
