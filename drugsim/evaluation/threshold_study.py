@@ -225,7 +225,6 @@ def headline_table(results: Mapping[str, Mapping[str, Any]]):
         for metric in ("accuracy", "balanced_accuracy", "roc_auc", "eer", "precision", "recall"):
             low, high = result["ci95"][metric]
             row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = result[metric], low, high
-        row["pairs_per_second"] = result.get("pairs_per_second")
         rows[name] = row
     return pd.DataFrame.from_dict(rows, orient="index")
 

@@ -56,7 +56,7 @@ def default_threshold(method) -> Tuple[Optional[float], str]:
 
     own = getattr(method, "threshold", None)
     if own is not None:
-        return float(own), "the checkpoint's training threshold (paper section 4.2: 0.8)"
+        return float(own), "the checkpoint's training threshold (paper section 4.2)"
     name = getattr(method, "name", str(method))
     if name in paper.TABLE8_THRESHOLDS:
         return float(paper.TABLE8_THRESHOLDS[name]), "paper Table 8 (midpoint of the Table 7 means)"
