@@ -427,3 +427,27 @@ def closest_normalisation(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
                 "log10_gap": best_gap,
             }
     return out
+
+
+def paper_matched_fractions(detector: str) -> Dict[str, float]:
+    """Matches per keypoint implied by the paper: Table 7's mean matches over the keypoints of its Fig. 6/7
+    example's first image (the only keypoint count it gives), for positives and negatives."""
+    figure = paper.FIG6_SIFT if detector == "sift" else paper.FIG7_ORB
+    table = paper.TABLE7[detector]
+    return {
+        "positive": table["positive_mean"] / figure["keypoints_a"],
+        "negative": table["negative_mean"] / figure["keypoints_a"],
+    }
+
+
+def closest_to_paper(rows: Sequence[Mapping[str, Any]], detector: str) -> str:
+    """The match filter whose matched fractions (positives, negatives) are nearest the paper's."""
+    target = paper_matched_fractions(detector)
+    candidates = [r for r in rows if r.get("detector", detector) == detector]
+
+    def gap(row: Mapping[str, Any]) -> float:
+        return abs(row["matched_fraction_positive"] - target["positive"]) + abs(
+            row["matched_fraction_negative"] - target["negative"]
+        )
+
+    return min(candidates, key=gap)["match_filter"]
