@@ -119,3 +119,26 @@ def test_example_pair_prefers_textured_faces_and_example_scores(tmp_path):
     )
     assert rows[0] == {"method": "ahash", "ours": 64.0, "paper": 32, "direction": "higher", "in_paper": True}
     assert math.isnan(rows[1]["paper"])
+
+
+def test_paper_matched_fractions_and_closest_filter():
+    # Fig. 6: 391 keypoints in the first image; Table 7: 227.86 matches on positives, 92.806 on negatives.
+    fractions = study.paper_matched_fractions("sift")
+    assert fractions["positive"] == pytest.approx(227.86 / 391) and fractions["negative"] == pytest.approx(
+        92.806 / 391
+    )
+    rows = [
+        {
+            "detector": "orb",
+            "match_filter": "ratio",
+            "matched_fraction_positive": 0.15,
+            "matched_fraction_negative": 0.02,
+        },
+        {
+            "detector": "orb",
+            "match_filter": "crosscheck",
+            "matched_fraction_positive": 0.5,
+            "matched_fraction_negative": 0.3,
+        },
+    ]
+    assert study.closest_to_paper(rows, "orb") == "crosscheck"
