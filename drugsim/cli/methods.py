@@ -133,7 +133,9 @@ def _fmt(value: Any, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
     if isinstance(value, float):
-        return f"{value:.{digits}g}" if abs(value) >= 1000 else f"{value:.{digits}f}".rstrip("0").rstrip(".")
+        if value == int(value) and abs(value) < 1e9:
+            return str(int(value))
+        return f"{value:.{digits}g}" if abs(value) < 1e6 else f"{value:.3e}"
     return str(value)
 
 
