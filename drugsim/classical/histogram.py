@@ -41,6 +41,8 @@ References:
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, Dict, List, Sequence, Tuple
 
 import cv2
@@ -233,6 +235,11 @@ class HistogramMethod(SimilarityMethod):
 
     def feature_config(self) -> Dict[str, Any]:
         return {"colour": self.colour, "bins": self.bins, "normalisation": self.normalisation}
+
+    def cache_key(self) -> str:
+        # The four metrics share one feature: cache it once, not once per metric.
+        blob = json.dumps({"name": "hist", **self.feature_config()}, sort_keys=True)
+        return f"hist-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
 
 def normalisation_study(

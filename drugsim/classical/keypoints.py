@@ -48,6 +48,8 @@ References:
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
@@ -283,6 +285,11 @@ class KeypointMethod(SimilarityMethod):
         if self.detector == "orb":
             config["scale_factor"] = self.scale_factor
         return config
+
+    def cache_key(self) -> str:
+        # Match filters and RANSAC change only the scoring: every variant shares the detector's features.
+        blob = json.dumps({"name": self.detector, **self.feature_config()}, sort_keys=True)
+        return f"{self.detector}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
 
 def _midpoint_accuracy(scores: np.ndarray, labels: np.ndarray) -> Dict[str, float]:

@@ -50,3 +50,12 @@ def test_interface(name, face_a, face_b):
     assert method.cache_key() == create_method(name).cache_key()
     assert isinstance(method.score(features[0], features[0]), float)
     pickle.loads(pickle.dumps(method))
+
+
+def test_variants_that_share_features_share_cache_keys():
+    assert create_method("hist-correl").cache_key() == create_method("hist-chisqr").cache_key()
+    assert create_method("hist-correl").cache_key() != create_method("hist-correl", colour=True).cache_key()
+    assert create_method("orb").cache_key() == create_method("orb-ransac").cache_key()
+    assert create_method("orb").cache_key() == create_method("orb", match_filter="ratio").cache_key()
+    assert create_method("orb").cache_key() != create_method("orb", n_features=1000).cache_key()
+    assert create_method("orb").cache_key() != create_method("sift").cache_key()
