@@ -145,6 +145,8 @@ def plot_score_distribution(
         bins=30,
         ax=ax,
     )
+    if ax.get_legend() is not None:
+        sns.move_legend(ax, "best", fontsize=7, title=None, frameon=False)
     if threshold is not None and np.isfinite(threshold):
         ax.axvline(threshold, color="black", linestyle="--", linewidth=1)
     arrow = "higher = similar" if direction == "higher" else "lower = similar"
