@@ -167,8 +167,8 @@ _SIAMESE_PRESETS: Dict[str, Dict[str, Any]] = {
         "threshold": _SIAMESE["threshold"],
         "margin": _SIAMESE["contrastive_margin"],
     },
-    "quick": {"image_size": 64, "epochs": 3, "batch_size": 32, "lr": 5e-4, "lr_step_epochs": 2,
-              "n_train_pairs": 600, "n_val_pairs": 200, "train_eval_pairs": 300, "bn_recalibration_images": 256},
+    "quick": {"image_size": 64, "epochs": 3, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 2,
+              "n_train_pairs": 480, "n_val_pairs": 160, "train_eval_pairs": 200, "bn_recalibration_images": 256},
     "tiny": {"image_size": 32, "epochs": 2, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 2,
              "n_train_pairs": 192, "n_val_pairs": 96, "train_eval_pairs": 96, "bn_recalibration_images": 128},
 }
@@ -181,8 +181,8 @@ _CLASSIFIER_PRESETS: Dict[str, Dict[str, Any]] = {
         "lr_step_epochs": _CLASSIFIER["lr_step_epochs"],
         "lr_gamma": _CLASSIFIER["lr_gamma"],
     },
-    "quick": {"image_size": 64, "epochs": 4, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 3,
-              "n_train_images": 600, "bn_recalibration_images": 256},
+    "quick": {"image_size": 64, "epochs": 3, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 3,
+              "n_train_images": 480, "bn_recalibration_images": 256},
     "tiny": {"image_size": 32, "epochs": 3, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 2,
              "n_train_images": 192, "bn_recalibration_images": 128},
 }

@@ -170,6 +170,15 @@ def recalibrate_batchnorm(model: nn.Module, forward: Callable[[torch.Tensor], An
     model.train(was_training)
 
 
+def _sum_over_ranks(total: float, count: int, device: torch.device) -> Tuple[float, int]:
+    """The epoch's loss sum and sample count over all ranks (so every rank logs the same mean loss)."""
+    import torch.distributed as dist
+
+    values = torch.tensor([float(total), float(count)], dtype=torch.float64, device=device)  # NCCL: on the GPU
+    dist.all_reduce(values)
+    return float(values[0]), int(values[1])
+
+
 def _seed_everything(seed: int) -> None:
     import random
 
@@ -363,6 +372,7 @@ def fit(
             bar.close()
         if dist_info.enabled:
             _sync_buffers(model)
+            total, count = _sum_over_ranks(total, count, device)
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
         if recalibrate is not None:

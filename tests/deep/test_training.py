@@ -29,7 +29,7 @@ def small_config(**overrides):
     return siamese_config("tiny", **values)
 
 
-@pytest.mark.parametrize("variant", ["improved", "classic"])
+@pytest.mark.parametrize("variant", ["improved", pytest.param("classic", marks=pytest.mark.slow)])
 def test_a_tiny_model_overfits_a_handful_of_pairs(tmp_path, toy_pair_list, variant):
     pairs = toy_pair_list[:12]
     config = small_config(variant=variant, epochs=15, batch_size=12, augment=False, lr=1e-3,
@@ -47,13 +47,16 @@ def test_a_tiny_model_overfits_a_handful_of_pairs(tmp_path, toy_pair_list, varia
 
 
 def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path, toy_pair_list):
-    full = train_siamese(small_config(epochs=3), toy_pair_list, toy_pair_list, out=tmp_path / "full.pt",
-                         progress=False)
-    # "Interrupted" after epoch 2, then resumed with the full epoch count.
-    train_siamese(small_config(epochs=2), toy_pair_list, toy_pair_list, out=tmp_path / "part.pt", progress=False)
+    # lr_step_epochs=1: the resumed epoch must also pick up the scheduler's state.
+    full = train_siamese(small_config(epochs=2, lr_step_epochs=1), toy_pair_list, toy_pair_list,
+                         out=tmp_path / "full.pt", progress=False)
+    # "Interrupted" after epoch 1, then resumed with the full epoch count.
+    train_siamese(small_config(epochs=1, lr_step_epochs=1), toy_pair_list, toy_pair_list, out=tmp_path / "part.pt",
+                  progress=False)
     assert last_checkpoint_path(tmp_path / "part.pt").is_file()
-    resumed = train_siamese(small_config(epochs=3), toy_pair_list, toy_pair_list, out=tmp_path / "part.pt",
-                            resume=True, progress=False)
+    resumed = train_siamese(small_config(epochs=2, lr_step_epochs=1), toy_pair_list, toy_pair_list,
+                            out=tmp_path / "part.pt", resume=True, progress=False)
+    assert [row["lr"] for row in resumed.history] == [row["lr"] for row in full.history]
     assert [row["train_loss"] for row in resumed.history] == [row["train_loss"] for row in full.history]
     state_full = load_checkpoint(last_checkpoint_path(tmp_path / "full.pt"))["model"]
     state_resumed = load_checkpoint(last_checkpoint_path(tmp_path / "part.pt"))["model"]
