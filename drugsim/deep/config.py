@@ -170,7 +170,7 @@ _SIAMESE_PRESETS: Dict[str, Dict[str, Any]] = {
     "quick": {"image_size": 64, "epochs": 3, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 2,
               "n_train_pairs": 480, "n_val_pairs": 160, "train_eval_pairs": 200, "bn_recalibration_images": 256},
     "tiny": {"image_size": 32, "epochs": 2, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 2,
-             "n_train_pairs": 192, "n_val_pairs": 96, "train_eval_pairs": 96, "bn_recalibration_images": 128},
+             "n_train_pairs": 160, "n_val_pairs": 64, "train_eval_pairs": 64, "bn_recalibration_images": 128},
 }
 _CLASSIFIER_PRESETS: Dict[str, Dict[str, Any]] = {
     "paper": {
