@@ -228,9 +228,11 @@ def table9_frame(rows: Sequence[Mapping[str, Any]]):
     return frame.set_index("model")
 
 
-def plot_histories(histories: Mapping[str, Sequence[Mapping[str, float]]], *, axes=None):
+def plot_histories(histories: Mapping[str, Sequence[Mapping[str, float]]], *, axes=None,
+                   accuracy_title: str = "Validation accuracy at threshold 0.8"):
     """Training loss and validation accuracy per epoch, one line per model; returns the two axes."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(10, 3.5))
@@ -240,8 +242,9 @@ def plot_histories(histories: Mapping[str, Sequence[Mapping[str, float]]], *, ax
         loss_ax.plot(epochs, [row["train_loss"] for row in history], marker="o", label=name)
         acc_ax.plot(epochs, [row["val_accuracy"] for row in history], marker="o", label=name)
     loss_ax.set(xlabel="epoch", ylabel="training loss", title="Loss (each model's own loss)", yscale="log")
-    acc_ax.set(xlabel="epoch", ylabel="validation accuracy", title="Validation accuracy at threshold 0.8",
-               ylim=(0, 1.02))
+    acc_ax.set(xlabel="epoch", ylabel="validation accuracy", title=accuracy_title, ylim=(0, 1.02))
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     acc_ax.legend(fontsize="small")
     return axes
 
