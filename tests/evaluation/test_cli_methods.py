@@ -468,3 +468,22 @@ def test_evaluate_filter_model_skips_feature_poor_pairs(fake_data, tmp_path, cap
     assert result["n_pairs"] == result["n_pairs_before_filter"] - result["n_pairs_skipped"]
     assert 0 < result["share_skipped"] < 1 and result["pairs_per_second_with_filter"] > 0
     assert "feature-face filter skipped" in capsys.readouterr().out
+
+
+def test_evaluate_on_the_real_data_layer(request, tmp_path, capsys):
+    """End to end with drugsim.data (load, split, Algorithm 2 pairs) once the data layer provides them."""
+    import drugsim.data as data
+
+    needed = ("load_dataset", "split_dataset", "make_pairs", "resolve_data_root", "read_pairs")
+    if not all(hasattr(data, name) for name in needed):
+        pytest.skip("drugsim.data does not provide the agreed loaders yet")
+    try:
+        root = request.getfixturevalue("tiny_dataset")
+    except pytest.FixtureLookupError:
+        pytest.skip("tests/conftest.py has no tiny_dataset fixture yet")
+    out = tmp_path / "orb.json"
+    assert main(["evaluate", "--data", str(root), "--method", "ahash", "--threshold-rule", "youden", "--json",
+                 str(out), "--quiet", "--n-boot", "50", "--n-pairs", "60"]) == 0
+    result = json.loads(out.read_text())
+    assert result["threshold_fitted_on"] == "val" and result["n_pairs"] <= 60
+    capsys.readouterr()
