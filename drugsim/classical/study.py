@@ -73,23 +73,26 @@ def load_pair_lists(
 ) -> Dict[str, List[Pair]]:
     """Validation and test pair lists (Algorithm 2) for the chapters.
 
-    Reads ``<work_dir>/pairs/val.txt`` and ``test.txt`` when notebook 01 wrote them; otherwise builds them
-    from ``data_dir`` with :func:`drugsim.data.load_dataset`, :func:`~drugsim.data.split_dataset`
+    Reads ``<work_dir>/pairs/val.txt`` and ``test.txt`` when the data chapter wrote them (so every chapter
+    scores the same pairs); otherwise builds them from ``data_dir`` (a path, or ``"grocery"``: see
+    :func:`drugsim.data.resolve_data_root`) with :func:`drugsim.data.load_dataset`, :func:`~drugsim.data.split_dataset`
     (class-disjoint) and :func:`~drugsim.data.make_pairs` (``algorithm=2``), keeping at most
     ``max_images_per_class`` images per drug and face (0 = all) so small profiles stay small.
 
     Returns:
         ``{"val": [...], "test": [...]}``.
     """
-    work_dir = Path(work_dir)
-    files = {split: work_dir / rel for split, rel in PAIR_FILES.items()}
-    if all(path.exists() for path in files.values()):
+    from drugsim.data import resolve_data_root
+
+    root = resolve_data_root(str(data_dir))
+    files = {split: Path(work_dir) / rel for split, rel in PAIR_FILES.items()}
+    if all(path.is_file() for path in files.values()):
         from drugsim.data import read_pairs
 
-        return {split: read_pairs(path) for split, path in files.items()}
+        return {split: list(read_pairs(path, root=root)) for split, path in files.items()}
     from drugsim.data import load_dataset, make_pairs, split_dataset
 
-    records = load_dataset(data_dir)
+    records = load_dataset(root)
     splits = split_dataset(records, seed=seed)
     out = {}
     for split in ("val", "test"):
