@@ -73,11 +73,12 @@ def load_pair_lists(
 ) -> Dict[str, List[Pair]]:
     """Validation and test pair lists (Algorithm 2) for the chapters.
 
-    Reads ``<work_dir>/pairs/val.txt`` and ``test.txt`` when the data chapter wrote them (so every chapter
-    scores the same pairs); otherwise builds them from ``data_dir`` (a path, or ``"grocery"``: see
-    :func:`drugsim.data.resolve_data_root`) with :func:`drugsim.data.load_dataset`, :func:`~drugsim.data.split_dataset`
-    (class-disjoint) and :func:`~drugsim.data.make_pairs` (``algorithm=2``), keeping at most
-    ``max_images_per_class`` images per drug and face (0 = all) so small profiles stay small.
+    Reads ``<work_dir>/pairs/val.txt`` and ``test.txt`` when the data chapter wrote them (so every
+    chapter scores the same pairs); otherwise builds them from ``data_dir`` (a path, or ``"grocery"``:
+    see :func:`drugsim.data.resolve_data_root`) with :func:`drugsim.data.load_dataset`,
+    :func:`~drugsim.data.split_dataset` (class-disjoint) and :func:`~drugsim.data.make_pairs`
+    (``algorithm=2``), keeping at most ``max_images_per_class`` images per drug and face (0 = all) so
+    small profiles stay small.
 
     Returns:
         ``{"val": [...], "test": [...]}``.
