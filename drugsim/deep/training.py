@@ -265,7 +265,7 @@ def fit(
     config: Any,
     train_dataset: Dataset,
     step: Callable[[nn.Module, Sequence[torch.Tensor]], torch.Tensor],
-    validate: Callable[[nn.Module], float],
+    validate: Callable[[nn.Module], Tuple[float, float]],
     final_scores: Callable[[nn.Module], Dict[str, Any]],
     out: Path,
     resume: bool = False,
