@@ -1,0 +1,223 @@
+"""Pair lists: the paper's Algorithm 1 (random pairs) and Algorithm 2 (every same-face pair plus one
+negative each), written to and read from tab-separated text files as the paper's training does.
+
+A pair is positive when both photos show the same face of the same drug (:attr:`ImageRecord.group`);
+where faces are unknown (user folders, Grocery photos), when both show the same class.
+
+References:
+    Paper section 4.1.2, Algorithms 1 and 2 (the Chinese full text gives the pseudo-code).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections import defaultdict
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from drugsim.data.records import ImageRecord, Pair
+from drugsim.errors import ConfigError, DatasetError
+from drugsim.io import write_text_atomic
+
+PathLike = Union[str, os.PathLike]
+RngLike = Union[np.random.Generator, int, None]
+
+
+def _rng(rng: RngLike) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def _by(records: Sequence[ImageRecord], key) -> Dict[str, List[ImageRecord]]:
+    groups: Dict[str, List[ImageRecord]] = defaultdict(list)
+    for record in records:
+        groups[key(record)].append(record)
+    return dict(sorted(groups.items()))
+
+
+def _check_enough_classes(records: Sequence[ImageRecord]) -> None:
+    if not records:
+        raise DatasetError("no images to pair (the split is empty)")
+    if len({r.label for r in records}) < 2:
+        raise DatasetError(
+            f"pairs need at least 2 classes for negatives; got only {sorted({r.label for r in records})}"
+        )
+
+
+def algorithm1_pairs(records: Sequence[ImageRecord], n_pairs: int, *, rng: RngLike = 0) -> List[Pair]:
+    """Algorithm 1: draw an image; with p = 0.5 a positive partner (same group), else one of another class.
+
+    Only inter-class negatives, as the paper criticises. Groups with a single photo cannot give a
+    positive; the draw is repeated (as the paper's ``while`` loop does).
+    """
+    if n_pairs < 1:
+        raise ConfigError(f"n_pairs must be at least 1, got {n_pairs}")
+    _check_enough_classes(records)
+    rng = _rng(rng)
+    groups = _by(records, lambda r: r.group)
+    records = list(records)
+    if not any(len(g) > 1 for g in groups.values()):
+        raise DatasetError("no class or face has two photos: Algorithm 1 cannot draw a positive pair")
+    pairs: List[Pair] = []
+    while len(pairs) < n_pairs:
+        first = records[rng.integers(len(records))]
+        if rng.integers(2) == 1:
+            mates = [r for r in groups[first.group] if r.path != first.path]
+            if not mates:
+                continue
+            pairs.append(Pair(first.path, mates[rng.integers(len(mates))].path, 1))
+        else:
+            while True:
+                second = records[rng.integers(len(records))]
+                if second.label != first.label:
+                    break
+            pairs.append(Pair(first.path, second.path, 0))
+    return pairs
+
+
+def algorithm2_pairs(records: Sequence[ImageRecord], *, rng: RngLike = 0) -> List[Pair]:
+    """Algorithm 2: every unordered pair of distinct photos of one group is a positive, each followed by
+    one negative for its first photo: with p = 0.5 another face of the same drug (an intra-class
+    negative), else a photo of another drug.
+
+    A group of n photos gives n(n-1)/2 positives and as many negatives; this reading reproduces the
+    paper's sizes (about 3.1 million training and 120 thousand test pairs from 42,437 and 3,389
+    photos). Where a drug has no other face (or faces are unknown) the negative comes from another
+    drug. A class with one photo gives no positive; a warning names it.
+    """
+    _check_enough_classes(records)
+    rng = _rng(rng)
+    by_class = _by(records, lambda r: r.label)
+    all_records = sorted(records, key=lambda r: str(r.path))
+    pairs: List[Pair] = []
+    for label, members in by_class.items():
+        members = sorted(members, key=lambda r: str(r.path))
+        groups = _by(members, lambda r: r.group)
+        if len(members) == 1:
+            warnings.warn(f"class {label!r} has a single photo ({members[0].path}): it gives no positive pair",
+                          stacklevel=2)
+        others_in_class = {g: [r for r in members if r.group != g] for g in groups}
+        n_outside = len(all_records) - len(members)
+        for group, photos in groups.items():
+            intra = others_in_class[group]
+            for i in range(len(photos)):
+                for j in range(i + 1, len(photos)):
+                    anchor = photos[i]
+                    pairs.append(Pair(anchor.path, photos[j].path, 1))
+                    if intra and rng.integers(2) == 1:
+                        negative = intra[rng.integers(len(intra))]
+                    else:
+                        # Uniform over photos of other classes without building the list each time.
+                        while True:
+                            negative = all_records[rng.integers(len(all_records))]
+                            if negative.label != label:
+                                break
+                        assert n_outside > 0
+                    pairs.append(Pair(anchor.path, negative.path, 0))
+    if not pairs:
+        raise DatasetError("no group has two photos: Algorithm 2 produced no pair")
+    return pairs
+
+
+def make_pairs(
+    records: Sequence[ImageRecord], *, algorithm: int = 2, seed: int = 0, n_pairs: Optional[int] = None,
+) -> List[Pair]:
+    """Pairs of ``records`` by Algorithm 1 or 2; ``n_pairs`` subsamples Algorithm 2 keeping the balance.
+
+    Algorithm 1 needs ``n_pairs`` (default: as many as Algorithm 2 would give).
+    """
+    if algorithm not in (1, 2):
+        raise ConfigError(f"algorithm must be 1 or 2, got {algorithm!r}")
+    if algorithm == 1:
+        if n_pairs is None:
+            n_pairs = len(algorithm2_pairs(records, rng=seed))
+        return algorithm1_pairs(records, n_pairs, rng=seed)
+    pairs = algorithm2_pairs(records, rng=seed)
+    if n_pairs is not None and n_pairs < len(pairs):
+        pairs = subsample_pairs(pairs, n_pairs, seed=seed)
+    return pairs
+
+
+def subsample_pairs(pairs: Sequence[Pair], n_pairs: int, *, seed: int = 0) -> List[Pair]:
+    """A seeded subsample of ``n_pairs`` with as many positives as negatives (when n_pairs is even)."""
+    if n_pairs < 1:
+        raise ConfigError(f"n_pairs must be at least 1, got {n_pairs}")
+    rng = np.random.default_rng([seed, 7])
+    positives = [i for i, p in enumerate(pairs) if p.label == 1]
+    negatives = [i for i, p in enumerate(pairs) if p.label == 0]
+    n_pos = min(len(positives), (n_pairs + 1) // 2)
+    n_neg = min(len(negatives), n_pairs - n_pos)
+    chosen = np.concatenate([rng.choice(positives, n_pos, replace=False),
+                             rng.choice(negatives, n_neg, replace=False)]).astype(int)
+    return [pairs[i] for i in sorted(chosen.tolist())]
+
+
+def pair_statistics(pairs: Sequence[Pair], records: Sequence[ImageRecord]) -> Dict[str, int]:
+    """Counts of positives, intra-class negatives (same drug, other face) and inter-class negatives."""
+    by_path = {r.path: r for r in records}
+    stats = {"n_pairs": len(pairs), "positives": 0, "intra_class_negatives": 0, "inter_class_negatives": 0}
+    for pair in pairs:
+        if pair.label == 1:
+            stats["positives"] += 1
+        elif by_path[pair.path_a].label == by_path[pair.path_b].label:
+            stats["intra_class_negatives"] += 1
+        else:
+            stats["inter_class_negatives"] += 1
+    return stats
+
+
+def _relative(path: Path, root: Optional[Path]) -> str:
+    if root is None:
+        return str(path)
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise DatasetError(f"{path} is outside the dataset root {root}") from None
+
+
+def write_pairs(path: PathLike, pairs: Sequence[Pair], *, root: Optional[PathLike] = None) -> Path:
+    """Write ``path A<TAB>path B<TAB>label`` lines atomically; paths relative to ``root`` when given."""
+    root_path = Path(root) if root is not None else None
+    lines = [f"{_relative(p.path_a, root_path)}\t{_relative(p.path_b, root_path)}\t{int(p.label)}" for p in pairs]
+    return write_text_atomic(path, "\n".join(lines) + ("\n" if lines else ""))
+
+
+def read_pairs(path: PathLike, *, root: Optional[PathLike] = None, check_files: bool = True) -> List[Pair]:
+    """Read a pair list written by :func:`write_pairs`.
+
+    Relative paths are resolved against ``root``. Every line is checked: three tab-separated fields,
+    label 0 or 1, both files present and inside ``root``; an error names the file and line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such pair list")
+    root_path = Path(root).resolve() if root is not None else None
+    pairs: List[Pair] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        where = f"{path}:{number}"
+        if len(fields) != 3:
+            raise DatasetError(f"{where}: expected 'path A<TAB>path B<TAB>label', got {len(fields)} field(s)")
+        if fields[2].strip() not in ("0", "1"):
+            raise DatasetError(f"{where}: label must be 0 or 1, got {fields[2]!r}")
+        images = []
+        for field in fields[:2]:
+            image = Path(field)
+            if not image.is_absolute():
+                if root_path is None:
+                    raise DatasetError(f"{where}: relative path {field!r} needs the dataset root (root=/--data)")
+                image = root_path / image
+            if root_path is not None:
+                try:
+                    image.resolve().relative_to(root_path)
+                except ValueError:
+                    raise DatasetError(f"{where}: {field} is outside the dataset root {root_path}") from None
+            if check_files and not image.is_file():
+                raise DatasetError(f"{where}: image {image} does not exist")
+            images.append(image)
+        pairs.append(Pair(images[0], images[1], int(fields[2])))
+    return pairs
