@@ -12,5 +12,10 @@ import sys
 from drugsim.cli import main
 
 if __name__ == "__main__":
-    argv = sys.argv[1:] or ["--json", "benchmarks/results/search.json", "--figure", "benchmarks/results/search.png"]
+    argv = sys.argv[1:] or [
+        "--json",
+        "benchmarks/results/search.json",
+        "--figure",
+        "benchmarks/results/search.png",
+    ]
     sys.exit(main(["bench", "search", *argv]))

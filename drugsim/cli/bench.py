@@ -1,4 +1,4 @@
-"""``drugsim bench``: per-pair (the paper's way) vs the describe-once engine vs the limit; ``bench search``."""
+"""``drugsim bench``: the paper's per-pair way vs the describe-once engine vs the limit; ``bench search``."""
 
 from __future__ import annotations
 
@@ -45,19 +45,43 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--data", help="dataset folder, or 'grocery' ($DRUGSIM_GROCERY_ROOT)")
-    parser.add_argument("--pair-list", help="use this pair list (drugsim pairs output) instead of drawing pairs")
-    parser.add_argument("--pairs", type=int, default=2000, help="pairs drawn from the test split (default 2000)")
-    parser.add_argument("--split", default="test", choices=("train", "val", "test", "all"),
-                        help="split the pairs come from (default test)")
-    parser.add_argument("--methods", default=None,
-                        help="comma-separated method names (default: the paper's classical methods, plus "
-                        "Siamese variants whose checkpoint is given)")
-    parser.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
-                        help="checkpoint of a Siamese method (repeatable)")
-    parser.add_argument("--models-dir", help="folder with trained checkpoints (<method>.pt, or *<variant>*.pt)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (median; default 3)")
-    parser.add_argument("--per-pair-pairs", type=int, default=100,
-                        help="pairs timed the paper's way (default 100; it is slow)")
+    parser.add_argument(
+        "--pair-list", help="use this pair list (drugsim pairs output) instead of drawing pairs"
+    )
+    parser.add_argument(
+        "--pairs", type=int, default=2000, help="pairs drawn from the test split (default 2000)"
+    )
+    parser.add_argument(
+        "--split",
+        default="test",
+        choices=("train", "val", "test", "all"),
+        help="split the pairs come from (default test)",
+    )
+    parser.add_argument(
+        "--methods",
+        default=None,
+        help="comma-separated method names (default: the paper's classical methods, plus "
+        "Siamese variants whose checkpoint is given)",
+    )
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="checkpoint of a Siamese method (repeatable)",
+    )
+    parser.add_argument(
+        "--models-dir", help="folder with trained checkpoints (<method>.pt, or *<variant>*.pt)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timed runs per measurement (median; default 3)"
+    )
+    parser.add_argument(
+        "--per-pair-pairs",
+        type=int,
+        default=100,
+        help="pairs timed the paper's way (default 100; it is slow)",
+    )
     parser.add_argument("--jobs", type=int, default=None, help="engine worker processes (default: all cores)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split and the pair draw")
     parser.add_argument("--json", dest="json_out", help="write the results JSON here")
@@ -70,8 +94,12 @@ def register(subparsers) -> None:
         epilog=SEARCH_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    search.add_argument("--sizes", type=_int_list, default=[1_000, 10_000, 100_000],
-                        help="gallery sizes (default 1000,10000,100000)")
+    search.add_argument(
+        "--sizes",
+        type=_int_list,
+        default=[1_000, 10_000, 100_000],
+        help="gallery sizes (default 1000,10000,100000)",
+    )
     search.add_argument("--dim", type=int, default=128, help="embedding length (default 128)")
     search.add_argument("--hash-bits", type=int, default=64, help="hash length in bits (default 64)")
     search.add_argument("--queries", type=int, default=500, help="queries per size (default 500)")
@@ -106,22 +134,37 @@ def _checkpoints(args) -> Dict[str, str]:
 
 
 def run_bench(args) -> int:
-    from drugsim.evaluation.bench import BenchConfig, bench_methods, benchmark_pairs, build_methods, targets_summary
+    from drugsim.evaluation.bench import (
+        BenchConfig,
+        bench_methods,
+        benchmark_pairs,
+        build_methods,
+        targets_summary,
+    )
 
     if args.repeats < 1:
         raise ConfigError(f"--repeats must be >= 1, got {args.repeats}")
     methods = build_methods(args.methods, models=_checkpoints(args))
-    pairs = benchmark_pairs(args.data, n_pairs=args.pairs, split=args.split, seed=args.seed,
-                            pair_list=args.pair_list)
+    pairs = benchmark_pairs(
+        args.data, n_pairs=args.pairs, split=args.split, seed=args.seed, pair_list=args.pair_list
+    )
     config = BenchConfig(repeats=args.repeats, per_pair_pairs=args.per_pair_pairs, n_jobs=args.jobs)
-    print(f"{len(pairs)} pairs; {len(methods)} methods; per-pair way on the first "
-          f"{min(len(pairs), args.per_pair_pairs)} pairs; {args.repeats} repeats", flush=True)
+    print(
+        f"{len(pairs)} pairs; {len(methods)} methods; per-pair way on the first "
+        f"{min(len(pairs), args.per_pair_pairs)} pairs; {args.repeats} repeats",
+        flush=True,
+    )
     result = bench_methods(methods, pairs, config, progress=True, dataset=args.data or args.pair_list)
     for row in targets_summary(result):
-        target = "" if row["speedup_target"] is None else f" (target {row['speedup_target']:.0f}x: " + (
-            "ok" if row["speedup_ok"] else "MISSED") + ")"
-        print(f"{row['method']:>20}: speedup {row['speedup']:.1f}x{target}; engine/limit "
-              f"{row['engine_over_limit']:.2f} ({'ok' if row['engine_over_limit_ok'] else 'MISSED'})")
+        target = (
+            ""
+            if row["speedup_target"] is None
+            else f" (target {row['speedup_target']:.0f}x: " + ("ok" if row["speedup_ok"] else "MISSED") + ")"
+        )
+        print(
+            f"{row['method']:>20}: speedup {row['speedup']:.1f}x{target}; engine/limit "
+            f"{row['engine_over_limit']:.2f} ({'ok' if row['engine_over_limit_ok'] else 'MISSED'})"
+        )
     if args.json_out:
         from drugsim.io import write_text_atomic
 
@@ -134,9 +177,18 @@ def run_search(args) -> int:
     from drugsim.evaluation.bench import bench_search, plot_search_benchmark
 
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-    result = bench_search(args.sizes, dim=args.dim, hash_bits=args.hash_bits, n_queries=args.queries, k=args.k,
-                          kinds=kinds, repeats=args.repeats, seed=args.seed,
-                          index_options={"nprobe": args.nprobe, "ef_search": args.ef_search}, progress=True)
+    result = bench_search(
+        args.sizes,
+        dim=args.dim,
+        hash_bits=args.hash_bits,
+        n_queries=args.queries,
+        k=args.k,
+        kinds=kinds,
+        repeats=args.repeats,
+        seed=args.seed,
+        index_options={"nprobe": args.nprobe, "ef_search": args.ef_search},
+        progress=True,
+    )
     if args.json_out:
         from drugsim.io import write_text_atomic
 

@@ -63,8 +63,16 @@ LIMIT_TARGET = 1.5
 CACHE_TARGET_BYTES = 2 * 1024**3
 #: Methods benchmarked when none are named: the paper's classical ones (Tables 7-8).
 DEFAULT_METHODS = (
-    "hist-correl", "hist-chisqr", "hist-intersect", "hist-bhattacharyya", "cosine",
-    "ahash", "phash", "dhash", "sift", "orb",
+    "hist-correl",
+    "hist-chisqr",
+    "hist-intersect",
+    "hist-bhattacharyya",
+    "cosine",
+    "ahash",
+    "phash",
+    "dhash",
+    "sift",
+    "orb",
 )
 SIAMESE_METHODS = ("siamese-improved", "siamese-classic", "siamese-triplet")
 
@@ -120,8 +128,10 @@ def build_methods(
         method_spec(name)  # a clear error for an unknown name
         if name in SIAMESE_METHODS:
             if name not in models:
-                raise ConfigError(f"method {name!r} needs a trained checkpoint: --model {name}=PATH or "
-                                  "--models-dir DIR (train one with drugsim train siamese)")
+                raise ConfigError(
+                    f"method {name!r} needs a trained checkpoint: --model {name}=PATH or "
+                    "--models-dir DIR (train one with drugsim train siamese)"
+                )
             methods.append(create_method(name, model=str(models[name])))
         else:
             methods.append(create_method(name))
@@ -176,8 +186,15 @@ def speed_targets(method_name: str) -> Dict[str, Optional[float]]:
     return {"speedup": SPEEDUP_TARGETS.get(method_name), "engine_over_limit": LIMIT_TARGET}
 
 
-def hardware_info() -> Dict[str, Any]:
-    """The machine the numbers come from: CPU model, cores, RAM, torch device, library versions."""
+def hardware_info(*, load_torch: bool = True) -> Dict[str, Any]:
+    """The machine the numbers come from: CPU model, cores, RAM, torch device, library versions.
+
+    Args:
+        load_torch: import torch to name its device. With False, torch is reported only when something
+            already imported it (importing it takes seconds; a classical-only benchmark does not use it).
+    """
+    import sys
+
     cpu_model = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -206,6 +223,9 @@ def hardware_info() -> Dict[str, Any]:
         info["opencv"] = cv2.__version__
     except ImportError:  # pragma: no cover
         pass
+    if not load_torch and "torch" not in sys.modules:
+        info["torch_device"] = "not used (no network timed)"
+        return info
     try:
         import torch
 
@@ -273,7 +293,7 @@ def describe_single_process(method: Any, paths: Sequence[Path], *, batch_size: i
             features[Path(path)] = method.describe(read_image(path))
         return features
     for start in range(0, len(paths), batch_size):
-        chunk = [Path(p) for p in paths[start:start + batch_size]]
+        chunk = [Path(p) for p in paths[start : start + batch_size]]
         for path, feature in zip(chunk, method.describe_batch([read_image(p) for p in chunk])):
             features[path] = feature
     return features
@@ -330,22 +350,30 @@ def bench_method(method: Any, pairs: Sequence[Any], config: BenchConfig = BenchC
     warm = pairs[: max(config.warmup_pairs, 0)]
 
     def engine_run(pair_list: Sequence[Any]) -> np.ndarray:
-        features = describe_images(method, distinct_paths(pair_list), n_jobs=config.n_jobs, progress=False,
-                                   batch_size=config.batch_size)
+        features = describe_images(
+            method,
+            distinct_paths(pair_list),
+            n_jobs=config.n_jobs,
+            progress=False,
+            batch_size=config.batch_size,
+        )
         return score_pair_list(method, pair_list, features)
 
     if warm:
         score_pairs_per_pair(method, warm, progress=False)
         engine_run(warm)
     per_pair_seconds, per_pair_times, per_pair_scores = time_call(
-        lambda: score_pairs_per_pair(method, subset, progress=False), repeats=config.repeats)
+        lambda: score_pairs_per_pair(method, subset, progress=False), repeats=config.repeats
+    )
     engine_seconds, engine_times, engine_scores = time_call(lambda: engine_run(pairs), repeats=config.repeats)
     describe_seconds, describe_times, features = time_call(
-        lambda: describe_single_process(method, paths, batch_size=config.batch_size), repeats=config.repeats)
+        lambda: describe_single_process(method, paths, batch_size=config.batch_size), repeats=config.repeats
+    )
     features_a = [features[Path(p.path_a)] for p in pairs]
     features_b = [features[Path(p.path_b)] for p in pairs]
     score_seconds, score_times, limit_scores = time_call(
-        lambda: method.score_pairs(features_a, features_b), repeats=config.repeats)
+        lambda: method.score_pairs(features_a, features_b), repeats=config.repeats
+    )
 
     per_pair_scores = np.asarray(per_pair_scores, dtype=np.float64)
     engine_scores = np.asarray(engine_scores, dtype=np.float64)
@@ -371,16 +399,28 @@ def bench_method(method: Any, pairs: Sequence[Any], config: BenchConfig = BenchC
         "limit_seconds": limit_seconds,
         "limit_describe_seconds": describe_seconds,
         "limit_score_seconds": score_seconds,
-        "times": {"per_pair": per_pair_times, "engine": engine_times, "limit_describe": describe_times,
-                  "limit_score": score_times},
+        "times": {
+            "per_pair": per_pair_times,
+            "engine": engine_times,
+            "limit_describe": describe_times,
+            "limit_score": score_times,
+        },
         "images_per_second_limit": len(paths) / describe_seconds,
         "feature_cache_bytes": cache_bytes,
         "feature_bytes_per_image": cache_bytes / len(paths),
         "max_abs_difference": float(np.nanmax(difference)) if difference.size else 0.0,
-        "scores_agree": bool(np.allclose(engine_scores[: len(subset)], per_pair_scores, rtol=1e-6, atol=1e-6,
-                                         equal_nan=True)),
-        "limit_scores_agree": bool(np.allclose(engine_scores, np.asarray(limit_scores, dtype=np.float64),
-                                               rtol=1e-6, atol=1e-6, equal_nan=True)),
+        "scores_agree": bool(
+            np.allclose(engine_scores[: len(subset)], per_pair_scores, rtol=1e-6, atol=1e-6, equal_nan=True)
+        ),
+        "limit_scores_agree": bool(
+            np.allclose(
+                engine_scores,
+                np.asarray(limit_scores, dtype=np.float64),
+                rtol=1e-6,
+                atol=1e-6,
+                equal_nan=True,
+            )
+        ),
         "targets": {
             "speedup": targets["speedup"],
             "speedup_ok": None if targets["speedup"] is None else bool(speedup >= targets["speedup"]),
@@ -421,21 +461,29 @@ def bench_methods(
         results[method.name] = bench_method(method, pairs, config)
         if progress:
             row = results[method.name]
-            print(f"{method.name:>20}: per-pair {row['per_pair_pairs_per_second']:9.1f} pairs/s  "
-                  f"engine {row['engine_pairs_per_second']:10.1f} pairs/s  x{row['speedup']:7.1f}  "
-                  f"limit {row['limit_pairs_per_second']:10.1f} pairs/s  "
-                  f"engine/limit {row['engine_over_limit']:.2f}", flush=True)
+            print(
+                f"{method.name:>20}: per-pair {row['per_pair_pairs_per_second']:9.1f} pairs/s  "
+                f"engine {row['engine_pairs_per_second']:10.1f} pairs/s  x{row['speedup']:7.1f}  "
+                f"limit {row['limit_pairs_per_second']:10.1f} pairs/s  "
+                f"engine/limit {row['engine_over_limit']:.2f}",
+                flush=True,
+            )
     largest_cache = max(row["feature_cache_bytes"] for row in results.values())
     return {
         "methods": results,
         "n_pairs": len(pairs),
         "n_images": len(distinct_paths(pairs)),
         "n_positive_pairs": int(sum(int(p.label) for p in pairs)),
-        "hardware": hardware_info(),
+        "hardware": hardware_info(load_torch=any(not getattr(m, "parallel_describe", True) for m in methods)),
         # Other work on the machine slows every measurement; the ratios measured in one run suffer least.
         "load_average_1min": {"before": load_before, "after": _load_average()},
-        "config": {"repeats": config.repeats, "per_pair_pairs": config.per_pair_pairs,
-                   "warmup_pairs": config.warmup_pairs, "n_jobs": config.n_jobs, "batch_size": config.batch_size},
+        "config": {
+            "repeats": config.repeats,
+            "per_pair_pairs": config.per_pair_pairs,
+            "warmup_pairs": config.warmup_pairs,
+            "n_jobs": config.n_jobs,
+            "batch_size": config.batch_size,
+        },
         "dataset": dataset,
         "targets": {
             "speedup": {name: speed_targets(name)["speedup"] for name in results},
@@ -458,15 +506,17 @@ def targets_summary(result: Dict[str, Any]) -> List[Dict[str, Any]]:
     """One row per method: the measured ratios next to issue 7's targets, and whether each holds."""
     rows = []
     for name, row in result["methods"].items():
-        rows.append({
-            "method": name,
-            "speedup": row["speedup"],
-            "speedup_target": row["targets"]["speedup"],
-            "speedup_ok": row["targets"]["speedup_ok"],
-            "engine_over_limit": row["engine_over_limit"],
-            "engine_over_limit_ok": row["targets"]["engine_over_limit_ok"],
-            "feature_cache_bytes": row["feature_cache_bytes"],
-        })
+        rows.append(
+            {
+                "method": name,
+                "speedup": row["speedup"],
+                "speedup_target": row["targets"]["speedup"],
+                "speedup_ok": row["targets"]["speedup_ok"],
+                "engine_over_limit": row["engine_over_limit"],
+                "engine_over_limit_ok": row["targets"]["engine_over_limit_ok"],
+                "feature_cache_bytes": row["feature_cache_bytes"],
+            }
+        )
     return rows
 
 
@@ -482,13 +532,16 @@ def glue_speed(result: Dict[str, Any], *, prefix: str = "speed") -> Dict[str, st
 
     table = speed_table(result)
     hardware = result["hardware"]
+    rows = result["methods"].values()
     values: Dict[str, str] = {
         f"{prefix}_n_pairs": f"{result['n_pairs']:,}",
         f"{prefix}_n_images": f"{result['n_images']:,}",
-        f"{prefix}_n_pairs_per_pair": f"{min(row['n_pairs_per_pair'] for row in result['methods'].values()):,}",
-        f"{prefix}_hardware": (f"{hardware.get('cpu_model')}, {hardware.get('cpu_cores_usable')} usable cores, "
-                               f"{hardware.get('ram_gib')} GiB RAM, torch on {hardware.get('torch_device')}"),
-        f"{prefix}_max_cache_mib": f"{max(r['feature_cache_bytes'] for r in result['methods'].values()) / 2**20:.1f}",
+        f"{prefix}_n_pairs_per_pair": f"{min(row['n_pairs_per_pair'] for row in rows):,}",
+        f"{prefix}_hardware": (
+            f"{hardware.get('cpu_model')}, {hardware.get('cpu_cores_usable')} usable cores, "
+            f"{hardware.get('ram_gib')} GiB RAM, torch on {hardware.get('torch_device')}"
+        ),
+        f"{prefix}_max_cache_mib": f"{max(r['feature_cache_bytes'] for r in rows) / 2**20:.1f}",
     }
     held = total = 0
     for name, row in result["methods"].items():
@@ -522,21 +575,65 @@ def speed_table(result: Dict[str, Any]):
     paper_rates = {name: row["pairs_per_second"] for name, row in paper.TABLE7.items()}
     for name, row in paper.TABLE8.items():
         paper_rates[f"{name} (Table 8)"] = row["pairs_per_second"]
-    siamese_paper = {"siamese-improved": paper.TABLE9["resnet18-improved"]["pairs_per_second"],
-                     "siamese-classic": paper.TABLE9["resnet18-classic"]["pairs_per_second"]}
+    siamese_paper = {
+        "siamese-improved": paper.TABLE9["resnet18-improved"]["pairs_per_second"],
+        "siamese-classic": paper.TABLE9["resnet18-classic"]["pairs_per_second"],
+    }
     rows = []
     for name, row in result["methods"].items():
-        rows.append({
-            "method": name,
-            "paper pairs/s": paper_rates.get(name, siamese_paper.get(name)),
-            "per-pair pairs/s": row["per_pair_pairs_per_second"],
-            "engine pairs/s": row["engine_pairs_per_second"],
-            "speedup": row["speedup"],
-            "limit pairs/s": row["limit_pairs_per_second"],
-            "engine/limit time": row["engine_over_limit"],
-            "feature cache MiB": row["feature_cache_bytes"] / 1024**2,
-        })
+        rows.append(
+            {
+                "method": name,
+                "paper pairs/s": paper_rates.get(name, siamese_paper.get(name)),
+                "per-pair pairs/s": row["per_pair_pairs_per_second"],
+                "engine pairs/s": row["engine_pairs_per_second"],
+                "speedup": row["speedup"],
+                "limit pairs/s": row["limit_pairs_per_second"],
+                "engine/limit time": row["engine_over_limit"],
+                "feature cache MiB": row["feature_cache_bytes"] / 1024**2,
+            }
+        )
     return pd.DataFrame(rows).set_index("method")
+
+
+def markdown_speed_table(result: Dict[str, Any]) -> str:
+    """The speed table as Markdown (for benchmarks/README.md), with each target's verdict."""
+    lines = [
+        "| method | paper pairs/s | per-pair pairs/s | engine pairs/s | speedup (target) | limit pairs/s | "
+        "engine time / limit | feature cache |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    table = speed_table(result)
+    for name, row in result["methods"].items():
+        target = row["targets"]["speedup"]
+        verdict = (
+            "" if target is None else f" ({target:.0f}x {'ok' if row['targets']['speedup_ok'] else 'missed'})"
+        )
+        paper_rate = table.loc[name, "paper pairs/s"]
+        paper_text = "" if paper_rate != paper_rate or paper_rate is None else f"{paper_rate:.2f}"
+        limit_verdict = "ok" if row["targets"]["engine_over_limit_ok"] else "missed"
+        lines.append(
+            f"| {name} | {paper_text} | {row['per_pair_pairs_per_second']:,.1f} | "
+            f"{row['engine_pairs_per_second']:,.0f} | {row['speedup']:.1f}x{verdict} | "
+            f"{row['limit_pairs_per_second']:,.0f} | {row['engine_over_limit']:.2f} ({limit_verdict}) | "
+            f"{row['feature_cache_bytes'] / 2**20:.2f} MiB |"
+        )
+    return "\n".join(lines)
+
+
+def markdown_search_table(result: Dict[str, Any]) -> str:
+    """The search-at-scale table as Markdown: queries/s, speedup over exact, recall@k, build time."""
+    lines = [
+        f"| gallery | features | index | queries/s | vs exact | recall@{result['k']} | build s |",
+        "|---:|---|---|---:|---:|---:|---:|",
+    ]
+    for row in result["rows"]:
+        lines.append(
+            f"| {row['gallery_size']:,} | {row['features']} | {row['kind']} | "
+            f"{row['queries_per_second']:,.0f} | {row['speedup']:.1f}x | {row['recall_at_k']:.3f} | "
+            f"{row['build_seconds']:.2f} |"
+        )
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------- search
@@ -577,12 +674,14 @@ def recall_at_k(
     if approx_scores is None or exact_scores is None:
         hits = [len(set(a.tolist()) & set(e.tolist())) for a, e in zip(approx_indices, exact_indices)]
         return float(np.mean(hits) / k)
-    kth = exact_scores[:, k - 1:k]
+    kth = exact_scores[:, k - 1 : k]
     good = approx_scores[:, :k] >= kth - 1e-6 if direction == "higher" else approx_scores[:, :k] <= kth + 1e-6
     return float(good.sum(axis=1).mean() / k)
 
 
-def _queries_per_second(index: Any, queries: Any, k: int, repeats: int) -> Tuple[float, Tuple[np.ndarray, np.ndarray]]:
+def _queries_per_second(
+    index: Any, queries: Any, k: int, repeats: int
+) -> Tuple[float, Tuple[np.ndarray, np.ndarray]]:
     index.search(queries[:2], k)  # warm-up
     seconds, _, result = time_call(lambda: index.search(queries, k), repeats=repeats)
     return len(queries) / seconds, result
@@ -635,26 +734,54 @@ def bench_search(
             exact = build_index(method_name, gallery, labels, kind="flat")
             exact_build = time.perf_counter() - start
             exact_qps, (exact_indices, exact_scores) = _queries_per_second(exact, query_set, k, repeats)
-            rows.append({"gallery_size": size, "features": features, "kind": "flat", "k": k,
-                         "build_seconds": exact_build, "queries_per_second": exact_qps,
-                         "exact_queries_per_second": exact_qps, "speedup": 1.0, "recall_at_k": 1.0,
-                         "params": exact.params})
+            rows.append(
+                {
+                    "gallery_size": size,
+                    "features": features,
+                    "kind": "flat",
+                    "k": k,
+                    "build_seconds": exact_build,
+                    "queries_per_second": exact_qps,
+                    "exact_queries_per_second": exact_qps,
+                    "speedup": 1.0,
+                    "recall_at_k": 1.0,
+                    "params": exact.params,
+                }
+            )
             for kind in kinds:
                 start = time.perf_counter()
                 approx = build_index(method_name, gallery, labels, kind=kind, seed=seed, **index_options)
                 build_seconds = time.perf_counter() - start
                 qps, (indices, scores) = _queries_per_second(approx, query_set, k, repeats)
-                rows.append({"gallery_size": size, "features": features, "kind": kind, "k": k,
-                             "build_seconds": build_seconds, "queries_per_second": qps,
-                             "exact_queries_per_second": exact_qps, "speedup": qps / exact_qps,
-                             "recall_at_k": recall_at_k(indices, exact_indices, approx_scores=scores,
-                                                         exact_scores=exact_scores, direction=approx.direction),
-                             "recall_at_k_ids": recall_at_k(indices, exact_indices), "params": approx.params})
+                rows.append(
+                    {
+                        "gallery_size": size,
+                        "features": features,
+                        "kind": kind,
+                        "k": k,
+                        "build_seconds": build_seconds,
+                        "queries_per_second": qps,
+                        "exact_queries_per_second": exact_qps,
+                        "speedup": qps / exact_qps,
+                        "recall_at_k": recall_at_k(
+                            indices,
+                            exact_indices,
+                            approx_scores=scores,
+                            exact_scores=exact_scores,
+                            direction=approx.direction,
+                        ),
+                        "recall_at_k_ids": recall_at_k(indices, exact_indices),
+                        "params": approx.params,
+                    }
+                )
             if progress:
-                for row in rows[-(1 + len(kinds)):]:
-                    print(f"{row['gallery_size']:>7} {row['features']:>5} {row['kind']:>5}: "
-                          f"{row['queries_per_second']:10.0f} queries/s  recall@{k} {row['recall_at_k']:.3f}  "
-                          f"build {row['build_seconds']:.2f} s", flush=True)
+                for row in rows[-(1 + len(kinds)) :]:
+                    print(
+                        f"{row['gallery_size']:>7} {row['features']:>5} {row['kind']:>5}: "
+                        f"{row['queries_per_second']:10.0f} queries/s  recall@{k} {row['recall_at_k']:.3f}  "
+                        f"build {row['build_seconds']:.2f} s",
+                        flush=True,
+                    )
     return {
         "rows": rows,
         "dim": dim,
@@ -692,12 +819,20 @@ def dataset_search(
     Returns:
         ``{"method", "metric", "n_gallery", "k", "rows": {"brute_force"|"flat"|kind: {...}}}``.
     """
-    from drugsim.evaluation.index import (brute_force_search, build_index, drop_self, features_to_matrix,
-                                          metric_for_method, neighbour_similarity)
+    from drugsim.evaluation.index import (
+        brute_force_search,
+        build_index,
+        drop_self,
+        features_to_matrix,
+        metric_for_method,
+        neighbour_similarity,
+    )
     from drugsim.evaluation.retrieval import retrieval_metrics
 
     def quality(indices: np.ndarray) -> Dict[str, Any]:
-        metrics = retrieval_metrics(neighbour_similarity(indices, len(labels)), labels, labels, exclude_self=True)
+        metrics = retrieval_metrics(
+            neighbour_similarity(indices, len(labels)), labels, labels, exclude_self=True
+        )
         return {key: metrics[key] for key in ("precision_at_1", "map_at_r", "r_precision", "n_queries")}
 
     labels = [str(label) for label in labels]
@@ -711,11 +846,15 @@ def dataset_search(
     rows: Dict[str, Dict[str, Any]] = {}
 
     seconds, _, (indices, scores) = time_call(
-        lambda: brute_force_search(matrix, matrix, k + 1, metric=metric), repeats=repeats)
+        lambda: brute_force_search(matrix, matrix, k + 1, metric=metric), repeats=repeats
+    )
     reference_indices, reference_scores = drop_self(indices, scores, k)
-    rows["brute_force"] = {"queries_per_second": len(labels) / seconds, "build_seconds": 0.0,
-                           **quality(reference_indices),
-                           "scores_equal_brute_force": 1.0}
+    rows["brute_force"] = {
+        "queries_per_second": len(labels) / seconds,
+        "build_seconds": 0.0,
+        **quality(reference_indices),
+        "scores_equal_brute_force": 1.0,
+    }
     for kind in ("flat", approx_kind):
         start = time.perf_counter()
         options = dict(index_options or {}) if kind != "flat" else {}
@@ -725,11 +864,21 @@ def dataset_search(
         seconds, _, (indices, scores) = time_call(lambda: index.search(matrix, k=k + 1), repeats=repeats)
         found_indices, found_scores = drop_self(indices, scores, k)
         same = np.isclose(found_scores, reference_scores, rtol=1e-4, atol=1e-4).all(axis=1)
-        rows[kind] = {"queries_per_second": len(labels) / seconds, "build_seconds": build_seconds,
-                      **quality(found_indices),
-                      "scores_equal_brute_force": float(same.mean()), "params": index.params}
-    return {"method": name, "metric": metric, "n_gallery": len(labels), "n_classes": len(counts), "k": k,
-            "rows": rows}
+        rows[kind] = {
+            "queries_per_second": len(labels) / seconds,
+            "build_seconds": build_seconds,
+            **quality(found_indices),
+            "scores_equal_brute_force": float(same.mean()),
+            "params": index.params,
+        }
+    return {
+        "method": name,
+        "metric": metric,
+        "n_gallery": len(labels),
+        "n_classes": len(counts),
+        "k": k,
+        "rows": rows,
+    }
 
 
 def search_table(results: Sequence[Dict[str, Any]]):
@@ -739,15 +888,22 @@ def search_table(results: Sequence[Dict[str, Any]]):
     records = []
     for result in results:
         for kind, row in result["rows"].items():
-            records.append({"method": result["method"], "search": kind.replace("_", " "),
-                            "precision@1": row["precision_at_1"], "MAP@R": row["map_at_r"],
-                            "queries/s": row["queries_per_second"],
-                            "same as brute force": row["scores_equal_brute_force"]})
+            records.append(
+                {
+                    "method": result["method"],
+                    "search": kind.replace("_", " "),
+                    "precision@1": row["precision_at_1"],
+                    "MAP@R": row["map_at_r"],
+                    "queries/s": row["queries_per_second"],
+                    "same as brute force": row["scores_equal_brute_force"],
+                }
+            )
     return pd.DataFrame(records).set_index(["method", "search"])
 
 
-def glue_search(results: Sequence[Dict[str, Any]], scale: Optional[Dict[str, Any]] = None,
-                *, prefix: str = "search") -> Dict[str, str]:
+def glue_search(
+    results: Sequence[Dict[str, Any]], scale: Optional[Dict[str, Any]] = None, *, prefix: str = "search"
+) -> Dict[str, str]:
     """Glue every number the search chapter quotes and return them.
 
     From :func:`dataset_search` results: ``{prefix}_n_gallery``, ``{prefix}_n_classes``,
@@ -764,7 +920,8 @@ def glue_search(results: Sequence[Dict[str, Any]], scale: Optional[Dict[str, Any
         values[f"{prefix}_n_gallery"] = f"{results[0]['n_gallery']:,}"
         values[f"{prefix}_n_classes"] = f"{results[0]['n_classes']:,}"
         values[f"{prefix}_flat_equals_brute"] = (
-            f"{min(r['rows']['flat']['scores_equal_brute_force'] for r in results):.3f}")
+            f"{min(r['rows']['flat']['scores_equal_brute_force'] for r in results):.3f}"
+        )
         for result in results:
             for kind, row in result["rows"].items():
                 key = f"{prefix}_{result['method']}_{kind}"
@@ -806,13 +963,18 @@ def plot_search_benchmark(result: Dict[str, Any], *, axes: Optional[Sequence[Any
     series: Dict[Tuple[str, str], List[Dict[str, Any]]] = {}
     for row in result["rows"]:
         series.setdefault((row["features"], row["kind"]), []).append(row)
+    colours = {"flat": "tab:blue", "ivf": "tab:orange", "hnsw": "tab:green"}
     for (features, kind), rows in series.items():
         rows = sorted(rows, key=lambda r: r["gallery_size"])
         sizes = [r["gallery_size"] for r in rows]
-        style = "-" if features == "float" else "--"
-        label = f"{features}, {kind}"
-        speed_ax.plot(sizes, [r["queries_per_second"] for r in rows], style, marker="o", label=label)
-        recall_ax.plot(sizes, [r["recall_at_k"] for r in rows], style, marker="o", label=label)
+        style = dict(
+            linestyle="-" if features == "float" else "--",
+            marker="o" if features == "float" else "s",
+            color=colours.get(kind),
+            label=f"{features}, {kind}",
+        )
+        speed_ax.plot(sizes, [r["queries_per_second"] for r in rows], **style)
+        recall_ax.plot(sizes, [r["recall_at_k"] for r in rows], **style)
     for ax in axes:
         ax.set_xscale("log")
         ax.set_xlabel("gallery size (images)")
@@ -820,7 +982,8 @@ def plot_search_benchmark(result: Dict[str, Any], *, axes: Optional[Sequence[Any
     speed_ax.set_yscale("log")
     speed_ax.set_ylabel("queries per second")
     recall_ax.set_ylabel(f"recall@{result['k']} vs exact")
-    recall_ax.set_ylim(0, 1.02)
+    lowest = min(r["recall_at_k"] for r in result["rows"])
+    recall_ax.set_ylim(min(0.9, lowest - 0.02), 1.005)
     recall_ax.legend(fontsize=8)
     return axes
 
@@ -834,9 +997,11 @@ def plot_speed(result: Dict[str, Any], *, ax: Optional[Any] = None):
     names = list(result["methods"])
     x = np.arange(len(names))
     width = 0.27
-    for offset, key, label in ((-width, "per_pair_pairs_per_second", "per pair (paper's way)"),
-                               (0.0, "engine_pairs_per_second", "engine"),
-                               (width, "limit_pairs_per_second", "limit")):
+    for offset, key, label in (
+        (-width, "per_pair_pairs_per_second", "per pair (paper's way)"),
+        (0.0, "engine_pairs_per_second", "engine"),
+        (width, "limit_pairs_per_second", "limit"),
+    ):
         ax.bar(x + offset, [result["methods"][n][key] for n in names], width, label=label)
     ax.set_xticks(x, names, rotation=40, ha="right")
     ax.set_yscale("log")

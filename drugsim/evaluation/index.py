@@ -69,7 +69,13 @@ METHOD_METRICS: Dict[str, str] = {
     "whash": "hamming",
 }
 #: Direction of the scores :meth:`GalleryIndex.search` returns, per metric.
-METRIC_DIRECTIONS = {"l2": "lower", "cosine": "higher", "ip": "higher", "correl": "higher", "hamming": "higher"}
+METRIC_DIRECTIONS = {
+    "l2": "lower",
+    "cosine": "higher",
+    "ip": "higher",
+    "correl": "higher",
+    "hamming": "higher",
+}
 SIDECAR_SUFFIX = ".json"
 FORMAT_VERSION = 1
 
@@ -299,7 +305,11 @@ class GalleryIndex:
     def _query_matrix(self, query_features: Any) -> np.ndarray:
         if isinstance(query_features, np.ndarray) and query_features.ndim == 2:
             matrix = features_to_matrix(query_features, self.metric)
-        elif isinstance(query_features, (list, tuple)) and query_features and not np.isscalar(query_features[0]):
+        elif (
+            isinstance(query_features, (list, tuple))
+            and query_features
+            and not np.isscalar(query_features[0])
+        ):
             matrix = features_to_matrix(list(query_features), self.metric)
         else:
             matrix = features_to_matrix([query_features], self.metric)
@@ -366,7 +376,9 @@ def build_index(
     if len(paths) != n:
         raise DatasetError(f"{len(paths)} paths for {n} gallery features; expected one path per image")
     if config.kind == "ivf" and n < 39:
-        raise DatasetError(f"an IVF index needs at least 39 gallery images to train, got {n}; use kind='flat'")
+        raise DatasetError(
+            f"an IVF index needs at least 39 gallery images to train, got {n}; use kind='flat'"
+        )
     index, params = _new_index(metric, matrix.shape[1], n, config)
     prepared = _prepare(matrix, metric)
     if config.kind == "ivf":
@@ -473,8 +485,10 @@ def load_index(path: PathLike) -> GalleryIndex:
     sidecar_path = _sidecar(path)
     for needed in (path, sidecar_path):
         if not needed.is_file():
-            raise DatasetError(f"{needed}: no such index file (build one with drugsim search --index ... or "
-                               "drugsim.evaluation.index.build_index(...).save(path))")
+            raise DatasetError(
+                f"{needed}: no such index file (build one with drugsim search --index ... or "
+                "drugsim.evaluation.index.build_index(...).save(path))"
+            )
     try:
         meta = json.loads(sidecar_path.read_text(encoding="utf-8"))
         method, metric, labels = meta["method"], meta["metric"], meta["labels"]
@@ -484,17 +498,22 @@ def load_index(path: PathLike) -> GalleryIndex:
     if metric not in METRICS:
         raise DatasetError(f"{sidecar_path}: unknown metric {metric!r}; expected one of {list(METRICS)}")
     if meta.get("index_sha256") and meta["index_sha256"] != _sha256(path):
-        raise DatasetError(f"{path}: index file does not match its sidecar {sidecar_path.name} (checksum differs)")
+        raise DatasetError(
+            f"{path}: index file does not match its sidecar {sidecar_path.name} (checksum differs)"
+        )
     try:
         raw = faiss.read_index_binary(str(path)) if metric == "hamming" else faiss.read_index(str(path))
     except RuntimeError as exc:
         raise DatasetError(f"{path}: not a readable FAISS index ({exc})") from exc
     if raw.ntotal != len(labels):
-        raise DatasetError(f"{path}: index holds {raw.ntotal} rows but its sidecar lists {len(labels)} labels")
+        raise DatasetError(
+            f"{path}: index holds {raw.ntotal} rows but its sidecar lists {len(labels)} labels"
+        )
     _set_search_params(raw, config)
     paths = meta.get("paths") or [""] * len(labels)
-    return GalleryIndex(method, metric, config, list(labels), list(paths), raw, int(meta["dim"]),
-                        dict(meta.get("params", {})))
+    return GalleryIndex(
+        method, metric, config, list(labels), list(paths), raw, int(meta["dim"]), dict(meta.get("params", {}))
+    )
 
 
 def leave_one_out_search(index: GalleryIndex, features: Any, k: int) -> Tuple[np.ndarray, np.ndarray]:

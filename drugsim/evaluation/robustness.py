@@ -64,8 +64,12 @@ CONDITIONS: Tuple[Condition, ...] = (
     Condition("brightness_1.5", "brightness x1.5", (("brightness", 1.5),), ("brightness", 1.5)),
     Condition("rotation_180", "rotated 180 deg", (("rotation", 180),), ("rotation", 180.0)),
     Condition("blur", "blur sigma 2.5", (("blur", 2.5),), ("blur", 2.5)),
-    Condition("perspective", "perspective 12 %", (("perspective", (0.12, 0.0, -0.12, 0.06, 0.0, 0.0, 0.0, -0.06)),),
-              ("perspective", 0.12)),
+    Condition(
+        "perspective",
+        "perspective 12 %",
+        (("perspective", (0.12, 0.0, -0.12, 0.06, 0.0, 0.0, 0.0, -0.06)),),
+        ("perspective", 0.12),
+    ),
     Condition("jpeg_15", "JPEG quality 15", (("jpeg_quality", 15),), ("jpeg", 15.0)),
     Condition("occlusion", "finger 25 %", (("occlusion", 0.25),), ("occlusion", 0.25)),
 )
@@ -127,8 +131,9 @@ def perspective_warp(image: np.ndarray, strength: float) -> np.ndarray:
     dx, dy = strength * width, strength * height / 2
     dst = np.float32([[dx, dy / 2], [width - dx, 0], [width, height], [0, height - dy]])
     matrix = cv2.getPerspectiveTransform(src, dst)
-    return cv2.warpPerspective(image, matrix, (width, height), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpPerspective(
+        image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
 def jpeg_compress(image: np.ndarray, quality: float) -> np.ndarray:
@@ -200,7 +205,7 @@ class RobustnessConfig:
 def _describe_arrays(method: Any, images: Sequence[np.ndarray], batch_size: int) -> List[Any]:
     features: List[Any] = []
     for start in range(0, len(images), batch_size):
-        features.extend(method.describe_batch(list(images[start:start + batch_size])))
+        features.extend(method.describe_batch(list(images[start : start + batch_size])))
     return features
 
 
@@ -223,13 +228,23 @@ def _accuracy_table(
     labels = np.array([row[2] for row in pair_index], dtype=np.int64)
     a_rows = [row[0] for row in pair_index]
     b_rows = [row[1] for row in pair_index]
-    result: Dict[str, Any] = {"accuracy": {}, "roc_auc": {}, "thresholds": {}, "positive_mean": {},
-                              "negative_mean": {}, "direction": {}}
+    result: Dict[str, Any] = {
+        "accuracy": {},
+        "roc_auc": {},
+        "thresholds": {},
+        "positive_mean": {},
+        "negative_mean": {},
+        "direction": {},
+    }
     for method in methods:
         name = method.name
-        val_scores = method.score_pairs(_describe_arrays(method, val_a, config.batch_size),
-                                        _describe_arrays(method, val_b, config.batch_size))
-        threshold = fit_threshold(val_scores, val_labels, rule=config.threshold_rule, direction=method.direction)
+        val_scores = method.score_pairs(
+            _describe_arrays(method, val_a, config.batch_size),
+            _describe_arrays(method, val_b, config.batch_size),
+        )
+        threshold = fit_threshold(
+            val_scores, val_labels, rule=config.threshold_rule, direction=method.direction
+        )
         features_a = _describe_arrays(method, test_a, config.batch_size)
         result["thresholds"][name] = float(threshold)
         result["direction"][name] = method.direction
@@ -237,8 +252,10 @@ def _accuracy_table(
             result[key][name] = {}
         for cond in config.conditions:
             features_b = _describe_arrays(method, test_b[cond], config.batch_size)
-            scores = np.asarray(method.score_pairs([features_a[i] for i in a_rows],
-                                                   [features_b[i] for i in b_rows]), dtype=np.float64)
+            scores = np.asarray(
+                method.score_pairs([features_a[i] for i in a_rows], [features_b[i] for i in b_rows]),
+                dtype=np.float64,
+            )
             result["accuracy"][name][cond] = accuracy(scores, labels, threshold, direction=method.direction)
             result["roc_auc"][name][cond] = roc_auc(scores, labels, direction=method.direction)
             result["positive_mean"][name][cond] = float(np.nanmean(scores[labels == 1]))
@@ -266,10 +283,15 @@ def _base_capture(rng: np.random.Generator):
     from drugsim.data.synth import CaptureParams
 
     uniform = lambda lo, hi: float(rng.uniform(lo, hi))  # noqa: E731
-    return CaptureParams(tilt=uniform(-3, 3), scale=uniform(0.72, 0.86),
-                         offset=(uniform(-0.03, 0.03), uniform(-0.03, 0.03)),
-                         background=tuple(int(v) for v in rng.integers(90, 170, 3)),  # type: ignore[arg-type]
-                         noise=uniform(1.0, 3.0), blur=uniform(0.0, 0.6), jpeg_quality=90)
+    return CaptureParams(
+        tilt=uniform(-3, 3),
+        scale=uniform(0.72, 0.86),
+        offset=(uniform(-0.03, 0.03), uniform(-0.03, 0.03)),
+        background=tuple(int(v) for v in rng.integers(90, 170, 3)),  # type: ignore[arg-type]
+        noise=uniform(1.0, 3.0),
+        blur=uniform(0.0, 0.6),
+        jpeg_quality=90,
+    )
 
 
 def synthetic_study(
@@ -300,17 +322,21 @@ def synthetic_study(
         raise ConfigError("no methods to study")
     n_val = n_drugs // 3 if n_val_drugs is None else n_val_drugs
     if n_val < 1 or n_drugs - n_val < 1:
-        raise ConfigError(f"need at least one validation and one test drug; got n_drugs={n_drugs}, "
-                          f"n_val_drugs={n_val}")
+        raise ConfigError(
+            f"need at least one validation and one test drug; got n_drugs={n_drugs}, n_val_drugs={n_val}"
+        )
     rng = np.random.default_rng(seed)
     specs = make_drug_specs(n_drugs, seed=seed)
-    prints = [[draw_face(spec, face, rng=np.random.default_rng([seed, d, f])) for f, face in enumerate(faces)]
-              for d, spec in enumerate(specs)]
+    prints = [
+        [draw_face(spec, face, rng=np.random.default_rng([seed, d, f])) for f, face in enumerate(faces)]
+        for d, spec in enumerate(specs)
+    ]
     conditions = {item.name: item for item in CONDITIONS}
 
     def shoot(face_image: np.ndarray, base, overrides, key) -> np.ndarray:
-        return render_photo(face_image, replace(base, **dict(overrides)), np.random.default_rng(key),
-                            out_size=photo_size)
+        return render_photo(
+            face_image, replace(base, **dict(overrides)), np.random.default_rng(key), out_size=photo_size
+        )
 
     def photos(drugs: range, conds: Sequence[str]):
         a_photos: List[np.ndarray] = []
@@ -325,8 +351,11 @@ def synthetic_study(
 
     val_a, val_b = photos(range(n_val), ["clean"])
     val_rows = _pairs_from_groups(len(val_a), rng)
-    val = ([val_a[r[0]] for r in val_rows], [val_b["clean"][r[1]] for r in val_rows],
-           np.array([r[2] for r in val_rows]))
+    val = (
+        [val_a[r[0]] for r in val_rows],
+        [val_b["clean"][r[1]] for r in val_rows],
+        np.array([r[2] for r in val_rows]),
+    )
     test_a, test_b = photos(range(n_val, n_drugs), list(config.conditions))
     result = _accuracy_table(methods, val, test_a, test_b, _pairs_from_groups(len(test_a), rng), config)
     result.update(source="synthetic", n_drugs=n_drugs, n_val_drugs=n_val, faces=list(faces), seed=seed)
@@ -367,8 +396,11 @@ def photo_study(
             cache[path] = _shrink(read_image(path), max_side)
         return cache[path]
 
-    val = ([load(p.path_a) for p in val_pairs], [load(p.path_b) for p in val_pairs],
-           np.array([int(p.label) for p in val_pairs]))
+    val = (
+        [load(p.path_a) for p in val_pairs],
+        [load(p.path_b) for p in val_pairs],
+        np.array([int(p.label) for p in val_pairs]),
+    )
     a_paths = list(dict.fromkeys(p.path_a for p in test_pairs))
     b_paths = list(dict.fromkeys(p.path_b for p in test_pairs))
     test_a = [load(p) for p in a_paths]
@@ -442,8 +474,10 @@ def photo_pairs(
     test_pairs = list(make_pairs(splits["test"], algorithm=2, seed=seed, n_pairs=n_pairs))
     val_pairs = list(make_pairs(splits["val"], algorithm=2, seed=seed, n_pairs=n_pairs))
     if not test_pairs or not val_pairs:
-        raise DatasetError(f"{root}: too few photos for test and validation pairs "
-                           f"({len(test_pairs)} test, {len(val_pairs)} validation)")
+        raise DatasetError(
+            f"{root}: too few photos for test and validation pairs "
+            f"({len(test_pairs)} test, {len(val_pairs)} validation)"
+        )
     return test_pairs, val_pairs
 
 
@@ -455,13 +489,22 @@ def robustness_table(result: Dict[str, Any], *, metric: str = "accuracy"):
     import pandas as pd
 
     if metric not in ("accuracy", "roc_auc", "positive_mean", "negative_mean"):
-        raise ConfigError(f"metric {metric!r} is not supported. Try accuracy, roc_auc, positive_mean, negative_mean")
+        raise ConfigError(
+            f"metric {metric!r} is not supported. Try accuracy, roc_auc, positive_mean, negative_mean"
+        )
     table = pd.DataFrame(result[metric]).T
     return table[[c for c in result["conditions"] if c in table.columns]]
 
 
-def plot_robustness(table, *, ax: Optional[Any] = None, title: Optional[str] = None, vmin: float = 0.5,
-                    vmax: float = 1.0, cmap: str = "RdYlGn"):
+def plot_robustness(
+    table,
+    *,
+    ax: Optional[Any] = None,
+    title: Optional[str] = None,
+    vmin: float = 0.5,
+    vmax: float = 1.0,
+    cmap: str = "RdYlGn",
+):
     """Heat map of a method x condition table (e.g. accuracy), each cell annotated. Returns the axis."""
     import matplotlib.pyplot as plt
 
@@ -487,7 +530,9 @@ def accuracy_drop(result: Dict[str, Any]) -> Dict[str, Dict[str, float]]:
     drops: Dict[str, Dict[str, float]] = {}
     for name, row in result["accuracy"].items():
         clean = row.get("clean")
-        drops[name] = {c: (v - clean if clean is not None else float("nan")) for c, v in row.items() if c != "clean"}
+        drops[name] = {
+            c: (v - clean if clean is not None else float("nan")) for c, v in row.items() if c != "clean"
+        }
     return drops
 
 
@@ -524,20 +569,41 @@ def glue_robustness(synthetic: Dict[str, Any], photos: Optional[Dict[str, Any]] 
             for cond, value in row.items():
                 values[f"robust_{source}_{method}_{cond}"] = f"{value:.3f}"
     if photos is None:
-        values["robust_photos_note"] = ("No real photos were available in this run (set DRUGSIM_GROCERY_ROOT or "
-                                        "the photos_dir parameter), so only the synthetic map is shown.")
+        values["robust_photos_note"] = (
+            "No real photos were available in this run (set DRUGSIM_GROCERY_ROOT or "
+            "the photos_dir parameter), so only the synthetic map is shown."
+        )
     else:
         values["robust_photos_note"] = (
             f"On {values['robust_photos_n_pairs']} pairs of real photos per condition the change that hurts "
             f"most is {values['robust_photos_worst_condition']} (mean accuracy over methods "
-            f"{values['robust_photos_worst_accuracy']} against {values['robust_photos_clean_accuracy']} clean).")
+            f"{values['robust_photos_worst_accuracy']} against "
+            f"{values['robust_photos_clean_accuracy']} clean)."
+        )
     for key, value in values.items():
         glue(key, value)
     return values
 
 
 __all__ = [
-    "CONDITIONS", "CONDITION_NAMES", "Condition", "RobustnessConfig", "accuracy_drop", "adjust_brightness",
-    "apply_condition", "condition", "gaussian_blur", "glue_robustness", "jpeg_compress", "occlude",
-    "perspective_warp", "photo_pairs", "photo_study", "real_photo_root", "plot_robustness", "robustness_table", "rotate", "synthetic_study",
+    "CONDITIONS",
+    "CONDITION_NAMES",
+    "Condition",
+    "RobustnessConfig",
+    "accuracy_drop",
+    "adjust_brightness",
+    "apply_condition",
+    "condition",
+    "gaussian_blur",
+    "glue_robustness",
+    "jpeg_compress",
+    "occlude",
+    "perspective_warp",
+    "photo_pairs",
+    "photo_study",
+    "real_photo_root",
+    "plot_robustness",
+    "robustness_table",
+    "rotate",
+    "synthetic_study",
 ]

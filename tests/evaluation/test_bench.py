@@ -24,7 +24,7 @@ def pair_list(tmp_path_factory):
     paths = []
     for i in range(10):
         base = np.full((60, 80, 3), 30 + 20 * i, np.uint8)
-        base[10:50, 10 + 3 * i:40 + 3 * i] = rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)
+        base[10:50, 10 + 3 * i : 40 + 3 * i] = rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)
         paths.append(write_image(folder / f"img{i}.png", base))
     pairs = [Pair(paths[i % 10], paths[(i * 3 + 1) % 10], int(i % 2)) for i in range(20)]
     return pairs
@@ -47,8 +47,11 @@ def test_engine_equals_per_pair_through_bench(pair_list):
 
     for method in methods:
         features = describe_images(method, bench.distinct_paths(pair_list), n_jobs=1, progress=False)
-        np.testing.assert_allclose(score_pair_list(method, pair_list, features),
-                                   score_pairs_per_pair(method, pair_list, progress=False), rtol=1e-9)
+        np.testing.assert_allclose(
+            score_pair_list(method, pair_list, features),
+            score_pairs_per_pair(method, pair_list, progress=False),
+            rtol=1e-9,
+        )
 
     # JSON schema agreed in issue 7.
     text = json.dumps(result)
@@ -56,26 +59,40 @@ def test_engine_equals_per_pair_through_bench(pair_list):
     assert {"methods", "n_pairs", "n_images", "hardware"} <= set(loaded)
     assert loaded["n_pairs"] == 20 and loaded["n_images"] == 10
     for row in loaded["methods"].values():
-        for key in ("per_pair_pairs_per_second", "engine_pairs_per_second", "speedup", "limit_pairs_per_second",
-                    "engine_over_limit", "feature_cache_bytes"):
+        for key in (
+            "per_pair_pairs_per_second",
+            "engine_pairs_per_second",
+            "speedup",
+            "limit_pairs_per_second",
+            "engine_over_limit",
+            "feature_cache_bytes",
+        ):
             assert isinstance(row[key], (int, float)) and row[key] > 0, key
-        assert row["speedup"] == pytest.approx(row["engine_pairs_per_second"] / row["per_pair_pairs_per_second"])
+        assert row["speedup"] == pytest.approx(
+            row["engine_pairs_per_second"] / row["per_pair_pairs_per_second"]
+        )
     assert loaded["targets"]["speedup"]["ahash"] == 20.0
     for key in ("cpu_model", "cpu_cores", "ram_bytes", "torch_device"):
         assert key in loaded["hardware"]
     table = bench.speed_table(result)
     assert table.loc["ahash", "paper pairs/s"] == pytest.approx(106.55)  # paper Table 7
+    markdown = bench.markdown_speed_table(result)
+    assert markdown.count("\n") == 3 and "| ahash | 106.55 |" in markdown
     glued = bench.glue_speed(result)
     assert glued["speed_ahash_paper"] == "106.55" and glued["speed_n_pairs"] == "20"
-    assert float(glued["speed_hist-correl_speedup"]) == pytest.approx(result["methods"]["hist-correl"]["speedup"],
-                                                                      abs=0.05)
+    assert float(glued["speed_hist-correl_speedup"]) == pytest.approx(
+        result["methods"]["hist-correl"]["speedup"], abs=0.05
+    )
 
 
 def test_per_pair_subset_and_medians(pair_list):
     from drugsim.methods import create_method
 
-    row = bench.bench_method(create_method("dhash"), pair_list,
-                             bench.BenchConfig(repeats=3, per_pair_pairs=5, warmup_pairs=0, n_jobs=1))
+    row = bench.bench_method(
+        create_method("dhash"),
+        pair_list,
+        bench.BenchConfig(repeats=3, per_pair_pairs=5, warmup_pairs=0, n_jobs=1),
+    )
     assert row["n_pairs_per_pair"] == 5
     assert len(row["times"]["engine"]) == 3
     assert row["engine_seconds"] == pytest.approx(float(np.median(row["times"]["engine"])))
@@ -114,6 +131,7 @@ def test_search_benchmark_small():
     assert all(0.0 <= r["recall_at_k"] <= 1.0 for r in result["rows"])
     assert all(r["queries_per_second"] > 0 for r in result["rows"])
     assert all(r["recall_at_k"] > 0.5 for r in result["rows"])
+    assert bench.markdown_search_table(result).count("\n") == 1 + len(result["rows"])
     axes = bench.plot_search_benchmark(result)
     assert axes[1].get_ylabel() == "recall@5 vs exact"
 
@@ -127,8 +145,23 @@ def test_cli_bench_on_pair_list(tmp_path, pair_list, monkeypatch):
     pair_file = tmp_path / "pairs.txt"
     data.write_pairs(pair_file, pair_list)
     out = tmp_path / "bench.json"
-    code = main(["bench", "--pair-list", str(pair_file), "--methods", "ahash", "--repeats", "1",
-                 "--per-pair-pairs", "4", "--jobs", "1", "--json", str(out)])
+    code = main(
+        [
+            "bench",
+            "--pair-list",
+            str(pair_file),
+            "--methods",
+            "ahash",
+            "--repeats",
+            "1",
+            "--per-pair-pairs",
+            "4",
+            "--jobs",
+            "1",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     loaded = json.loads(out.read_text())
     assert loaded["methods"]["ahash"]["n_pairs_per_pair"] == 4
@@ -145,10 +178,17 @@ def test_cli_errors(capsys):
 
 def test_find_checkpoints(tmp_path):
     (tmp_path / "sub").mkdir()
-    for name in ("resnet18-improved.pt", "resnet18-improved.last.pt", "siamese-classic.pt", "vgg16-classic.pt",
-                 "notes.txt"):
+    for name in (
+        "resnet18-improved.pt",
+        "resnet18-improved.last.pt",
+        "siamese-classic.pt",
+        "vgg16-classic.pt",
+        "notes.txt",
+    ):
         (tmp_path / "sub" / name).write_bytes(b"x")
     found = bench.find_checkpoints(tmp_path)
-    assert found == {"siamese-improved": tmp_path / "sub" / "resnet18-improved.pt",
-                     "siamese-classic": tmp_path / "sub" / "siamese-classic.pt"}
+    assert found == {
+        "siamese-improved": tmp_path / "sub" / "resnet18-improved.pt",
+        "siamese-classic": tmp_path / "sub" / "siamese-classic.pt",
+    }
     assert bench.find_checkpoints(tmp_path / "missing") == {}

@@ -39,7 +39,7 @@ def test_toy_cosine_by_hand():
     index = build_index("cosine", gallery, ["x", "y", "diag"])
     indices, scores = index.search(np.array([1.0, 1.0]), k=3)
     assert indices[0, 0] == 2
-    np.testing.assert_allclose(scores[0], [1.0, 2 ** -0.5, 2 ** -0.5], atol=1e-6)
+    np.testing.assert_allclose(scores[0], [1.0, 2**-0.5, 2**-0.5], atol=1e-6)
 
 
 def test_toy_hamming_by_hand():
@@ -90,8 +90,13 @@ def test_approximate_indexes_find_nearly_all_neighbours(vectors, bits, kind):
 @pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
 def test_save_load_round_trip(tmp_path, vectors, kind):
     gallery, queries = vectors
-    index = build_index("cnn-cosine", gallery, [f"drug{i % 5}" for i in range(200)],
-                        paths=[f"img{i}.jpg" for i in range(200)], kind=kind)
+    index = build_index(
+        "cnn-cosine",
+        gallery,
+        [f"drug{i % 5}" for i in range(200)],
+        paths=[f"img{i}.jpg" for i in range(200)],
+        kind=kind,
+    )
     path = index.save(tmp_path / "gallery.faiss")
     meta = json.loads((tmp_path / "gallery.faiss.json").read_text())
     assert meta["method"] == "cnn-cosine" and meta["metric"] == "cosine" and meta["paths"][3] == "img3.jpg"

@@ -100,8 +100,15 @@ def test_errors_name_the_problem(image):
 def test_synthetic_study_on_toy_method():
     pytest.importorskip("drugsim.data.synth")
     config = rb.RobustnessConfig(conditions=("clean", "brightness_0.5", "rotation_180"))
-    result = rb.synthetic_study([MeanGrey()], n_drugs=4, n_val_drugs=2, faces=("front", "back"),
-                                photo_size=(96, 72), config=config, seed=1)
+    result = rb.synthetic_study(
+        [MeanGrey()],
+        n_drugs=4,
+        n_val_drugs=2,
+        faces=("front", "back"),
+        photo_size=(96, 72),
+        config=config,
+        seed=1,
+    )
     table = rb.robustness_table(result)
     assert list(table.columns) == ["clean", "brightness_0.5", "rotation_180"]
     assert result["n_pairs_per_condition"] == 8 and result["n_positive"] == 4
@@ -118,11 +125,21 @@ def test_photo_study_on_toy_method(tmp_path, image):
     from drugsim.data.records import Pair
     from drugsim.io import write_image
 
-    paths = [write_image(tmp_path / f"{i}.png", rb.adjust_brightness(image, 0.4 + 0.15 * i)) for i in range(6)]
-    val = [Pair(paths[0], paths[0], 1), Pair(paths[0], paths[5], 0), Pair(paths[1], paths[1], 1),
-           Pair(paths[1], paths[4], 0)]
-    test = [Pair(paths[2], paths[2], 1), Pair(paths[3], paths[3], 1), Pair(paths[2], paths[5], 0),
-            Pair(paths[3], paths[0], 0)]
+    paths = [
+        write_image(tmp_path / f"{i}.png", rb.adjust_brightness(image, 0.4 + 0.15 * i)) for i in range(6)
+    ]
+    val = [
+        Pair(paths[0], paths[0], 1),
+        Pair(paths[0], paths[5], 0),
+        Pair(paths[1], paths[1], 1),
+        Pair(paths[1], paths[4], 0),
+    ]
+    test = [
+        Pair(paths[2], paths[2], 1),
+        Pair(paths[3], paths[3], 1),
+        Pair(paths[2], paths[5], 0),
+        Pair(paths[3], paths[0], 0),
+    ]
     config = rb.RobustnessConfig(conditions=("clean", "brightness_1.5", "rotation_180"))
     result = rb.photo_study([MeanGrey()], test, val, config=config)
     row = result["accuracy"]["toy-mean"]
@@ -132,10 +149,15 @@ def test_photo_study_on_toy_method(tmp_path, image):
 
 
 def test_glue_robustness_and_photo_root(tmp_path, monkeypatch):
-    result = {"accuracy": {"a": {"clean": 0.9, "blur": 0.6, "rotation_180": 0.8},
-                           "b": {"clean": 0.8, "blur": 0.7, "rotation_180": 0.5}},
-              "conditions": ["clean", "blur", "rotation_180"], "threshold_rule": "max_accuracy",
-              "n_pairs_per_condition": 10}
+    result = {
+        "accuracy": {
+            "a": {"clean": 0.9, "blur": 0.6, "rotation_180": 0.8},
+            "b": {"clean": 0.8, "blur": 0.7, "rotation_180": 0.5},
+        },
+        "conditions": ["clean", "blur", "rotation_180"],
+        "threshold_rule": "max_accuracy",
+        "n_pairs_per_condition": 10,
+    }
     values = rb.glue_robustness(result, None)
     # Means over methods: blur 0.65, rotation 0.65 -> the first of the tie (blur); clean 0.85.
     assert values["robust_synthetic_worst_condition"] == "blur sigma 2.5"
