@@ -17,7 +17,7 @@ SIAMESE_EPILOG = """examples:
   torchrun --nproc_per_node=4 -m drugsim train siamese ... --profile paper --out m.pt   # DDP
 
 profiles: paper = the paper's settings (224 px, 5 epochs, batch 64, Adam 5e-4, lr x0.5 every 2 epochs,
-threshold 0.8); quick = 64 px, fewer pairs (minutes on a CPU); tiny = 32 px (seconds).
+threshold 0.8); quick = 48 px, a few hundred pairs (minutes on a CPU); tiny = 32 px (about a minute).
 weights: random (default) | imagenet (torchvision file already in the torch hub cache, or the
 efficientnet-lite0 package; never downloaded) | PATH to a state dict.
 Then: drugsim evaluate --method siamese-improved --model models/resnet18-improved.pt ...

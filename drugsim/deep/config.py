@@ -45,7 +45,7 @@ class SiameseConfig:
         contrastive_form: ``paper`` (eq. 22 as printed, max(0, m - D^2)^2) or ``hadsell`` (max(0, m - D)^2).
         head_hidden: width of the improved head's hidden FC layer.
         pool_size: the backbone's conv features are adaptive-average-pooled to pool_size x pool_size
-            and flattened (Figs. 8-9 flatten the feature map; pooling lets 32-64 px inputs work).
+            and flattened (Figs. 8-9 flatten the feature map; pooling lets 32-48 px inputs work).
         n_train_pairs, n_val_pairs: cap on the Algorithm 2 pairs used (None = all).
         augment: apply the paper's augmentation (section 4.1.3) to training images.
         seed: every random choice derives from it.
@@ -167,8 +167,8 @@ _SIAMESE_PRESETS: Dict[str, Dict[str, Any]] = {
         "threshold": _SIAMESE["threshold"],
         "margin": _SIAMESE["contrastive_margin"],
     },
-    "quick": {"image_size": 64, "epochs": 3, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 2,
-              "n_train_pairs": 480, "n_val_pairs": 160, "train_eval_pairs": 200, "bn_recalibration_images": 256},
+    "quick": {"image_size": 48, "epochs": 3, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 2,
+              "n_train_pairs": 384, "n_val_pairs": 160, "train_eval_pairs": 200, "bn_recalibration_images": 256},
     "tiny": {"image_size": 32, "epochs": 2, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 2,
              "n_train_pairs": 160, "n_val_pairs": 64, "train_eval_pairs": 64, "bn_recalibration_images": 128},
 }
@@ -181,7 +181,7 @@ _CLASSIFIER_PRESETS: Dict[str, Dict[str, Any]] = {
         "lr_step_epochs": _CLASSIFIER["lr_step_epochs"],
         "lr_gamma": _CLASSIFIER["lr_gamma"],
     },
-    "quick": {"image_size": 64, "epochs": 3, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 3,
+    "quick": {"image_size": 48, "epochs": 3, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 3,
               "n_train_images": 480, "bn_recalibration_images": 256},
     "tiny": {"image_size": 32, "epochs": 3, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 2,
              "n_train_images": 192, "bn_recalibration_images": 128},
