@@ -573,11 +573,12 @@ def _background(size: Tuple[int, int], params: CaptureParams, rng: np.random.Gen
     base[:] = params.background
     if params.background_texture > 0:
         # Low-frequency blotches (wood, cloth) plus grain: a real surface, not a flat colour.
-        coarse = rng.normal(0, 1, size=(max(2, height // 24), max(2, width // 24), 3)).astype(np.float32)
-        coarse = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
-        streaks = rng.normal(0, 1, size=(height, 1, 1)).astype(np.float32)
-        streaks = cv2.GaussianBlur(np.repeat(streaks, 3, 2), (0, 0), 1.5).reshape(height, 1, 3)
-        base += params.background_texture * (14 * coarse + 10 * streaks)
+        coarse = rng.normal(0, 1, size=(max(2, height // 32), max(2, width // 32), 1)).astype(np.float32)
+        coarse = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)[:, :, None]
+        streaks = rng.normal(0, 1, size=(height, 1)).astype(np.float32)
+        streaks = cv2.GaussianBlur(streaks, (0, 0), 2.0).reshape(height, 1, 1)
+        grain = rng.normal(0, 1, size=(height, width, 1)).astype(np.float32)
+        base *= 1 + params.background_texture * (0.08 * coarse + 0.05 * streaks + 0.03 * grain)
     return base
 
 
