@@ -27,7 +27,7 @@ _EXPORTS = {
     "filter_pairs": "combined", "run_combined": "combined", "SiameseMethod": "method",
     "EmbeddingMethod": "embedding",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = list(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:

@@ -22,7 +22,13 @@ from torch import nn
 from drugsim.data.records import ImageRecord
 from drugsim.deep.backbones import Backbone, build_backbone
 from drugsim.deep.config import ClassifierConfig
-from drugsim.deep.datasets import ImageCache, ImageLabelDataset, images_to_tensor, subsample, training_augmentation
+from drugsim.deep.datasets import (
+    ImageCache,
+    ImageLabelDataset,
+    images_to_tensor,
+    subsample,
+    training_augmentation,
+)
 from drugsim.deep.training import TrainResult, fit, load_checkpoint, recalibrate_batchnorm, roc_auc
 from drugsim.errors import DatasetError
 from drugsim.io import read_image

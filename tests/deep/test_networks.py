@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -35,7 +33,7 @@ def test_head_shapes_and_gradients_reach_shared_backbone(resnet, variant):
     net.zero_grad()
     a, b = torch.rand(3, 3, 32, 32), torch.rand(3, 3, 32, 32)
     if variant == "triplet":
-        anchor, positive, negative = net(a, b, torch.rand(3, 3, 32, 32))
+        anchor, positive, _ = net(a, b, torch.rand(3, 3, 32, 32))
         assert anchor.shape == (3, 512)
         torch.testing.assert_close(anchor.norm(dim=1), torch.ones(3))  # L2-normalised embeddings
         (anchor - positive).pow(2).sum().backward()

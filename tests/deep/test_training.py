@@ -3,20 +3,19 @@ refuses corrupt checkpoints with a clear message, and trains the same model on t
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from drugsim.deep.config import classifier_config, siamese_config
+from drugsim.deep.config import siamese_config
 from drugsim.deep.datasets import ImageCache
 from drugsim.deep.training import (
     CheckpointError,
-    pair_scores,
     last_checkpoint_path,
     load_checkpoint,
     load_siamese,
+    pair_scores,
     train_siamese,
 )
 from drugsim.errors import ConfigError, DatasetError, DrugsimError
@@ -123,7 +122,6 @@ def test_triplet_variant_trains(tmp_path, toy_pair_list):
 
 
 def _ddp_worker_weights(rank, pairs, out_dir):
-    import torch.distributed as dist
 
     from drugsim.deep import training
 
