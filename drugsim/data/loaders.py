@@ -172,6 +172,7 @@ def _load_grocery(root: Path) -> List[ImageRecord]:
         raise DatasetError(f"{root}: no Grocery Store dataset here (expected dataset/train.txt); {GROCERY_HOWTO}")
     names = _grocery_class_names(dataset_dir)
     records = []
+    first_missing = None
     for split_file in GROCERY_SPLIT_FILES:
         path = dataset_dir / split_file
         if not path.is_file():
@@ -184,7 +185,11 @@ def _load_grocery(root: Path) -> List[ImageRecord]:
                 raise DatasetError(f"{path}:{number}: expected '<path>, <class id>, <coarse id>', got {line!r}")
             image = dataset_dir / parts[0]
             if not image.is_file():
-                continue  # a split line for a photo that is not in this copy (e.g. non-package classes)
+                # A split line for a photo that is not in this copy (e.g. non-package classes).
+                first_missing = first_missing or f"{path}:{number}: {image}"
+                continue
             label = names.get(int(parts[1]), image.parent.name)
             records.append(ImageRecord(path=image, label=label))
+    if not records and first_missing:
+        raise DatasetError(f"every photo the split files list is missing, first {first_missing}; {GROCERY_HOWTO}")
     return records
