@@ -1,0 +1,53 @@
+"""pyproject.toml and environment.yml describe the same environment."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+_SPEC = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$")
+
+
+def _split(requirement: str):
+    name, spec = _SPEC.match(requirement).groups()
+    return name.lower().replace("_", "-"), spec.replace(" ", "")
+
+
+def _pyproject():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    requirements = project["dependencies"] + project["optional-dependencies"]["dev"]
+    return dict(_split(r) for r in requirements)
+
+
+def _environment():
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    packages, python = {}, None
+    for entry in env["dependencies"]:
+        if isinstance(entry, dict):
+            packages.update(_split(r) for r in entry.get("pip", []))
+            continue
+        name, spec = _split(entry)
+        if name == "python":
+            python = spec
+        elif name != "pip":
+            packages[name] = spec
+    return packages, python
+
+
+def test_same_packages_and_versions():
+    pyproject = _pyproject()
+    environment, _ = _environment()
+    assert sorted(set(pyproject) - set(environment)) == [], "in pyproject.toml but not in environment.yml"
+    assert sorted(set(environment) - set(pyproject)) == [], "in environment.yml but not in pyproject.toml"
+    differ = {n: (pyproject[n], environment[n]) for n in pyproject if pyproject[n] != environment[n]}
+    assert differ == {}, "version specifiers differ (pyproject, environment)"
+
+
+def test_python_version_is_allowed_by_pyproject():
+    _, python = _environment()
+    assert python == "=3.11"
+    requires = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
+    minimum = tuple(int(x) for x in requires.lstrip(">=").split("."))
+    assert (3, 11) >= minimum
