@@ -157,3 +157,51 @@ def format_info(info: Mapping[str, Any]) -> str:
         lines.append(f"warning: {len(info['single_image_classes'])} class(es) with a single image (no positive "
                      f"pair possible): {', '.join(info['single_image_classes'])}")
     return "\n".join(lines)
+
+
+def faces_sentence(info: Mapping[str, Any]) -> str:
+    """One sentence for the data chapter: are faces (and so the paper's positives) known here?"""
+    if info["faces_known"]:
+        return (f"Faces are known for every photo ({len(info['per_face'])} faces), so a positive pair is two "
+                "photos of the same face of the same drug, as in the paper.")
+    return ("Faces are unknown for this dataset (no manifest with faces), so Table 5 cannot be filled in and a "
+            "positive pair is any two photos of the same class; Algorithm 2 then has no intra-class negatives.")
+
+
+def flags_sentence(info: Mapping[str, Any]) -> str:
+    """One sentence on the feature flags: the share of feature-rich photos, or that flags are unknown."""
+    if info["feature_rich_share"] is None:
+        return "Feature flags are unknown for this dataset (file names without the paper's _<flag> suffix)."
+    return (f"{info['n_feature_rich']} of {info['n_images']} photos ({info['feature_rich_share']:.1%}) show a "
+            f"feature-rich face (flag 1); {info['n_feature_poor']} are feature-poor (flag 0).")
+
+
+def pair_count_table(splits: Mapping[str, Sequence[ImageRecord]],
+                     pairs: Mapping[str, Mapping[int, Sequence[Any]]]):
+    """Algorithm 1 vs Algorithm 2 on each split: images, classes, pairs and their composition.
+
+    Args:
+        splits: ``{split: records}``.
+        pairs: ``{split: {algorithm: [Pair, ...]}}``.
+
+    Returns:
+        A ``pandas.DataFrame`` with one row per (split, algorithm): ``images``, ``classes``, ``pairs``,
+        ``positives``, ``intra-class negatives``, ``inter-class negatives`` and ``positive share``.
+    """
+    import pandas as pd
+
+    from drugsim.data.pairs import pair_statistics
+
+    rows = []
+    for split, by_algorithm in pairs.items():
+        records = splits[split]
+        for algorithm, pair_list in sorted(by_algorithm.items()):
+            stats = pair_statistics(pair_list, records)
+            rows.append({
+                "split": split, "algorithm": algorithm, "images": len(records),
+                "classes": len({r.label for r in records}), "pairs": stats["n_pairs"],
+                "positives": stats["positives"], "intra-class negatives": stats["intra_class_negatives"],
+                "inter-class negatives": stats["inter_class_negatives"],
+                "positive share": round(stats["positives"] / stats["n_pairs"], 4) if stats["n_pairs"] else None,
+            })
+    return pd.DataFrame(rows).set_index(["split", "algorithm"])

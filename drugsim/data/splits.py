@@ -70,3 +70,22 @@ def select_split(records: Sequence[ImageRecord], split: str, *, seed: int = 0, *
     if split == "all":
         return list(records)
     return split_dataset(records, seed=seed, **fractions)[split]
+
+
+def cap_per_group(records: Sequence[ImageRecord], cap: int, *, seed: int = 0) -> List[ImageRecord]:
+    """At most ``cap`` records of each group (drug and face, or class), a seeded choice; ``cap <= 0`` keeps all.
+
+    Small profiles use it to keep the real photos few; the classical chapters' fallback
+    (``drugsim.classical.study.load_pair_lists``) caps each split the same way, so both give the same pairs.
+    """
+    if cap <= 0:
+        return list(records)
+    rng = np.random.default_rng(seed)
+    by_group: Dict[str, List[ImageRecord]] = {}
+    for record in records:
+        by_group.setdefault(record.group, []).append(record)
+    kept: List[ImageRecord] = []
+    for group in sorted(by_group):
+        items = by_group[group]
+        kept.extend(items[i] for i in sorted(rng.permutation(len(items))[:cap]))
+    return kept
