@@ -100,20 +100,14 @@ class PaperAugmentation:
 
 
 def training_augmentation(image_size: int) -> Transform:
-    """The paper's augmentation as a tensor transform.
+    """The paper's augmentation as a transform of cached float tensors (3, H, W) in [0, 1].
 
-    Uses ``drugsim.data.paper_augmentation`` when the data layer provides one that accepts tensors,
-    else :class:`PaperAugmentation` (the same settings, from :data:`drugsim.paper.TRAINING`).
+    Same settings as :func:`drugsim.data.paper_augmentation` (the PIL-image version, which also resizes
+    and normalises); here images are already resized in the :class:`ImageCache` and each backbone
+    normalises its own input, and the randomness comes from torch's generator, which the trainer seeds
+    per epoch (so resumed runs replay the same augmentations).
     """
-    try:
-        from drugsim.data import paper_augmentation  # type: ignore[attr-defined]
-
-        transform = paper_augmentation(image_size)
-        probe = transform(torch.rand(3, image_size, image_size))
-        if isinstance(probe, torch.Tensor) and probe.shape == (3, image_size, image_size):
-            return transform
-    except Exception:  # noqa: BLE001 - the data layer's transform may expect PIL images
-        pass
+    del image_size  # images arrive at the training size from the cache
     return PaperAugmentation()
 
 
@@ -226,8 +220,8 @@ def dataset_splits(data: str | Path, *, seed: int = 0) -> Dict[str, list]:
 
 
 def split_pairs(splits: Dict[str, list], *, seed: int = 0) -> Dict[str, List[Pair]]:
-    """Algorithm 2 pair lists of each split (train, val, test), seeded per split."""
+    """Algorithm 2 pair lists of each split (train, val, test)."""
     from drugsim.data import make_pairs
 
-    return {name: make_pairs(records, algorithm=2, seed=seed + offset) if records else []
-            for offset, (name, records) in enumerate(sorted(splits.items()))}
+    # The same seed for every split, as drugsim.data.write_pair_lists (the data chapter's pair lists).
+    return {name: make_pairs(records, algorithm=2, seed=seed) if records else [] for name, records in splits.items()}

@@ -74,8 +74,7 @@ def load_experiment_data(data_dir: str | Path, work_dir: str | Path, *, seed: in
         pairs = {s: list(read_pairs(pair_dir / f"{s}.txt", root=root)) for s in SPLITS}
         source = f"{pair_dir} (data chapter)"
     else:
-        pairs = {s: make_pairs(splits[s], algorithm=2, seed=seed + i) if splits.get(s) else []
-                 for i, s in enumerate(SPLITS)}
+        pairs = {s: make_pairs(splits[s], algorithm=2, seed=seed) if splits.get(s) else [] for s in SPLITS}
     return {"records": splits, "pairs": pairs, "pairs_source": source, "root": root}
 
 
