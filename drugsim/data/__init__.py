@@ -11,6 +11,7 @@ from drugsim.data.pairs import (
     pair_statistics,
     read_pairs,
     subsample_pairs,
+    write_pair_lists,
     write_pairs,
 )
 from drugsim.data.records import FACES, ImageRecord, Pair
@@ -21,7 +22,7 @@ __all__ = [
     "FACES", "ImageRecord", "Pair", "algorithm1_pairs", "algorithm2_pairs", "eval_transform",
     "generate_dataset", "load_dataset", "make_pairs", "pair_statistics", "paper_augmentation",
     "read_pairs", "resolve_data_root", "select_split", "split_classes", "split_dataset",
-    "subsample_pairs", "write_pairs",
+    "subsample_pairs", "write_pair_lists", "write_pairs",
 ]
 
 

@@ -14,7 +14,7 @@ import os
 import warnings
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -221,3 +221,18 @@ def read_pairs(path: PathLike, *, root: Optional[PathLike] = None, check_files: 
             images.append(image)
         pairs.append(Pair(images[0], images[1], int(fields[2])))
     return pairs
+
+
+def write_pair_lists(splits: Mapping[str, Sequence[ImageRecord]], out_dir: PathLike, *, root: PathLike,
+                     seed: int = 0, algorithm: int = 2) -> Dict[str, Dict[str, object]]:
+    """Write one pair list per split (``out_dir/<split>.txt``, paths relative to ``root``).
+
+    This is what the data chapter hands to the later ones (``<work_dir>/pairs/``), so every chapter scores
+    the same pairs. Returns ``{split: {"path": Path, **pair_statistics}}``.
+    """
+    out: Dict[str, Dict[str, object]] = {}
+    for split, records in splits.items():
+        pairs = make_pairs(records, algorithm=algorithm, seed=seed)
+        path = write_pairs(Path(out_dir) / f"{split}.txt", pairs, root=root)
+        out[split] = {"path": path, **pair_statistics(pairs, records)}
+    return out
