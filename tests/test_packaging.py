@@ -1,9 +1,9 @@
 """pyproject.toml and environment.yml describe the same environment."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version

@@ -167,7 +167,7 @@ def _download(url: str, target: Path, *, retries: int = 3, timeout: float = 60.0
     last: Optional[Exception] = None
     for attempt in range(retries):
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - https or file URLs
+            with urllib.request.urlopen(url, timeout=timeout) as response:
                 data = response.read()
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)

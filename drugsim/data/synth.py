@@ -33,9 +33,9 @@ import csv
 import io as _io
 import multiprocessing
 import os
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -542,7 +542,7 @@ def sample_capture_params(rng: RngLike = None) -> CaptureParams:
     JPEG quality 70-95, glare in one photo of eight and a finger in one of twenty-five.
     """
     rng = _as_rng(rng)
-    r = lambda lo, hi: round(float(rng.uniform(lo, hi)), 4)  # noqa: E731
+    r = lambda lo, hi: round(float(rng.uniform(lo, hi)), 4)
     background = tuple(int(v) for v in np.clip(rng.normal(rng.uniform(70, 200), 25, size=3), 0, 255))
     return CaptureParams(
         brightness=r(0.5, 1.5),

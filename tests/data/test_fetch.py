@@ -11,7 +11,13 @@ import pytest
 from drugsim.cli import main
 from drugsim.data import fetch
 from drugsim.data.fetch import (
-    GROCERY_MANIFEST, Manifest, fetch_grocery, read_manifest, sha256_file, verify_files, verify_grocery_copy,
+    GROCERY_MANIFEST,
+    Manifest,
+    fetch_grocery,
+    read_manifest,
+    sha256_file,
+    verify_files,
+    verify_grocery_copy,
 )
 from drugsim.errors import DatasetError
 

@@ -8,7 +8,14 @@ import pytest
 
 from drugsim.cli import main
 from drugsim.data import load_dataset
-from drugsim.data.fetch import Manifest, fetch_grocery, read_manifest, sha256_file, verify_files, verify_grocery_copy
+from drugsim.data.fetch import (
+    Manifest,
+    fetch_grocery,
+    read_manifest,
+    sha256_file,
+    verify_files,
+    verify_grocery_copy,
+)
 from drugsim.data.info import dataset_info
 from drugsim.errors import DatasetError
 

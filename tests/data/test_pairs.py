@@ -5,7 +5,14 @@ from pathlib import Path
 import pytest
 
 from drugsim.data import (
-    ImageRecord, Pair, algorithm1_pairs, load_dataset, make_pairs, pair_statistics, read_pairs, select_split,
+    ImageRecord,
+    Pair,
+    algorithm1_pairs,
+    load_dataset,
+    make_pairs,
+    pair_statistics,
+    read_pairs,
+    select_split,
     write_pairs,
 )
 from drugsim.errors import ConfigError, DatasetError
