@@ -49,21 +49,6 @@ def balanced_sample(pairs: Sequence[Pair], n_pairs: int, *, seed: int = 0) -> Li
     return [chosen[i] for i in rng.permutation(len(chosen))]
 
 
-def _cap_per_class(records: Sequence[Any], cap: int, seed: int) -> List[Any]:
-    if cap <= 0:
-        return list(records)
-    rng = np.random.default_rng(seed)
-    by_label: Dict[str, List[Any]] = {}
-    for record in records:
-        by_label.setdefault(record.group, []).append(record)
-    kept: List[Any] = []
-    for group in sorted(by_label):
-        items = by_label[group]
-        idx = sorted(rng.permutation(len(items))[:cap])
-        kept.extend(items[i] for i in idx)
-    return kept
-
-
 def load_pair_lists(
     data_dir: str | Path,
     work_dir: str | Path,
@@ -77,8 +62,8 @@ def load_pair_lists(
     chapter scores the same pairs); otherwise builds them from ``data_dir`` (a path, or ``"grocery"``:
     see :func:`drugsim.data.resolve_data_root`) with :func:`drugsim.data.load_dataset`,
     :func:`~drugsim.data.split_dataset` (class-disjoint) and :func:`~drugsim.data.make_pairs`
-    (``algorithm=2``), keeping at most ``max_images_per_class`` images per drug and face (0 = all) so
-    small profiles stay small.
+    (``algorithm=2``), keeping at most ``max_images_per_class`` images per drug and face (0 = all) with
+    :func:`drugsim.data.splits.cap_per_group`, as the data chapter does, so both give the same pairs.
 
     Returns:
         ``{"val": [...], "test": [...]}``.
@@ -92,12 +77,13 @@ def load_pair_lists(
 
         return {split: list(read_pairs(path, root=root)) for split, path in files.items()}
     from drugsim.data import load_dataset, make_pairs, split_dataset
+    from drugsim.data.splits import cap_per_group
 
     records = load_dataset(root)
     splits = split_dataset(records, seed=seed)
     out = {}
     for split in ("val", "test"):
-        chosen = _cap_per_class(splits[split], max_images_per_class, seed)
+        chosen = cap_per_group(splits[split], max_images_per_class, seed=seed)
         out[split] = make_pairs(chosen, algorithm=2, seed=seed)
         if not out[split]:
             raise DatasetError(f"{data_dir}: the {split} split gave no pairs (too few images per class?)")
