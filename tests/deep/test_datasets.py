@@ -1,0 +1,62 @@
+"""Datasets: triplets from Algorithm 2 pairs, the image cache, the tensor augmentation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from drugsim import paper
+from drugsim.data.records import Pair
+from drugsim.deep.datasets import (
+    ImageCache,
+    PairDataset,
+    PaperAugmentation,
+    images_to_tensor,
+    make_triplets,
+    subsample,
+)
+
+
+def test_triplets_join_each_positive_with_its_anchors_negative():
+    a, b, c, x, y = (Path(n) for n in "abcxy")
+    pairs = [Pair(a, b, 1), Pair(a, x, 0), Pair(b, c, 1), Pair(b, y, 0)]
+    assert make_triplets(pairs) == [(a, b, x), (b, c, y)]
+    # An anchor without a negative of its own borrows one from another pair.
+    triplets = make_triplets([Pair(a, b, 1), Pair(c, x, 0)], seed=0)
+    assert triplets == [(a, b, x)]
+    assert make_triplets([Pair(a, b, 1)]) == []
+
+
+def test_cache_decodes_each_image_once_and_matches_the_eval_transform(toy_records):
+    paths = [r.path for r in toy_records[:3]]
+    cache = ImageCache(paths + paths, 32)
+    assert len(cache) == 3 and cache.pixels.dtype == torch.uint8
+    from drugsim.io import read_image
+
+    expected = images_to_tensor([read_image(paths[1])], 32)[0]
+    torch.testing.assert_close(cache.get(paths[1]), expected)
+    dataset = PairDataset([Pair(paths[0], paths[1], 1)], cache)
+    image_a, image_b, label = dataset[0]
+    assert image_a.shape == (3, 32, 32) and float(label) == 1.0
+
+
+def test_paper_augmentation_settings_range_and_seeding():
+    augment = PaperAugmentation()
+    settings = paper.TRAINING["augmentation"]
+    assert augment.jitter.brightness == settings["brightness"] and augment.jitter.hue == settings["hue"]
+    image = torch.rand(3, 16, 16)
+    torch.manual_seed(3)
+    first = augment(image)
+    torch.manual_seed(3)
+    torch.testing.assert_close(augment(image), first)
+    assert first.shape == image.shape and 0.0 <= float(first.min()) and float(first.max()) <= 1.0
+
+
+def test_subsample_is_seeded_and_keeps_order():
+    items = list(range(100))
+    chosen = subsample(items, 10, seed=1)
+    assert chosen == sorted(chosen) and chosen == subsample(items, 10, seed=1) and len(set(chosen)) == 10
+    assert subsample(items, None, seed=0) == items
+    assert np.array_equal(subsample(items, 500, seed=0), items)
