@@ -136,8 +136,8 @@ def train_or_reuse_siamese(name: str, profile: str, train_pairs: Sequence[Pair],
                       extra={"fingerprint": fingerprint})
         payload = load_checkpoint(out, kind="siamese")
     return {"name": name, "checkpoint": out, "reused": reused, "train_seconds": float(payload["train_seconds"]),
-            "history": payload["history"], "results": payload.get("results", {}), "config": payload["config"],
-            "weights": payload.get("weights")}
+            "train_cpu_seconds": payload.get("train_cpu_seconds"), "history": payload["history"],
+            "results": payload.get("results", {}), "config": payload["config"], "weights": payload.get("weights")}
 
 
 def train_or_reuse_classifier(profile: str, train_records: Sequence[ImageRecord], val_records: Sequence[ImageRecord],
@@ -203,6 +203,7 @@ def evaluate_siamese(trained: Mapping[str, Any], test_pairs: Sequence[Pair], val
         "negative_mean": test["negative_mean"],
         "n_test_pairs": test["n_pairs"],
         "train_seconds": trained["train_seconds"],
+        "train_cpu_seconds": trained.get("train_cpu_seconds"),
         "epochs": len(trained["history"]),
         "weights": trained.get("weights"),
         "reused": trained["reused"],

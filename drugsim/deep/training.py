@@ -288,7 +288,7 @@ def fit(
         extra: more plain values to store in the checkpoint (e.g. the image lists used).
         recalibrate: called on the model after each epoch, before validation (BatchNorm recalibration).
     """
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     out = Path(out)
     dist_info = _setup_distributed(config.device)
     device = resolve_device(config.device, local_rank=dist_info.local_rank)
@@ -413,7 +413,10 @@ def fit(
             "weights": str(config.weights), "device": str(device), "world_size": dist_info.world_size,
             "torch_version": str(torch.__version__), "results": {k: v for k, v in results.items()
                                                             if isinstance(v, (int, float, str))},
-            "train_seconds": seconds, **(extra or {}),
+            # CPU seconds of this process (all its threads): unlike wall time, barely inflated when other
+            # work shares the machine; about train_seconds x threads on an otherwise idle one.
+            "train_seconds": seconds, "train_cpu_seconds": time.process_time() - cpu_started,
+            "torch_threads": torch.get_num_threads(), **(extra or {}),
         })
     _barrier(dist_info)
     if dist_info.started_here:
