@@ -13,7 +13,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 #: Where the Grocery Store photos are looked for, in order, after $DRUGSIM_GROCERY_ROOT.
-GROCERY_CANDIDATES = (Path("/work/shared/datasets/grocery-store"), REPO.parent / "shared" / "datasets" / "grocery-store")
+GROCERY_CANDIDATES = (
+    Path("/work/shared/datasets/grocery-store"),
+    REPO.parent / "shared" / "datasets" / "grocery-store",
+)
 
 
 @pytest.fixture(scope="session")

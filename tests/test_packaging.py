@@ -45,12 +45,17 @@ def test_same_packages_and_versions():
     assert sorted(set(pyproject) - set(environment)) == [], "in pyproject.toml but not in environment.yml"
     assert sorted(set(environment) - set(pyproject)) == [], "in environment.yml but not in pyproject.toml"
     # An exact pin in environment.yml (torch, as the Makefile) must satisfy pyproject's range; otherwise equal.
-    differ = {n: (pyproject[n], environment[n]) for n in pyproject
-              if pyproject[n] != environment[n] and not environment[n].startswith("==")}
+    differ = {
+        n: (pyproject[n], environment[n])
+        for n in pyproject
+        if pyproject[n] != environment[n] and not environment[n].startswith("==")
+    }
     assert differ == {}, "version specifiers differ (pyproject, environment)"
     for name, spec in environment.items():
         if spec.startswith("=="):
-            assert Version(spec[2:]) in SpecifierSet(pyproject[name]), f"{name}{spec} outside pyproject's {pyproject[name]}"
+            assert Version(spec[2:]) in SpecifierSet(pyproject[name]), (
+                f"{name}{spec} outside pyproject's {pyproject[name]}"
+            )
 
 
 def test_torch_pins_match_the_makefile():

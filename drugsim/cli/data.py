@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import List, Tuple
 
 from drugsim.errors import DatasetError, DrugsimError
 
@@ -74,62 +73,103 @@ examples:
 
 def register(subparsers) -> None:
     """Add ``data`` (synth, info, check, fetch) and ``pairs`` to the ``drugsim`` parser."""
-    data = subparsers.add_parser("data", help="make, inspect, check or download datasets",
-                                 description="Datasets: synthetic drug boxes, counts, checks, the Grocery photos.",
-                                 epilog=DATA_EPILOG, formatter_class=_FMT)
+    data = subparsers.add_parser(
+        "data",
+        help="make, inspect, check or download datasets",
+        description="Datasets: synthetic drug boxes, counts, checks, the Grocery photos.",
+        epilog=DATA_EPILOG,
+        formatter_class=_FMT,
+    )
     data_sub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     data.set_defaults(func=lambda args: (data.print_help(), 1)[1])
 
-    synth = data_sub.add_parser("synth", help="generate synthetic drug-box photos",
-                                description="Generate a synthetic drug-box dataset in the paper's layout.",
-                                epilog=SYNTH_EPILOG, formatter_class=_FMT)
+    synth = data_sub.add_parser(
+        "synth",
+        help="generate synthetic drug-box photos",
+        description="Generate a synthetic drug-box dataset in the paper's layout.",
+        epilog=SYNTH_EPILOG,
+        formatter_class=_FMT,
+    )
     synth.add_argument("--out", required=True, type=Path, help="dataset folder to create")
-    synth.add_argument("--preset", default="quick", choices=("tiny", "quick", "paper"), help="size (default quick)")
+    synth.add_argument(
+        "--preset", default="quick", choices=("tiny", "quick", "paper"), help="size (default quick)"
+    )
     synth.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
     synth.add_argument("--jobs", type=int, default=None, help="worker processes (default: the preset's)")
     synth.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(func=cmd_synth)
 
-    info = data_sub.add_parser("info", help="counts per class and face (Table 5)",
-                               description="Counts per class and per face of a dataset (the paper's Table 5).",
-                               epilog=INFO_EPILOG, formatter_class=_FMT)
+    info = data_sub.add_parser(
+        "info",
+        help="counts per class and face (Table 5)",
+        description="Counts per class and per face of a dataset (the paper's Table 5).",
+        epilog=INFO_EPILOG,
+        formatter_class=_FMT,
+    )
     _add_dataset_args(info, positional=True)
     info.add_argument("--json", action="store_true", help="print the counts as JSON")
     info.set_defaults(func=cmd_info)
 
-    check = data_sub.add_parser("check", help="decode every image, list the bad ones",
-                                description="Open and decode every image of a dataset; exit 1 when any is bad.",
-                                epilog=CHECK_EPILOG, formatter_class=_FMT)
+    check = data_sub.add_parser(
+        "check",
+        help="decode every image, list the bad ones",
+        description="Open and decode every image of a dataset; exit 1 when any is bad.",
+        epilog=CHECK_EPILOG,
+        formatter_class=_FMT,
+    )
     _add_dataset_args(check, positional=True)
     check.add_argument("--quiet", action="store_true", help="no progress bar")
     check.set_defaults(func=cmd_check)
 
-    fetch = data_sub.add_parser("fetch", help="download (or verify) the Grocery Store photos",
-                                description="Download the Grocery Store dataset's packaged products, verified.",
-                                epilog=FETCH_EPILOG, formatter_class=_FMT)
+    fetch = data_sub.add_parser(
+        "fetch",
+        help="download (or verify) the Grocery Store photos",
+        description="Download the Grocery Store dataset's packaged products, verified.",
+        epilog=FETCH_EPILOG,
+        formatter_class=_FMT,
+    )
     fetch.add_argument("name", choices=("grocery",), help="the dataset to fetch")
-    fetch.add_argument("--dest", type=Path, default=Path("data/grocery-store"),
-                       help="folder to create or verify (default data/grocery-store)")
+    fetch.add_argument(
+        "--dest",
+        type=Path,
+        default=Path("data/grocery-store"),
+        help="folder to create or verify (default data/grocery-store)",
+    )
     fetch.add_argument("--verify-only", action="store_true", help="check an existing copy, download nothing")
-    fetch.add_argument("--complete", action="store_true",
-                       help="with --verify-only: files absent from the copy are errors too")
+    fetch.add_argument(
+        "--complete",
+        action="store_true",
+        help="with --verify-only: files absent from the copy are errors too",
+    )
     fetch.add_argument("--overwrite", action="store_true", help="replace an existing --dest folder")
     fetch.add_argument("--quiet", action="store_true", help="no progress bar")
     fetch.set_defaults(func=cmd_fetch)
 
-    pairs = subparsers.add_parser("pairs", help="write a pair list (Algorithm 1 or 2)",
-                                  description="Write a pair list for one split of a dataset (paper Algorithms 1/2).",
-                                  epilog=PAIRS_EPILOG, formatter_class=_FMT)
+    pairs = subparsers.add_parser(
+        "pairs",
+        help="write a pair list (Algorithm 1 or 2)",
+        description="Write a pair list for one split of a dataset (paper Algorithms 1/2).",
+        epilog=PAIRS_EPILOG,
+        formatter_class=_FMT,
+    )
     _add_dataset_args(pairs, positional=False)
     pairs.add_argument("--algorithm", type=int, choices=(1, 2), default=2, help="pair algorithm (default 2)")
-    pairs.add_argument("--split", choices=("train", "val", "test", "all"), default="test",
-                       help="class-disjoint split (default test); all = every image")
+    pairs.add_argument(
+        "--split",
+        choices=("train", "val", "test", "all"),
+        default="test",
+        help="class-disjoint split (default test); all = every image",
+    )
     pairs.add_argument("--out", required=True, type=Path, help="pair list file to write")
     pairs.add_argument("--seed", type=int, default=0, help="seed of the split and the pairs (default 0)")
-    pairs.add_argument("--n-pairs", type=int, default=None,
-                       help="number of pairs (Algorithm 1: default as many as Algorithm 2 gives; "
-                            "Algorithm 2: a balanced subsample)")
+    pairs.add_argument(
+        "--n-pairs",
+        type=int,
+        default=None,
+        help="number of pairs (Algorithm 1: default as many as Algorithm 2 gives; "
+        "Algorithm 2: a balanced subsample)",
+    )
     pairs.set_defaults(func=cmd_pairs)
 
 
@@ -140,11 +180,15 @@ def _add_dataset_args(parser: argparse.ArgumentParser, *, positional: bool) -> N
     else:
         parser.add_argument("--data", required=True, metavar="DIR", help=helptext)
     parser.add_argument("--data-root", type=Path, default=None, help="root of the Grocery Store copy")
-    parser.add_argument("--layout", default="auto", choices=("auto", "paper", "grocery", "folders"),
-                        help="dataset layout (default: detected)")
+    parser.add_argument(
+        "--layout",
+        default="auto",
+        choices=("auto", "paper", "grocery", "folders"),
+        help="dataset layout (default: detected)",
+    )
 
 
-def _load(args) -> Tuple[Path, list]:
+def _load(args) -> tuple[Path, list]:
     from drugsim.data import load_dataset, resolve_data_root
 
     root = resolve_data_root(str(args.data), data_root=args.data_root)
@@ -154,8 +198,14 @@ def _load(args) -> Tuple[Path, list]:
 def cmd_synth(args) -> int:
     from drugsim.data import generate_dataset
 
-    out = generate_dataset(args.out, preset=args.preset, seed=args.seed, progress=not args.quiet,
-                           n_jobs=args.jobs, overwrite=args.overwrite)
+    out = generate_dataset(
+        args.out,
+        preset=args.preset,
+        seed=args.seed,
+        progress=not args.quiet,
+        n_jobs=args.jobs,
+        overwrite=args.overwrite,
+    )
     print(f"wrote {out} (preset {args.preset}, seed {args.seed})")
     return 0
 
@@ -173,7 +223,7 @@ def cmd_info(args) -> int:
     return 0
 
 
-def check_images(paths: List[Path], *, progress: bool = True) -> List[Tuple[Path, str]]:
+def check_images(paths: list[Path], *, progress: bool = True) -> list[tuple[Path, str]]:
     """Decode every image with :func:`drugsim.io.read_image`; returns ``(path, reason)`` for each bad one."""
     from tqdm.auto import tqdm
 
@@ -186,14 +236,14 @@ def check_images(paths: List[Path], *, progress: bool = True) -> List[Tuple[Path
         except DrugsimError as exc:
             reason = str(exc)
             prefix = f"{path}: "
-            bad.append((path, reason[len(prefix):] if reason.startswith(prefix) else reason))
+            bad.append((path, reason.removeprefix(prefix)))
     return bad
 
 
 def cmd_check(args) -> int:
     from drugsim.data.info import dataset_info
 
-    root, records = _load(args)
+    _, records = _load(args)
     bad = check_images([r.path for r in records], progress=not args.quiet)
     for path, reason in bad:
         print(f"BAD  {path}: {reason}")
@@ -209,23 +259,36 @@ def cmd_fetch(args) -> int:
     manifest = read_manifest()
     if args.verify_only:
         report = verify_grocery_copy(args.dest, manifest, complete=args.complete, progress=not args.quiet)
-        print(f"{args.dest}: {report['n_checked']} of {report['n_listed']} upstream files present "
-              f"(commit {report['commit'][:12]})")
+        print(
+            f"{args.dest}: {report['n_checked']} of {report['n_listed']} upstream files present "
+            f"(commit {report['commit'][:12]})"
+        )
         if report["missing"] and not args.complete:
-            print(f"note: {len(report['missing'])} upstream file(s) are absent (a partial copy, e.g. without "
-                  f"the test split), first: {report['missing'][0]}")
+            print(
+                f"note: {len(report['missing'])} upstream file(s) are absent (a partial copy, e.g. without "
+                f"the test split), first: {report['missing'][0]}"
+            )
         if report["metadata_differs"]:
-            print("note: " + ", ".join(report["metadata_differs"]) + " differ from upstream (a copy filtered to "
-                  "some classes); the photos are what is verified")
+            print(
+                "note: "
+                + ", ".join(report["metadata_differs"])
+                + " differ from upstream (a copy filtered to "
+                "some classes); the photos are what is verified"
+            )
         for problem in report["problems"]:
             print(f"BAD  {problem}")
-        print("verified: every photo present matches upstream" if not report["problems"]
-              else f"{len(report['problems'])} problem(s)")
+        print(
+            "verified: every photo present matches upstream"
+            if not report["problems"]
+            else f"{len(report['problems'])} problem(s)"
+        )
         return 1 if report["problems"] else 0
     if args.dest.exists() and not args.overwrite:
         raise DatasetError(f"{args.dest} exists; check it with --verify-only or pass --overwrite")
     dest = fetch_grocery(args.dest, manifest=manifest, overwrite=args.overwrite, progress=not args.quiet)
-    print(f"wrote {dest}: {len(manifest.files)} files verified; now `export DRUGSIM_GROCERY_ROOT={dest.resolve()}`")
+    print(
+        f"wrote {dest}: {len(manifest.files)} files verified; now `export DRUGSIM_GROCERY_ROOT={dest.resolve()}`"
+    )
     return 0
 
 
@@ -237,8 +300,12 @@ def cmd_pairs(args) -> int:
     pairs = make_pairs(chosen, algorithm=args.algorithm, seed=args.seed, n_pairs=args.n_pairs)
     write_pairs(args.out, pairs, root=root)
     stats = pair_statistics(pairs, chosen)
-    print(f"wrote {args.out}: {stats['n_pairs']} pairs (Algorithm {args.algorithm}, {args.split} split, "
-          f"{len(chosen)} images of {len({r.label for r in chosen})} classes)")
-    print(f"  positives {stats['positives']}, intra-class negatives {stats['intra_class_negatives']}, "
-          f"inter-class negatives {stats['inter_class_negatives']}")
+    print(
+        f"wrote {args.out}: {stats['n_pairs']} pairs (Algorithm {args.algorithm}, {args.split} split, "
+        f"{len(chosen)} images of {len({r.label for r in chosen})} classes)"
+    )
+    print(
+        f"  positives {stats['positives']}, intra-class negatives {stats['intra_class_negatives']}, "
+        f"inter-class negatives {stats['inter_class_negatives']}"
+    )
     return 0

@@ -22,15 +22,15 @@ import re
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from drugsim.errors import DatasetError
 from drugsim.io import atomic_path
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 #: The committed checksum manifest: ``<sha256>  <path relative to the repository root>`` lines.
 GROCERY_MANIFEST = Path(__file__).with_name("grocery_sha256.txt")
@@ -47,7 +47,7 @@ class Manifest:
     """A checksum manifest: the upstream commit and ``{relative path: sha256}``."""
 
     commit: str
-    files: Dict[str, str]
+    files: dict[str, str]
 
 
 def read_manifest(path: PathLike = GROCERY_MANIFEST) -> Manifest:
@@ -60,7 +60,7 @@ def read_manifest(path: PathLike = GROCERY_MANIFEST) -> Manifest:
     if not path.is_file():
         raise DatasetError(f"{path}: no such checksum manifest")
     commit = ""
-    files: Dict[str, str] = {}
+    files: dict[str, str] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -94,8 +94,13 @@ def sha256_file(path: PathLike, *, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def verify_files(root: PathLike, manifest: Union[Manifest, Mapping[str, str]], *, missing_ok: bool = False,
-                 progress: bool = False) -> List[str]:
+def verify_files(
+    root: PathLike,
+    manifest: Manifest | Mapping[str, str],
+    *,
+    missing_ok: bool = False,
+    progress: bool = False,
+) -> list[str]:
     """Check every file of ``manifest`` under ``root``; returns one problem per bad file (empty = all good).
 
     Args:
@@ -112,7 +117,7 @@ def verify_files(root: PathLike, manifest: Union[Manifest, Mapping[str, str]], *
 
     files = manifest.files if isinstance(manifest, Manifest) else dict(manifest)
     root = Path(root)
-    problems: List[str] = []
+    problems: list[str] = []
     for relative, expected in tqdm(files.items(), desc="verify", unit="file", disable=not progress):
         _check_relative(relative, "manifest")
         path = root / relative
@@ -126,8 +131,9 @@ def verify_files(root: PathLike, manifest: Union[Manifest, Mapping[str, str]], *
     return problems
 
 
-def verify_grocery_copy(root: PathLike, manifest: Optional[Manifest] = None, *, complete: bool = False,
-                        progress: bool = False) -> Dict[str, object]:
+def verify_grocery_copy(
+    root: PathLike, manifest: Manifest | None = None, *, complete: bool = False, progress: bool = False
+) -> dict[str, object]:
     """Verify an existing Grocery Store copy, allowing for a copy filtered to some classes or splits.
 
     Photos, iconic images and descriptions must match upstream byte for byte. The split files and
@@ -164,7 +170,7 @@ def verify_grocery_copy(root: PathLike, manifest: Optional[Manifest] = None, *, 
 
 
 def _download(url: str, target: Path, *, retries: int = 3, timeout: float = 60.0) -> None:
-    last: Optional[Exception] = None
+    last: Exception | None = None
     for attempt in range(retries):
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -178,9 +184,16 @@ def _download(url: str, target: Path, *, retries: int = 3, timeout: float = 60.0
     raise DatasetError(f"{url}: download failed after {retries} attempts ({last})")
 
 
-def fetch_grocery(dest: PathLike, *, manifest: Optional[Manifest] = None, base_url: Optional[str] = None,
-                  overwrite: bool = False, progress: bool = True, n_threads: int = 8,
-                  download: Callable[[str, Path], None] = _download) -> Path:
+def fetch_grocery(
+    dest: PathLike,
+    *,
+    manifest: Manifest | None = None,
+    base_url: str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    n_threads: int = 8,
+    download: Callable[[str, Path], None] = _download,
+) -> Path:
     """Download every manifest file from the pinned upstream commit into ``dest``, verified, atomically.
 
     Files land in a hidden temporary folder beside ``dest``; each is checked against its sha256 and the
@@ -206,14 +219,17 @@ def fetch_grocery(dest: PathLike, *, manifest: Optional[Manifest] = None, base_u
 
     dest = Path(dest)
     if dest.exists() and not overwrite:
-        raise DatasetError(f"{dest} exists; verify it with `drugsim data fetch grocery --verify-only --dest {dest}` "
-                           "or pass --overwrite to download again")
+        raise DatasetError(
+            f"{dest} exists; verify it with `drugsim data fetch grocery --verify-only --dest {dest}` "
+            "or pass --overwrite to download again"
+        )
     manifest = manifest or read_manifest()
     base = (base_url or GROCERY_RAW_URL.format(commit=manifest.commit)).rstrip("/") + "/"
     relatives: Sequence[str] = list(manifest.files)
     with atomic_path(dest) as tmp:
         tmp.mkdir(parents=True)
         with tqdm(total=len(relatives), desc="grocery", unit="file", disable=not progress) as bar:
+
             def one(relative: str) -> None:
                 download(base + urllib.request.pathname2url(relative).lstrip("/"), tmp / relative)
                 bar.update(1)
@@ -224,10 +240,12 @@ def fetch_grocery(dest: PathLike, *, manifest: Optional[Manifest] = None, base_u
         if problems:
             shown = "\n  ".join(problems[:10])
             more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
-            raise DatasetError(f"{len(problems)} downloaded file(s) failed verification (nothing was kept):\n  "
-                               f"{shown}{more}")
+            raise DatasetError(
+                f"{len(problems)} downloaded file(s) failed verification (nothing was kept):\n  {shown}{more}"
+            )
         (tmp / "FETCHED.txt").write_text(
             f"Grocery Store dataset (packaged products) fetched by drugsim from {base}\n"
             f"upstream commit {manifest.commit}; {len(relatives)} files, each verified by sha256.\n",
-            encoding="utf-8")
+            encoding="utf-8",
+        )
     return dest

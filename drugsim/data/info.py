@@ -20,17 +20,18 @@ Example:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Any, Dict, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from drugsim.data.records import FACES, ImageRecord
 from drugsim.errors import DatasetError
 
 
-def _summary(counts: Sequence[int]) -> Dict[str, Any]:
+def _summary(counts: Sequence[int]) -> dict[str, Any]:
     return {"min": int(min(counts)), "max": int(max(counts)), "mean": round(sum(counts) / len(counts), 2)}
 
 
-def dataset_info(records: Sequence[ImageRecord]) -> Dict[str, Any]:
+def dataset_info(records: Sequence[ImageRecord]) -> dict[str, Any]:
     """Counts of a dataset: per class, per face (over classes) and of feature-rich photos.
 
     Faces are "known" when every record has one (the synthetic boxes, a paper-layout folder with a
@@ -58,15 +59,17 @@ def dataset_info(records: Sequence[ImageRecord]) -> Dict[str, Any]:
     per_class = Counter(r.label for r in records)
     faces_known = all(r.face is not None for r in records)
     flagged = [r for r in records if r.feature_rich is not None]
-    per_class_face: Dict[str, Dict[str, int]] = {}
-    per_face: Dict[str, Dict[str, Any]] = {}
-    face_rich_share: Dict[str, float] = {}
+    per_class_face: dict[str, dict[str, int]] = {}
+    per_face: dict[str, dict[str, Any]] = {}
+    face_rich_share: dict[str, float] = {}
     if faces_known:
-        nested: Dict[str, Counter] = defaultdict(Counter)
+        nested: dict[str, Counter] = defaultdict(Counter)
         for record in records:
             nested[record.label][record.face] += 1
-        per_class_face = {label: dict(sorted(nested[label].items(), key=lambda kv: _face_order(kv[0])))
-                          for label in sorted(nested)}
+        per_class_face = {
+            label: dict(sorted(nested[label].items(), key=lambda kv: _face_order(kv[0])))
+            for label in sorted(nested)
+        }
         faces = sorted({r.face for r in records}, key=_face_order)
         for face in faces:
             counts = [c[face] for c in nested.values() if c[face] > 0]
@@ -96,7 +99,7 @@ def _face_order(face: str) -> tuple:
     return (FACES.index(face), face) if face in FACES else (len(FACES), face)
 
 
-def face_table(info: Mapping[str, Any], *, paper: Optional[Mapping[str, Mapping[str, Any]]] = None):
+def face_table(info: Mapping[str, Any], *, paper: Mapping[str, Mapping[str, Any]] | None = None):
     """Table 5: one row per face with min / max / mean photos per class (and the paper's beside, if given).
 
     Args:
@@ -110,8 +113,10 @@ def face_table(info: Mapping[str, Any], *, paper: Optional[Mapping[str, Mapping[
     import pandas as pd
 
     columns = ["classes", "images", "min", "max", "mean"]
-    rows = {face: [v["n_classes"], v["n_images"], v["min"], v["max"], v["mean"]]
-            for face, v in info["per_face"].items()}
+    rows = {
+        face: [v["n_classes"], v["n_images"], v["min"], v["max"], v["mean"]]
+        for face, v in info["per_face"].items()
+    }
     table = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
     share = info.get("per_face_feature_rich_share") or {}
     if share:
@@ -140,12 +145,16 @@ def format_info(info: Mapping[str, Any]) -> str:
     """A plain-text summary for the terminal (``drugsim data info``)."""
     ipc = info["images_per_class"]
     lines = [
-        f"{info['n_images']} images, {info['n_classes']} classes; images per class "
-        f"min {ipc['min']} / max {ipc['max']} / mean {ipc['mean']}",
+        (
+            f"{info['n_images']} images, {info['n_classes']} classes; images per class "
+            f"min {ipc['min']} / max {ipc['max']} / mean {ipc['mean']}"
+        ),
     ]
     if info["feature_rich_share"] is not None:
-        lines.append(f"feature-rich: {info['n_feature_rich']} images ({info['feature_rich_share']:.1%}), "
-                     f"feature-poor: {info['n_feature_poor']}")
+        lines.append(
+            f"feature-rich: {info['n_feature_rich']} images ({info['feature_rich_share']:.1%}), "
+            f"feature-poor: {info['n_feature_poor']}"
+        )
     else:
         lines.append("feature flags: unknown")
     if info["faces_known"]:
@@ -154,30 +163,39 @@ def format_info(info: Mapping[str, Any]) -> str:
         lines.append("faces: unknown (a positive pair is then any two photos of one class)")
     lines += ["", "images per class:", class_table(info).to_string()]
     if info["single_image_classes"]:
-        lines.append(f"warning: {len(info['single_image_classes'])} class(es) with a single image (no positive "
-                     f"pair possible): {', '.join(info['single_image_classes'])}")
+        lines.append(
+            f"warning: {len(info['single_image_classes'])} class(es) with a single image (no positive "
+            f"pair possible): {', '.join(info['single_image_classes'])}"
+        )
     return "\n".join(lines)
 
 
 def faces_sentence(info: Mapping[str, Any]) -> str:
     """One sentence for the data chapter: are faces (and so the paper's positives) known here?"""
     if info["faces_known"]:
-        return (f"Faces are known for every photo ({len(info['per_face'])} faces), so a positive pair is two "
-                "photos of the same face of the same drug, as in the paper.")
-    return ("Faces are unknown for this dataset (no manifest with faces), so Table 5 cannot be filled in and a "
-            "positive pair is any two photos of the same class; Algorithm 2 then has no intra-class negatives.")
+        return (
+            f"Faces are known for every photo ({len(info['per_face'])} faces), so a positive pair is two "
+            "photos of the same face of the same drug, as in the paper."
+        )
+    return (
+        "Faces are unknown for this dataset (no manifest with faces), so Table 5 cannot be filled in and a "
+        "positive pair is any two photos of the same class; Algorithm 2 then has no intra-class negatives."
+    )
 
 
 def flags_sentence(info: Mapping[str, Any]) -> str:
     """One sentence on the feature flags: the share of feature-rich photos, or that flags are unknown."""
     if info["feature_rich_share"] is None:
         return "Feature flags are unknown for this dataset (file names without the paper's _<flag> suffix)."
-    return (f"{info['n_feature_rich']} of {info['n_images']} photos ({info['feature_rich_share']:.1%}) show a "
-            f"feature-rich face (flag 1); {info['n_feature_poor']} are feature-poor (flag 0).")
+    return (
+        f"{info['n_feature_rich']} of {info['n_images']} photos ({info['feature_rich_share']:.1%}) show a "
+        f"feature-rich face (flag 1); {info['n_feature_poor']} are feature-poor (flag 0)."
+    )
 
 
-def pair_count_table(splits: Mapping[str, Sequence[ImageRecord]],
-                     pairs: Mapping[str, Mapping[int, Sequence[Any]]]):
+def pair_count_table(
+    splits: Mapping[str, Sequence[ImageRecord]], pairs: Mapping[str, Mapping[int, Sequence[Any]]]
+):
     """Algorithm 1 vs Algorithm 2 on each split: images, classes, pairs and their composition.
 
     Args:
@@ -197,11 +215,19 @@ def pair_count_table(splits: Mapping[str, Sequence[ImageRecord]],
         records = splits[split]
         for algorithm, pair_list in sorted(by_algorithm.items()):
             stats = pair_statistics(pair_list, records)
-            rows.append({
-                "split": split, "algorithm": algorithm, "images": len(records),
-                "classes": len({r.label for r in records}), "pairs": stats["n_pairs"],
-                "positives": stats["positives"], "intra-class negatives": stats["intra_class_negatives"],
-                "inter-class negatives": stats["inter_class_negatives"],
-                "positive share": round(stats["positives"] / stats["n_pairs"], 4) if stats["n_pairs"] else None,
-            })
+            rows.append(
+                {
+                    "split": split,
+                    "algorithm": algorithm,
+                    "images": len(records),
+                    "classes": len({r.label for r in records}),
+                    "pairs": stats["n_pairs"],
+                    "positives": stats["positives"],
+                    "intra-class negatives": stats["intra_class_negatives"],
+                    "inter-class negatives": stats["inter_class_negatives"],
+                    "positive share": round(stats["positives"] / stats["n_pairs"], 4)
+                    if stats["n_pairs"]
+                    else None,
+                }
+            )
     return pd.DataFrame(rows).set_index(["split", "algorithm"])

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -15,7 +15,7 @@ def tiny_image(seed: int, size: int = 16) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, size=(size, size, 3), dtype=np.uint8)
 
 
-def hand_built(root: Path, layout: Dict[str, Sequence[Tuple[str, int]]]) -> List[ImageRecord]:
+def hand_built(root: Path, layout: dict[str, Sequence[tuple[str, int]]]) -> list[ImageRecord]:
     """``{drug: [(face, n_photos), ...]}`` -> PNGs ``root/<drug>/<drug>_<index>_1.png`` and their records."""
     records = []
     seed = 0
@@ -30,7 +30,7 @@ def hand_built(root: Path, layout: Dict[str, Sequence[Tuple[str, int]]]) -> List
     return records
 
 
-def folder_tree(root: Path, counts: Dict[str, int]) -> Path:
+def folder_tree(root: Path, counts: dict[str, int]) -> Path:
     """Class-per-folder images with free names: ``root/<class>/img<k>.png``."""
     seed = 100
     for label, count in counts.items():

@@ -13,8 +13,14 @@ from drugsim.data import read_pairs
 
 
 def test_help_has_examples(capsys):
-    for argv in (["data", "--help"], ["data", "synth", "--help"], ["data", "info", "--help"],
-                 ["data", "check", "--help"], ["data", "fetch", "--help"], ["pairs", "--help"]):
+    for argv in (
+        ["data", "--help"],
+        ["data", "synth", "--help"],
+        ["data", "info", "--help"],
+        ["data", "check", "--help"],
+        ["data", "fetch", "--help"],
+        ["pairs", "--help"],
+    ):
         with pytest.raises(SystemExit):
             build_parser().parse_args(argv)
         assert "examples:" in capsys.readouterr().out
@@ -49,13 +55,47 @@ def test_check_names_the_bad_file(tmp_path, capsys):
 
 def test_pairs_writes_a_readable_file(tiny_dataset, tmp_path, capsys):
     out = tmp_path / "test_pairs.txt"
-    assert main(["pairs", "--data", str(tiny_dataset), "--algorithm", "2", "--split", "test",
-                 "--out", str(out), "--seed", "0", "--n-pairs", "40"]) == 0
+    assert (
+        main(
+            [
+                "pairs",
+                "--data",
+                str(tiny_dataset),
+                "--algorithm",
+                "2",
+                "--split",
+                "test",
+                "--out",
+                str(out),
+                "--seed",
+                "0",
+                "--n-pairs",
+                "40",
+            ]
+        )
+        == 0
+    )
     pairs = read_pairs(out, root=tiny_dataset)
     assert len(pairs) == 40 and sum(p.label for p in pairs) == 20
     assert "positives 20" in capsys.readouterr().out
-    assert main(["pairs", "--data", str(tiny_dataset), "--algorithm", "1", "--split", "val",
-                 "--out", str(out), "--n-pairs", "30"]) == 0
+    assert (
+        main(
+            [
+                "pairs",
+                "--data",
+                str(tiny_dataset),
+                "--algorithm",
+                "1",
+                "--split",
+                "val",
+                "--out",
+                str(out),
+                "--n-pairs",
+                "30",
+            ]
+        )
+        == 0
+    )
     assert "intra-class negatives 0" in capsys.readouterr().out
 
 
@@ -64,3 +104,44 @@ def test_errors_exit_2_with_a_message(tmp_path, capsys):
     assert "absent: no such dataset folder" in capsys.readouterr().err
     assert main(["data", "synth", "--out", str(tmp_path), "--preset", "tiny", "--quiet"]) == 2
     assert "exists; pass overwrite=True (CLI: --overwrite)" in capsys.readouterr().err
+
+
+def test_synth_and_fetch_pass_their_options(tmp_path, monkeypatch, capsys):
+    from drugsim import data
+    from drugsim.data import fetch
+
+    calls = {}
+    monkeypatch.setattr(data, "generate_dataset", lambda out, **kw: calls.setdefault("synth", (out, kw))[0])
+    assert (
+        main(
+            [
+                "data",
+                "synth",
+                "--out",
+                str(tmp_path / "s"),
+                "--preset",
+                "quick",
+                "--seed",
+                "3",
+                "--jobs",
+                "2",
+                "--overwrite",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert calls["synth"][1] == {
+        "preset": "quick",
+        "seed": 3,
+        "progress": False,
+        "n_jobs": 2,
+        "overwrite": True,
+    }
+    monkeypatch.setattr(fetch, "fetch_grocery", lambda dest, **kw: calls.setdefault("fetch", (dest, kw))[0])
+    assert main(["data", "fetch", "grocery", "--dest", str(tmp_path / "g"), "--quiet"]) == 0
+    assert calls["fetch"][0] == tmp_path / "g" and calls["fetch"][1]["overwrite"] is False
+    assert "export DRUGSIM_GROCERY_ROOT=" in capsys.readouterr().out
+    (tmp_path / "g").mkdir()
+    assert main(["data", "fetch", "grocery", "--dest", str(tmp_path / "g"), "--quiet"]) == 2
+    assert "exists; check it with --verify-only or pass --overwrite" in capsys.readouterr().err

@@ -6,13 +6,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-from data_helpers import folder_tree  # noqa: E402
+import matplotlib.pyplot as plt
+import pytest
+from data_helpers import folder_tree
 
-from drugsim.data import load_dataset  # noqa: E402
-from drugsim.data.plots import plot_feature_examples, plot_pair_composition, plot_sample_grid, sample_grid  # noqa: E402
-from drugsim.errors import DatasetError  # noqa: E402
+from drugsim.data import load_dataset
+from drugsim.data.plots import plot_feature_examples, plot_pair_composition, plot_sample_grid, sample_grid
+from drugsim.errors import DatasetError
 
 
 def test_sample_grid_faces_known(tiny_dataset):
@@ -32,7 +32,11 @@ def test_sample_grid_faces_unknown_and_feature_examples(tmp_path):
     assert columns == ["photo 1", "photo 2"]
     with pytest.raises(DatasetError, match="feature flags unknown"):
         plot_feature_examples(records, n=2)
-    ax = plot_pair_composition({"Algorithm 1": {"positives": 5, "intra_class_negatives": 0, "inter_class_negatives": 5},
-                                "Algorithm 2": {"positives": 5, "intra_class_negatives": 2, "inter_class_negatives": 3}})
+    ax = plot_pair_composition(
+        {
+            "Algorithm 1": {"positives": 5, "intra_class_negatives": 0, "inter_class_negatives": 5},
+            "Algorithm 2": {"positives": 5, "intra_class_negatives": 2, "inter_class_negatives": 3},
+        }
+    )
     assert len(ax.patches) == 6
     plt.close("all")

@@ -19,8 +19,9 @@ def _records(spec):
 
 
 def test_counts_per_face_worked_by_hand():
-    records = _records({"A": [("front", 3, True), ("back", 2, False)], "B": [("front", 1, True)],
-                        "C": [("side3", 5, False)]})
+    records = _records(
+        {"A": [("front", 3, True), ("back", 2, False)], "B": [("front", 1, True)], "C": [("side3", 5, False)]}
+    )
     info = dataset_info(records)
     assert info["n_images"] == 11 and info["n_classes"] == 3 and info["faces_known"]
     assert list(info["per_face"]) == ["front", "back", "side3"]  # the paper's face order
@@ -65,7 +66,9 @@ def test_pair_count_table_and_sentences(tmp_path):
     from drugsim.data.info import faces_sentence, flags_sentence, pair_count_table
 
     records = hand_built(tmp_path, {"A": [("front", 3), ("back", 2)], "B": [("front", 2)]})
-    pairs = {"test": {1: make_pairs(records, algorithm=1, seed=0, n_pairs=20), 2: make_pairs(records, algorithm=2)}}
+    pairs = {
+        "test": {1: make_pairs(records, algorithm=1, seed=0, n_pairs=20), 2: make_pairs(records, algorithm=2)}
+    }
     table = pair_count_table({"test": records}, pairs)
     assert table.loc[("test", 2), "pairs"] == 10 and table.loc[("test", 2), "positives"] == 5
     assert table.loc[("test", 2), "positive share"] == 0.5
@@ -81,7 +84,9 @@ def test_pair_count_table_and_sentences(tmp_path):
 def test_cap_per_group():
     from drugsim.data.splits import cap_per_group
 
-    records = [ImageRecord(f"{c}/{f}{i}.jpg", c, f) for c in "ab" for f in ("front", "back") for i in range(5)]
+    records = [
+        ImageRecord(f"{c}/{f}{i}.jpg", c, f) for c in "ab" for f in ("front", "back") for i in range(5)
+    ]
     capped = cap_per_group(records, 2, seed=3)
     assert len(capped) == 8 and {sum(r.group == g for r in capped) for g in {r.group for r in records}} == {2}
     assert capped == cap_per_group(records, 2, seed=3) and capped != cap_per_group(records, 2, seed=4)

@@ -32,9 +32,11 @@ def _sha(data: bytes) -> str:
 def upstream(tmp_path) -> Path:
     """A fake upstream repository with three files."""
     root = tmp_path / "upstream"
-    files = {"dataset/classes.csv": b"Class Name (str),Class ID (int)\nMilk,0\n",
-             "dataset/train.txt": b"train/Packages/Milk/Milk_001.jpg, 0, 0\n",
-             "dataset/train/Packages/Milk/Milk_001.jpg": b"\xff\xd8 not really a jpeg"}
+    files = {
+        "dataset/classes.csv": b"Class Name (str),Class ID (int)\nMilk,0\n",
+        "dataset/train.txt": b"train/Packages/Milk/Milk_001.jpg, 0, 0\n",
+        "dataset/train/Packages/Milk/Milk_001.jpg": b"\xff\xd8 not really a jpeg",
+    }
     for relative, data in files.items():
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         (root / relative).write_bytes(data)
@@ -42,8 +44,10 @@ def upstream(tmp_path) -> Path:
 
 
 def _manifest(root: Path) -> Manifest:
-    return Manifest(COMMIT, {p.relative_to(root).as_posix(): sha256_file(p)
-                             for p in sorted(root.rglob("*")) if p.is_file()})
+    return Manifest(
+        COMMIT,
+        {p.relative_to(root).as_posix(): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()},
+    )
 
 
 def test_verify_files_right_wrong_and_missing(upstream):
@@ -55,8 +59,10 @@ def test_verify_files_right_wrong_and_missing(upstream):
     problems = verify_files(upstream, manifest)
     assert problems == [
         "dataset/classes.csv: missing",
-        f"dataset/train/Packages/Milk/Milk_001.jpg: sha256 {_sha(b'changed')} differs from the expected "
-        f"{manifest.files['dataset/train/Packages/Milk/Milk_001.jpg']}",
+        (
+            f"dataset/train/Packages/Milk/Milk_001.jpg: sha256 {_sha(b'changed')} differs from the expected "
+            f"{manifest.files['dataset/train/Packages/Milk/Milk_001.jpg']}"
+        ),
     ]
     assert verify_files(upstream, manifest, missing_ok=True) == problems[1:]
 
@@ -99,7 +105,9 @@ def test_fetch_with_a_bad_checksum_keeps_nothing(upstream, tmp_path):
     manifest = _manifest(upstream)
     manifest.files["dataset/train.txt"] = "0" * 64
     dest = tmp_path / "out" / "copy"
-    with pytest.raises(DatasetError, match=r"1 downloaded file\(s\) failed verification (?s:.*)dataset/train.txt: sha256"):
+    with pytest.raises(
+        DatasetError, match=r"1 downloaded file\(s\) failed verification (?s:.*)dataset/train.txt: sha256"
+    ):
         fetch_grocery(dest, manifest=manifest, base_url=upstream.as_uri(), progress=False)
     assert list((tmp_path / "out").iterdir()) == []
 
@@ -109,8 +117,14 @@ def test_fetch_with_a_failed_download_keeps_nothing(upstream, tmp_path):
     manifest.files["dataset/absent.jpg"] = "0" * 64
     dest = tmp_path / "out" / "copy"
     with pytest.raises(DatasetError, match="absent.jpg: download failed after 1 attempts"):
-        fetch_grocery(dest, manifest=manifest, base_url=upstream.as_uri(), progress=False, n_threads=1,
-                      download=functools.partial(fetch._download, retries=1))
+        fetch_grocery(
+            dest,
+            manifest=manifest,
+            base_url=upstream.as_uri(),
+            progress=False,
+            n_threads=1,
+            download=functools.partial(fetch._download, retries=1),
+        )
     assert list((tmp_path / "out").iterdir()) == []
 
 
@@ -133,4 +147,6 @@ def test_verify_only_names_a_changed_photo(grocery_root, tmp_path, capsys):
     (tmp_path / photo).write_bytes((grocery_root / photo).read_bytes()[:-10])
     assert main(["data", "fetch", "grocery", "--verify-only", "--dest", str(tmp_path), "--quiet"]) == 1
     assert f"BAD  {photo}: sha256" in capsys.readouterr().out
-    assert main(["data", "fetch", "grocery", "--verify-only", "--dest", str(tmp_path / "none"), "--quiet"]) == 2
+    assert (
+        main(["data", "fetch", "grocery", "--verify-only", "--dest", str(tmp_path / "none"), "--quiet"]) == 2
+    )

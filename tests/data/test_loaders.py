@@ -101,7 +101,9 @@ def test_resolve_data_root(tmp_path, monkeypatch, grocery_root):
     with pytest.raises(DatasetError, match="no such dataset folder"):
         resolve_data_root(str(tmp_path / "absent"))
     monkeypatch.delenv("DRUGSIM_GROCERY_ROOT", raising=False)
-    with pytest.raises(DatasetError, match="DRUGSIM_GROCERY_ROOT is not set; get it with `drugsim data fetch grocery"):
+    with pytest.raises(
+        DatasetError, match="DRUGSIM_GROCERY_ROOT is not set; get it with `drugsim data fetch grocery"
+    ):
         resolve_data_root("grocery")
     monkeypatch.setenv("DRUGSIM_GROCERY_ROOT", str(tmp_path))
     with pytest.raises(DatasetError, match="no Grocery Store dataset here"):

@@ -17,8 +17,11 @@ from drugsim.io import read_image, to_grey
 
 
 def _hashes(root: Path) -> dict:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _manifest(root: Path) -> list:
@@ -43,8 +46,20 @@ def test_another_seed_gives_other_photos(tmp_path):
 def test_manifest_columns_and_rows(tiny_dataset):
     rows = _manifest(tiny_dataset)
     assert list(rows[0]) == synth.MANIFEST_COLUMNS
-    for column in ("file", "drug", "family", "face", "feature_rich", "face_kind", "brightness", "rotation",
-                   "jpeg_quality", "blur", "glare", "perspective"):
+    for column in (
+        "file",
+        "drug",
+        "family",
+        "face",
+        "feature_rich",
+        "face_kind",
+        "brightness",
+        "rotation",
+        "jpeg_quality",
+        "blur",
+        "glare",
+        "perspective",
+    ):
         assert column in rows[0]
     files = {p.relative_to(tiny_dataset).as_posix() for p in tiny_dataset.glob("*/*.jpg")}
     assert {row["file"] for row in rows} == files
