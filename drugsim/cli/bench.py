@@ -10,7 +10,7 @@ from typing import Dict, List
 from drugsim.errors import ConfigError
 
 EPILOG = """examples:
-  drugsim bench --data data/synthetic-quick --pairs 2000 --json benchmarks/results/bench.json
+  drugsim bench --data data/synthetic-quick --json benchmarks/results/bench.json
   drugsim bench --data grocery --pairs 500 --methods orb,ahash --repeats 5
   drugsim bench --data data/synthetic-quick --methods siamese-improved --model siamese-improved=runs/m.pt
   drugsim bench --data data/synthetic-quick --pair-list runs/quick/test_pairs.txt --per-pair-pairs 200
@@ -49,7 +49,10 @@ def register(subparsers) -> None:
         "--pair-list", help="use this pair list (drugsim pairs output) instead of drawing pairs"
     )
     parser.add_argument(
-        "--pairs", type=int, default=2000, help="pairs drawn from the test split (default 2000)"
+        "--pairs",
+        type=int,
+        default=0,
+        help="pairs of the test split's Algorithm 2 list to keep (a seeded sample; default 0 = all)",
     )
     parser.add_argument(
         "--split",
@@ -146,7 +149,7 @@ def run_bench(args) -> int:
         raise ConfigError(f"--repeats must be >= 1, got {args.repeats}")
     methods = build_methods(args.methods, models=_checkpoints(args))
     pairs = benchmark_pairs(
-        args.data, n_pairs=args.pairs, split=args.split, seed=args.seed, pair_list=args.pair_list
+        args.data, n_pairs=args.pairs or None, split=args.split, seed=args.seed, pair_list=args.pair_list
     )
     config = BenchConfig(repeats=args.repeats, per_pair_pairs=args.per_pair_pairs, n_jobs=args.jobs)
     print(

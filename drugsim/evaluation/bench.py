@@ -141,7 +141,7 @@ def build_methods(
 def benchmark_pairs(
     data: Any,
     *,
-    n_pairs: Optional[int] = 2000,
+    n_pairs: Optional[int] = None,
     split: str = "test",
     seed: int = 0,
     pair_list: Optional[Any] = None,
@@ -362,18 +362,31 @@ def bench_method(method: Any, pairs: Sequence[Any], config: BenchConfig = BenchC
     if warm:
         score_pairs_per_pair(method, warm, progress=False)
         engine_run(warm)
-    per_pair_seconds, per_pair_times, per_pair_scores = time_call(
-        lambda: score_pairs_per_pair(method, subset, progress=False), repeats=config.repeats
-    )
-    engine_seconds, engine_times, engine_scores = time_call(lambda: engine_run(pairs), repeats=config.repeats)
-    describe_seconds, describe_times, features = time_call(
-        lambda: describe_single_process(method, paths, batch_size=config.batch_size), repeats=config.repeats
-    )
-    features_a = [features[Path(p.path_a)] for p in pairs]
-    features_b = [features[Path(p.path_b)] for p in pairs]
-    score_seconds, score_times, limit_scores = time_call(
-        lambda: method.score_pairs(features_a, features_b), repeats=config.repeats
-    )
+    # The four measurements take turns within each repeat, so that a change in the machine's load (other
+    # jobs on shared cores) hits all of them alike and the ratios stay fair; medians per measurement.
+    per_pair_times: List[float] = []
+    engine_times: List[float] = []
+    describe_times: List[float] = []
+    score_times: List[float] = []
+    for _ in range(config.repeats):
+        _, (seconds,), per_pair_scores = time_call(
+            lambda: score_pairs_per_pair(method, subset, progress=False), repeats=1
+        )
+        per_pair_times.append(seconds)
+        _, (seconds,), engine_scores = time_call(lambda: engine_run(pairs), repeats=1)
+        engine_times.append(seconds)
+        _, (seconds,), features = time_call(
+            lambda: describe_single_process(method, paths, batch_size=config.batch_size), repeats=1
+        )
+        describe_times.append(seconds)
+        features_a = [features[Path(p.path_a)] for p in pairs]
+        features_b = [features[Path(p.path_b)] for p in pairs]
+        _, (seconds,), limit_scores = time_call(lambda: method.score_pairs(features_a, features_b), repeats=1)
+        score_times.append(seconds)
+    per_pair_seconds = float(statistics.median(per_pair_times))
+    engine_seconds = float(statistics.median(engine_times))
+    describe_seconds = float(statistics.median(describe_times))
+    score_seconds = float(statistics.median(score_times))
 
     per_pair_scores = np.asarray(per_pair_scores, dtype=np.float64)
     engine_scores = np.asarray(engine_scores, dtype=np.float64)

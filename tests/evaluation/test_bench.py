@@ -126,7 +126,7 @@ def test_recall_at_k_by_hand():
 
 
 def test_search_benchmark_small():
-    result = bench.bench_search((200, 800), dim=16, n_queries=20, k=5, repeats=1)
+    result = bench.bench_search((100, 400), dim=8, n_queries=10, k=5, repeats=1)
     assert {r["kind"] for r in result["rows"]} == {"flat", "ivf", "hnsw"}
     assert all(0.0 <= r["recall_at_k"] <= 1.0 for r in result["rows"])
     assert all(r["queries_per_second"] > 0 for r in result["rows"])
