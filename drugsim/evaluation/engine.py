@@ -65,6 +65,10 @@ _PRELOAD_MODULES = (
     "cv2",
     "PIL.Image",
     "imagehash",
+    # imagehash imports these inside phash/whash: without a preload every worker pays the import (scipy
+    # alone about 1 s on a busy core), which made the engine slower than one process for pHash.
+    "scipy.fftpack",
+    "pywt",
     "drugsim.evaluation.engine",
     "drugsim.classical.histogram",
     "drugsim.classical.hashing",
