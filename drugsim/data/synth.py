@@ -763,7 +763,7 @@ def generate_dataset(out_dir: Union[str, os.PathLike], *, preset: Union[str, Syn
                 all_rows.append(_render_drug(job))
                 bar.update(len(all_rows[-1]))
         else:
-            context = multiprocessing.get_context("spawn" if os.name != "posix" else "forkserver")
+            context = multiprocessing.get_context(_start_method())
             with context.Pool(n_jobs) as pool:
                 for rows in pool.imap(_render_drug, jobs):  # imap keeps drug order: deterministic manifest
                     all_rows.append(rows)
@@ -780,6 +780,17 @@ def generate_dataset(out_dir: Union[str, os.PathLike], *, preset: Union[str, Syn
             "Layout: <drug>/<drug>_<index>_<flag>.jpg, flag 1 = feature-rich face; manifest.csv holds the\n"
             "face, family and capture parameters of every photo.\n", encoding="utf-8")
     return out_dir
+
+
+def _start_method() -> str:
+    """forkserver on POSIX (safe beside threads), but fork when ``__main__`` is no file (``python -`` from
+    stdin), which forkserver and spawn workers would try and fail to re-import, respawning forever."""
+    if os.name != "posix":
+        return "spawn"
+    import sys
+
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    return "forkserver" if main_file is None or os.path.isfile(main_file) else "fork"
 
 
 def _preset_name(preset: SynthPreset) -> str:
