@@ -803,7 +803,7 @@ def bench_search(
         "k": k,
         "sizes": list(sizes),
         "seed": seed,
-        "hardware": hardware_info(),
+        "hardware": hardware_info(load_torch=False),
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
