@@ -167,7 +167,7 @@ _SIAMESE_PRESETS: Dict[str, Dict[str, Any]] = {
         "threshold": _SIAMESE["threshold"],
         "margin": _SIAMESE["contrastive_margin"],
     },
-    "quick": {"image_size": 48, "epochs": 3, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 2,
+    "quick": {"image_size": 48, "epochs": 3, "batch_size": 32, "lr": 5e-4, "lr_step_epochs": 2,
               "n_train_pairs": 384, "n_val_pairs": 160, "train_eval_pairs": 200, "bn_recalibration_images": 256},
     "tiny": {"image_size": 32, "epochs": 2, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 2,
              "n_train_pairs": 160, "n_val_pairs": 64, "train_eval_pairs": 64, "bn_recalibration_images": 128},
