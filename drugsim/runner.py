@@ -568,9 +568,37 @@ def _unlink(path: Path) -> None:
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
-def _tidy_for_book(executed: Path) -> None:
-    """Drop the default parameters and widget outputs from the page; fold the values the run injected."""
+_LABEL_DEF = re.compile(r"^\((?P<label>[^()\s]+)\)=\s*$|^:name:\s*(?P<name>\S+)\s*$", re.M)
+
+
+def _suffix_labels(cells: List[Dict[str, Any]], suffix: str) -> None:
+    """Rename the labels a notebook defines (and its own references to them) to ``<label>-<suffix>``.
+
+    The same chapter published for two datasets would otherwise define every label twice.
+    """
+    sources = {}
+    for i, cell in enumerate(cells):
+        if cell.get("cell_type") == "markdown":
+            source = cell.get("source", "")
+            sources[i] = "".join(source) if isinstance(source, list) else source
+    labels = {m.group("label") or m.group("name") for text in sources.values() for m in _LABEL_DEF.finditer(text)}
+    for i, text in sources.items():
+        for label in labels:
+            new = f"{label}-{suffix}"
+            text = re.sub(rf"^\({re.escape(label)}\)=", f"({new})=", text, flags=re.M)
+            text = re.sub(rf"^(:name:\s*){re.escape(label)}\s*$", rf"\g<1>{new}", text, flags=re.M)
+            text = re.sub(rf"(\{{(?:ref|numref|eq)\}}`(?:[^`<]*<)?){re.escape(label)}(>?`)", rf"\g<1>{new}\g<2>", text)
+        cells[i]["source"] = text
+
+
+def _tidy_for_book(executed: Path, *, label_suffix: Optional[str] = None) -> None:
+    """Drop the default parameters and widget outputs from the page; fold the values the run injected.
+
+    ``label_suffix`` renames the notebook's labels (a chapter published for a second dataset).
+    """
     nb = json.loads(executed.read_text(encoding="utf-8"))
+    if label_suffix:
+        _suffix_labels(nb.get("cells", []), label_suffix)
     for cell in nb.get("cells", []):
         # Progress-bar widgets (tqdm with ipywidgets installed) have no static rendering: the book would warn.
         outputs = []
@@ -643,7 +671,7 @@ def execute_planned(plan: RunPlan, nb: PlannedNotebook, *, kernel: str, progress
         handler.close()
         pm_logger.setLevel(old_level)
         pm_logger.propagate = old_propagate
-    _tidy_for_book(executing)
+    _tidy_for_book(executing, label_suffix=None if plan.dataset.name == "synthetic" else plan.dataset.name)
     os.replace(executing, nb.published)
     if nb.results.exists():
         shutil.copyfile(nb.results, nb.published.with_suffix(".results.json"))

@@ -448,3 +448,18 @@ def test_published_copy_folds_parameters_and_drops_widget_outputs(tmp_path):
     assert "hide-input" in cells[2]["metadata"]["tags"]
     assert cells[3]["outputs"] == [{"output_type": "display_data", "metadata": {},
                                     "data": {"text/html": "<b>kept</b>"}}]
+
+
+def test_labels_of_a_second_dataset_copy_get_a_suffix():
+    cells = [
+        {"cell_type": "markdown", "source": "(summary)=\n# Summary\n\nSee {numref}`fig-acc` and {ref}`text <summary>`."},
+        {"cell_type": "markdown", "source": ["```{glue:figure} fig\n", ":name: fig-acc\n", "\nCaption.\n```"]},
+        {"cell_type": "markdown", "source": "Elsewhere: {ref}`intro` and {numref}`fig-acc-other`."},
+        {"cell_type": "code", "source": "x = '(summary)='", "outputs": []},
+    ]
+    runner._suffix_labels(cells, "grocery")
+    assert cells[0]["source"] == ("(summary-grocery)=\n# Summary\n\nSee {numref}`fig-acc-grocery` and "
+                                  "{ref}`text <summary-grocery>`.")
+    assert ":name: fig-acc-grocery\n" in cells[1]["source"]
+    assert cells[2]["source"] == "Elsewhere: {ref}`intro` and {numref}`fig-acc-other`."
+    assert cells[3]["source"] == "x = '(summary)='"
