@@ -116,6 +116,13 @@ def _rows_by(payload: Mapping[str, Any], key: str, field: str) -> List[Mapping[s
     return [r for r in rows if isinstance(r, Mapping) and field in r] if isinstance(rows, list) else []
 
 
+def _data_tables(payload: Mapping[str, Any]) -> Dict[str, Any]:
+    """01_data saves ``info.per_face`` (``drugsim data info``): ``{face: {"min", "max", "mean", ...}}``."""
+    info = payload.get("info")
+    per_face = info.get("per_face") if isinstance(info, Mapping) else None
+    return {"table5": per_face} if isinstance(per_face, Mapping) else {}
+
+
 def _siamese_tables(payload: Mapping[str, Any]) -> Dict[str, Any]:
     """05_siamese saves ``rows`` of ``{"model": "<backbone>-<variant>", "train_accuracy", ...}``."""
     return {"table9": {r["model"]: r for r in _rows_by(payload, "rows", "model")}}
@@ -139,7 +146,7 @@ def _speed_tables(payload: Mapping[str, Any]) -> Dict[str, Any]:
 
 
 #: Chapters whose results hold paper-table numbers under their own names: read through these.
-_ADAPTERS = {"05_siamese": _siamese_tables, "07_combined": _combined_tables, "12_speed": _speed_tables}
+_ADAPTERS = {"01_data": _data_tables, "05_siamese": _siamese_tables, "07_combined": _combined_tables, "12_speed": _speed_tables}
 #: Where one chapter measures a number the paper's way, it wins over the others: speed is timed per pair
 #: (read and describe both images, as the paper did) by the speed chapter.
 _PREFERRED = {("table7", "pairs_per_second"): "12_speed", ("table8", "pairs_per_second"): "12_speed"}

@@ -103,3 +103,11 @@ def test_chapter_specific_results_are_adapted_and_speed_comes_from_the_speed_cha
     assert table.loc[("Table 7", "orb", "pairs_per_second"), "notebook"] == "12_speed"
     assert table.loc[("Table 8", "orb", "pairs_per_second"), "ours"] == 33.0
     assert table.loc[("Table 7", "orb", "positive_mean"), "notebook"] == "04_keypoints"
+
+
+def test_table5_comes_from_the_data_chapters_info():
+    results = {"01_data": {"info": {"per_face": {"front": {"min": 4, "max": 6, "mean": 5.0, "n_images": 48}}}}}
+    table = summary.comparison_table(results).set_index(["table", "row", "quantity"])
+    assert table.loc[("Table 5", "front", "max"), "ours"] == 6.0
+    assert table.loc[("Table 5", "front", "max"), "notebook"] == "01_data"
+    assert math.isnan(table.loc[("Table 5", "back", "max"), "ours"])
