@@ -65,7 +65,9 @@ def test_every_profile_has_a_section_per_notebook(name):
 
 #: Numbers that look like results (three or more decimals, or a percentage) typed into prose. Section and
 #: equation numbers, sizes and probabilities (2.4, 224, p=0.5) do not match.
-TYPED_RESULT = re.compile(r"(?<![\w.`{])\d+\.\d{3,}(?![\w`])|(?<![\w.`{])\d+(?:\.\d+)?\s?%")
+TYPED_RESULT = re.compile(r"(?<![\w.`{])\d+\.\d{3,}(?![\w`])"
+                          r"|(?<![\w.`{])\d+(?:\.\d+)?\s?%(?!\s*(?:confidence|interval|CI|bootstrap))")
+#: a confidence level ("95 % interval") is a setting, not a result
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
