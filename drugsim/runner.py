@@ -290,7 +290,8 @@ def _closure(profiles: Profiles, names: Sequence[str]) -> List[str]:
         if name in wanted:
             continue
         wanted.add(name)
-        stack.extend(profiles.notebooks[name].needs)
+        # Optional inputs too: one out of date (a regenerated dataset...) must run before its reader.
+        stack.extend(profiles.notebooks[name].needs + profiles.notebooks[name].uses)
     return [n for n in profiles.notebooks if n in wanted]
 
 

@@ -223,6 +223,9 @@ def test_optional_use_does_not_block_but_its_change_reruns(tmp_path, fake_execut
     report = _run(tmp_path)
     assert [o.reason for _, outs in report.runs for o in outs if o.name == "02_second"] == [
         "changed: parameters, upstream"]
+    # --only follows optional inputs too: an out-of-date one runs first.
+    (tmp_path / "photos" / "a" / "new.txt").write_text("more")
+    assert _statuses(_run(tmp_path, only=["02_second"])) == {"01_first": "ran", "02_second": "ran"}
     (tmp_path / "notebooks" / "01_first.ipynb").unlink()
     assert _statuses(_run(tmp_path)) == {"01_first": "pending", "02_second": "cached"}
 
