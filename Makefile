@@ -62,6 +62,7 @@ test-fast: install
 	$(PY) -m pytest -q -m "not slow and not browser" $(PYTEST_ARGS)
 
 bench: install
+	test -d data/synthetic-quick || $(VENV)/bin/drugsim data synth --preset quick --seed 0 --out data/synthetic-quick
 	$(VENV)/bin/drugsim bench --data data/synthetic-quick --json benchmarks/results/bench.json
 
 clean-book:
