@@ -41,6 +41,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from drugsim.errors import ConfigError, DatasetError
+from drugsim.methods import available_methods
 
 #: Issue 7's targets: minimum engine/per-pair speedup per method family (on the quick synthetic test pairs).
 SPEEDUP_TARGETS: Dict[str, float] = {
@@ -62,18 +63,7 @@ LIMIT_TARGET = 1.5
 #: Issue 7: the feature cache of the quick test set must fit in this many bytes.
 CACHE_TARGET_BYTES = 2 * 1024**3
 #: Methods benchmarked when none are named: the paper's classical ones (Tables 7-8).
-DEFAULT_METHODS = (
-    "hist-correl",
-    "hist-chisqr",
-    "hist-intersect",
-    "hist-bhattacharyya",
-    "cosine",
-    "ahash",
-    "phash",
-    "dhash",
-    "sift",
-    "orb",
-)
+DEFAULT_METHODS = tuple(available_methods("classical", in_paper=True))
 SIAMESE_METHODS = ("siamese-improved", "siamese-classic", "siamese-triplet")
 
 
