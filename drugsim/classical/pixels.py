@@ -81,7 +81,36 @@ def cosine_similarity(vectors_a: np.ndarray, vectors_b: np.ndarray) -> np.ndarra
     return np.clip(np.where(both_zero, 1.0, cos), -1.0, 1.0)
 
 
-class CosineMethod(SimilarityMethod):
+class _GreyPixelMethod(SimilarityMethod):
+    """Shared by the pixel methods: the feature is the grey image at a common size; subclasses score
+    non-empty aligned feature lists in :meth:`_score_features`."""
+
+    minimum_size = 1
+
+    def __init__(self, size: int) -> None:
+        self.size = _check_size(size, minimum=self.minimum_size)
+
+    def describe(self, image: np.ndarray) -> np.ndarray:
+        return grey_resized(image, self.size)
+
+    def score(self, feature_a: np.ndarray, feature_b: np.ndarray) -> float:
+        return float(self.score_pairs([feature_a], [feature_b])[0])
+
+    def score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
+        if len(features_a) != len(features_b):
+            raise ValueError(f"features_a has {len(features_a)} items but features_b has {len(features_b)}")
+        if len(features_a) == 0:
+            return np.zeros(0)
+        return self._score_features(features_a, features_b)
+
+    def _score_features(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
+        raise NotImplementedError
+
+    def config(self) -> Dict[str, Any]:
+        return {"size": self.size}
+
+
+class CosineMethod(_GreyPixelMethod):
     """Cosine similarity of flattened grey pixels at a common size (paper section 2.2, eq. 5).
 
     Args:
@@ -95,26 +124,13 @@ class CosineMethod(SimilarityMethod):
     paper_section = "2.2"
 
     def __init__(self, size: int = 64) -> None:
-        self.size = _check_size(size)
+        super().__init__(size)
 
-    def describe(self, image: np.ndarray) -> np.ndarray:
-        return grey_resized(image, self.size)
-
-    def score(self, feature_a: np.ndarray, feature_b: np.ndarray) -> float:
-        return float(self.score_pairs([feature_a], [feature_b])[0])
-
-    def score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
-        if len(features_a) != len(features_b):
-            raise ValueError(f"features_a has {len(features_a)} items but features_b has {len(features_b)}")
-        if len(features_a) == 0:
-            return np.zeros(0)
+    def _score_features(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
         return cosine_similarity(_stack(features_a), _stack(features_b))
 
-    def config(self) -> Dict[str, Any]:
-        return {"size": self.size}
 
-
-class EuclideanMethod(SimilarityMethod):
+class EuclideanMethod(_GreyPixelMethod):
     """Euclidean distance of grey pixels at a common size, as a root-mean-square difference (beyond paper).
 
     The score is ``||a - b||_2 / sqrt(size * size)`` with pixels scaled to [0, 1]: the Euclidean distance
@@ -130,24 +146,11 @@ class EuclideanMethod(SimilarityMethod):
     paper_section = "beyond"
 
     def __init__(self, size: int = 64) -> None:
-        self.size = _check_size(size)
+        super().__init__(size)
 
-    def describe(self, image: np.ndarray) -> np.ndarray:
-        return grey_resized(image, self.size)
-
-    def score(self, feature_a: np.ndarray, feature_b: np.ndarray) -> float:
-        return float(self.score_pairs([feature_a], [feature_b])[0])
-
-    def score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
-        if len(features_a) != len(features_b):
-            raise ValueError(f"features_a has {len(features_a)} items but features_b has {len(features_b)}")
-        if len(features_a) == 0:
-            return np.zeros(0)
+    def _score_features(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
         a, b = _stack(features_a) / 255.0, _stack(features_b) / 255.0
         return np.linalg.norm(a - b, axis=1) / np.sqrt(a.shape[1])
-
-    def config(self) -> Dict[str, Any]:
-        return {"size": self.size}
 
 
 def _uniform_filter_2d(stack: np.ndarray, win_size: int) -> np.ndarray:
@@ -195,7 +198,7 @@ def ssim_batch(
     return s[:, pad : s.shape[1] - pad, pad : s.shape[2] - pad].mean(axis=(1, 2))
 
 
-class SSIMMethod(SimilarityMethod):
+class SSIMMethod(_GreyPixelMethod):
     """Structural similarity (SSIM) of grey images at a common size (beyond the paper; companion article).
 
     Args:
@@ -208,20 +211,12 @@ class SSIMMethod(SimilarityMethod):
     direction = "higher"
     paper_section = "beyond"
 
+    minimum_size = SSIM_WIN_SIZE
+
     def __init__(self, size: int = 128) -> None:
-        self.size = _check_size(size, minimum=SSIM_WIN_SIZE)
+        super().__init__(size)
 
-    def describe(self, image: np.ndarray) -> np.ndarray:
-        return grey_resized(image, self.size)
-
-    def score(self, feature_a: np.ndarray, feature_b: np.ndarray) -> float:
-        return float(self.score_pairs([feature_a], [feature_b])[0])
-
-    def score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
-        if len(features_a) != len(features_b):
-            raise ValueError(f"features_a has {len(features_a)} items but features_b has {len(features_b)}")
-        if len(features_a) == 0:
-            return np.zeros(0)
+    def _score_features(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
         scores = np.empty(len(features_a))
         chunk = 256  # bounds memory: six float64 planes per pair
         for start in range(0, len(features_a), chunk):
@@ -229,6 +224,3 @@ class SSIMMethod(SimilarityMethod):
             b = np.stack(features_b[start : start + chunk])
             scores[start : start + chunk] = ssim_batch(a, b)
         return scores
-
-    def config(self) -> Dict[str, Any]:
-        return {"size": self.size}
