@@ -13,6 +13,8 @@ SIAMESE_EPILOG = """examples:
   drugsim train siamese --variant classic --backbone vgg16 --data grocery --profile tiny --out vgg.pt
   drugsim train siamese --variant triplet --backbone efficientnet-lite0 --weights imagenet \\
       --data grocery --profile quick --out triplet.pt
+  drugsim train siamese --backbone efficientnet-lite0 --weights imagenet --freeze-backbone \
+      --data grocery --profile quick --out lite.pt   # train the improved head only (about a minute)
   drugsim train siamese ... --out m.pt --resume        # continue an interrupted run (m.last.pt)
   torchrun --nproc_per_node=4 -m drugsim train siamese ... --profile paper --out m.pt   # DDP
 
@@ -70,6 +72,11 @@ def register(subparsers) -> None:
     siamese.add_argument("--contrastive-form", choices=("paper", "hadsell"),
                          help="classic variant: eq. 22 as printed (default) or Hadsell's form")
     siamese.add_argument("--threshold", type=float, help="decision threshold (default 0.8, as the paper)")
+    siamese.add_argument("--freeze-backbone", action="store_true",
+                         help="improved variant: keep the backbone fixed and train only the head on embeddings "
+                              "computed once per image (all pairs, 128 px in quick; beyond the paper)")
+    siamese.add_argument("--frozen-views", type=int,
+                         help="with --freeze-backbone: embeddings per training image, plain + augmented (default 2)")
     siamese.set_defaults(func=run_siamese)
 
     classifier = kinds.add_parser(
@@ -103,7 +110,9 @@ def run_siamese(args: argparse.Namespace) -> int:
     from drugsim.deep.training import train_siamese
 
     config = siamese_config(args.profile, variant=args.variant, n_train_pairs=args.n_train_pairs,
-                            contrastive_form=args.contrastive_form, threshold=args.threshold, **_overrides(args))
+                            contrastive_form=args.contrastive_form, threshold=args.threshold,
+                            freeze_backbone=args.freeze_backbone or None, frozen_views=args.frozen_views,
+                            **_overrides(args))
     pairs = split_pairs(dataset_splits(args.data, seed=args.seed), seed=args.seed)
     result = train_siamese(config, pairs["train"], pairs["val"], out=args.out, resume=args.resume,
                            progress=not args.quiet)

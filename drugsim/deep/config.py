@@ -56,6 +56,11 @@ class SiameseConfig:
         bn_recalibration_images: before each validation, re-estimate BatchNorm statistics on this many
             training images (0 = off, the paper's setting; on in tiny/quick, whose few steps leave the
             running averages behind the weights).
+        freeze_backbone: keep the backbone's weights fixed and train only the improved network's head
+            (beyond the paper: transfer learning from a pretrained backbone). Each training image is
+            embedded once per view, so an epoch costs head updates only and a CPU can use every pair.
+        frozen_views: embeddings per training image when the backbone is frozen: the plain image plus
+            ``frozen_views - 1`` augmented copies (the paper's augmentation); each pair draws a view per side.
     """
 
     variant: str = "improved"
@@ -81,10 +86,17 @@ class SiameseConfig:
     amp: bool = True
     train_eval_pairs: int = 2000
     bn_recalibration_images: int = 0
+    freeze_backbone: bool = False
+    frozen_views: int = 1
     profile: str = "paper"
 
     def __post_init__(self) -> None:
         _check_choice("variant", self.variant, VARIANTS)
+        if self.freeze_backbone and self.variant != "improved":
+            raise ConfigError(f"freeze_backbone trains only the improved network's head; the {self.variant} "
+                              f"variant has no weights outside its backbone. Use variant='improved'")
+        if int(self.frozen_views) < 1:
+            raise ConfigError(f"frozen_views must be a positive integer, got {self.frozen_views!r}")
         _check_choice("backbone", self.backbone, BACKBONES)
         _check_choice("contrastive_form", self.contrastive_form, CONTRASTIVE_FORMS)
         _check_choice("device", self.device, ("auto", "cpu", "cuda"))
@@ -172,6 +184,15 @@ _SIAMESE_PRESETS: Dict[str, Dict[str, Any]] = {
     "tiny": {"image_size": 32, "epochs": 2, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 2,
              "n_train_pairs": 160, "n_val_pairs": 64, "train_eval_pairs": 64, "bn_recalibration_images": 128},
 }
+#: Overrides when the backbone is frozen (only the head trains): every pair, more epochs, and the input
+#: size a pretrained network needs to see detail (64/128 px; 48 px loses the boxes' layout).
+_FROZEN_PRESETS: Dict[str, Dict[str, Any]] = {
+    "paper": {"frozen_views": 2},
+    "quick": {"image_size": 128, "epochs": 8, "batch_size": 64, "lr": 5e-4, "lr_step_epochs": 4,
+              "n_train_pairs": None, "n_val_pairs": None, "bn_recalibration_images": 0, "frozen_views": 2},
+    "tiny": {"image_size": 64, "epochs": 6, "batch_size": 32, "lr": 1e-3, "lr_step_epochs": 3,
+             "n_train_pairs": None, "n_val_pairs": None, "bn_recalibration_images": 0, "frozen_views": 2},
+}
 _CLASSIFIER_PRESETS: Dict[str, Dict[str, Any]] = {
     "paper": {
         "image_size": paper.TRAINING["image_size"],
@@ -191,11 +212,15 @@ _CLASSIFIER_PRESETS: Dict[str, Dict[str, Any]] = {
 def siamese_config(profile: str = "paper", **overrides: Any) -> SiameseConfig:
     """The Siamese settings of ``profile`` (tiny|quick|paper) with keyword ``overrides`` applied.
 
-    The triplet variant uses margin 0.5 on L2-normalised embeddings unless a margin is given.
+    The triplet variant uses margin 0.5 on L2-normalised embeddings unless a margin is given;
+    ``freeze_backbone=True`` adds the profile's frozen-backbone settings (all pairs, more epochs, larger
+    input) unless overridden.
     """
     _check_choice("profile", profile, PROFILES)
     values = {**_SIAMESE_PRESETS[profile], "profile": profile}
     overrides = {k: v for k, v in overrides.items() if v is not None}
+    if overrides.get("freeze_backbone"):
+        values.update(_FROZEN_PRESETS[profile])
     if overrides.get("variant") == "triplet" and "margin" not in overrides:
         values["margin"] = 0.5
     return SiameseConfig(**{**values, **overrides})

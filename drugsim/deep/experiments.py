@@ -87,7 +87,10 @@ def sample_pairs(pairs: Sequence[Pair], n: int, *, seed: int = 0) -> List[Pair]:
 
 def _fingerprint(config: Dict[str, Any], items: Sequence[Any]) -> str:
     # Where a model trained (device, loader workers) does not change what it is.
+    from drugsim.deep.training import TRAINING_REVISION
+
     config = {k: v for k, v in config.items() if k not in ("device", "num_workers", "amp")}
+    config["training_revision"] = TRAINING_REVISION
     digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
     for item in items:
         digest.update(repr(item).encode())
@@ -101,12 +104,34 @@ def _pair_key(pair: Pair) -> Tuple[str, str, int]:
 # --------------------------------------------------------------------------------------- training
 
 
+#: Tags a model name may carry between its backbone and its variant, and the settings they stand for.
+NAME_TAGS = {"imagenet": {"weights": "imagenet"}, "frozen": {"freeze_backbone": True}}
+
+
+def parse_model_name(name: str) -> Tuple[str, str, Dict[str, Any]]:
+    """``<backbone>[-imagenet][-frozen]-<variant>`` -> backbone, variant and the settings the tags fix.
+
+    ``imagenet``: start from ImageNet weights; ``frozen``: train only the improved head on a fixed backbone.
+
+    Example:
+        >>> parse_model_name("efficientnet-lite0-imagenet-frozen-improved")
+        ('efficientnet-lite0', 'improved', {'weights': 'imagenet', 'freeze_backbone': True})
+    """
+    rest, _, variant = name.rpartition("-")
+    if not rest or variant not in ("improved", "classic", "triplet"):
+        raise ConfigError(f"model name {name!r} should be <backbone>[-imagenet][-frozen]-<improved|classic|triplet>, "
+                          f"e.g. resnet18-improved or efficientnet-lite0-imagenet-frozen-improved")
+    found = []
+    for tag in reversed(list(NAME_TAGS)):  # tags appear in NAME_TAGS order; peel them off the end
+        if rest.endswith(f"-{tag}"):
+            rest = rest[: -len(tag) - 1]
+            found.append(tag)
+    return rest, variant, {key: value for tag in NAME_TAGS if tag in found for key, value in NAME_TAGS[tag].items()}
+
+
 def split_model_name(name: str) -> Tuple[str, str]:
     """``"resnet18-improved"`` -> ``("resnet18", "improved")``; backbone names may hold dashes."""
-    backbone, _, variant = name.rpartition("-")
-    if not backbone or variant not in ("improved", "classic", "triplet"):
-        raise ConfigError(f"model name {name!r} should be <backbone>-<improved|classic|triplet>, "
-                          f"e.g. resnet18-improved")
+    backbone, variant, _ = parse_model_name(name)
     return backbone, variant
 
 
@@ -114,14 +139,17 @@ def train_or_reuse_siamese(name: str, profile: str, train_pairs: Sequence[Pair],
                            models_dir: str | Path, progress: bool = False, **overrides: Any) -> Dict[str, Any]:
     """Train ``<backbone>-<variant>`` with the ``profile`` settings, or reuse the checkpoint of the same run.
 
+    Tags in the name (:func:`parse_model_name`) override ``overrides``: ``efficientnet-lite0-imagenet-frozen-
+    improved`` starts from ImageNet weights and trains only its head, whatever ``weights`` the notebook passes.
+
     Returns:
         ``{"name", "checkpoint", "reused", "train_seconds", "history", "results", "config", "weights"}``.
     """
     from drugsim.deep.config import siamese_config
     from drugsim.deep.training import load_checkpoint, train_siamese
 
-    backbone, variant = split_model_name(name)
-    config = siamese_config(profile, variant=variant, backbone=backbone, **overrides)
+    backbone, variant, fixed = parse_model_name(name)
+    config = siamese_config(profile, **{**overrides, "variant": variant, "backbone": backbone, **fixed})
     fingerprint = _fingerprint(config.to_dict(), [_pair_key(p) for p in list(train_pairs) + list(val_pairs)])
     out = Path(models_dir) / f"{name}.pt"
     reused = False
@@ -251,6 +279,90 @@ def plot_histories(histories: Mapping[str, Sequence[Mapping[str, float]]], *, ax
     for ax in axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return axes
+
+
+def seed_study(names: Sequence[str], profile: str, pairs: Mapping[str, Sequence[Pair]], *, seeds: Sequence[int],
+               models_dir: str | Path, seeds_dir: str | Path, base_seed: int = 0, test_pairs: Sequence[Pair],
+               threshold_rule: str = "midpoint", device: Optional[str] = None, n_boot: int = 100,
+               **overrides: Any) -> List[Dict[str, Any]]:
+    """Train every model of ``names`` once per seed and score each on the same test pairs.
+
+    The seed changes what training draws at random (initial weights, the pairs sampled, augmentation,
+    batch order); the data split and the pair lists stay fixed, so the spread is the training's own.
+    ``base_seed``'s models are those of ``models_dir`` (reused when already trained there); the others go
+    to ``seeds_dir/seed<k>``, where no other chapter looks for models.
+
+    Returns:
+        One row per (model, seed): ``model, seed, test_accuracy, roc_auc, threshold, train_seconds, reused``.
+    """
+    from drugsim.evaluation.evaluate import evaluate_method
+    from drugsim.methods import create_method
+
+    if not seeds:
+        raise ConfigError("seed_study needs at least one seed")
+    rows = []
+    for name in names:
+        _, variant = split_model_name(name)
+        for run_seed in seeds:
+            folder = Path(models_dir) if run_seed == base_seed else Path(seeds_dir) / f"seed{run_seed}"
+            trained = train_or_reuse_siamese(name, profile, pairs["train"], pairs["val"], models_dir=folder,
+                                             device=device, seed=run_seed, **overrides)
+            method = create_method(f"siamese-{variant}", model=str(trained["checkpoint"]), device=device)
+            result, _ = evaluate_method(method, test_pairs, val_pairs=pairs["val"], threshold_rule=threshold_rule,
+                                        progress=False, n_boot=n_boot, seed=run_seed)
+            rows.append({"model": name, "seed": int(run_seed), "test_accuracy": result["accuracy"],
+                         "roc_auc": result["roc_auc"], "threshold": result["threshold"],
+                         "train_seconds": trained["train_seconds"], "reused": trained["reused"]})
+    return rows
+
+
+def seed_summary(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ("test_accuracy", "roc_auc")
+                 ) -> Dict[str, Dict[str, Dict[str, Any]]]:
+    """``{model: {metric: summarise_seeds(values)}}``: mean, sample standard deviation, range over seeds."""
+    from drugsim.evaluation.bootstrap import summarise_seeds
+
+    models = list(dict.fromkeys(row["model"] for row in rows))
+    return {model: {metric: summarise_seeds([row[metric] for row in rows if row["model"] == model])
+                    for metric in metrics} for model in models}
+
+
+def seed_frame(summary: Mapping[str, Mapping[str, Mapping[str, Any]]]):
+    """One row per model: seeds, then mean, sd, min and max of test accuracy and ROC AUC."""
+    import pandas as pd
+
+    records = []
+    for model, metrics in summary.items():
+        record: Dict[str, Any] = {"model": model, "seeds": next(iter(metrics.values()))["n"]}
+        for metric, label in (("test_accuracy", "test acc"), ("roc_auc", "ROC AUC")):
+            stats = metrics[metric]
+            record.update({f"{label} mean": stats["mean"], f"{label} sd": stats["std"],
+                           f"{label} min": stats["min"], f"{label} max": stats["max"]})
+        records.append(record)
+    return pd.DataFrame(records).set_index("model")
+
+
+def plot_seed_spread(rows: Sequence[Mapping[str, Any]], *, ax=None):
+    """Test accuracy of every seed (dots) and the mean (bar) per model; the paper's one run as a cross."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.2))
+    models = list(dict.fromkeys(row["model"] for row in rows))
+    for position, model in enumerate(models):
+        values = [row["test_accuracy"] for row in rows if row["model"] == model]
+        ax.scatter([position] * len(values), values, color="tab:blue", zorder=3,
+                   label="one training seed" if position == 0 else None)
+        ax.hlines(float(np.mean(values)), position - 0.25, position + 0.25, color="tab:blue", lw=2,
+                  label="mean over seeds" if position == 0 else None)
+        reported = paper.TABLE9.get(model, {}).get("test_accuracy")
+        if reported is not None:
+            ax.scatter([position], [reported], marker="x", color="tab:red", zorder=3,
+                       label="paper (one run)" if "paper (one run)" not in ax.get_legend_handles_labels()[1] else None)
+    ax.set_xticks(range(len(models)), models, rotation=15, ha="right", fontsize="small")
+    ax.set(ylabel="test accuracy", ylim=(0, 1.02), title="Spread over training seeds")
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    ax.legend(fontsize="small", loc="lower right")
+    return ax
 
 
 def classifier_row(trained: Mapping[str, Any], test_records: Sequence[ImageRecord], *,

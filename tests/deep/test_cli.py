@@ -52,3 +52,20 @@ def test_help_has_examples(capsys):
         main(["train", "siamese", "--help"])
     text = capsys.readouterr().out
     assert "examples:" in text and "torchrun" in text
+
+
+def test_train_siamese_cli_freezes_the_backbone(tmp_path, toy_data):
+    out = tmp_path / "frozen.pt"
+    code = main(["train", "siamese", "--data", "toy", "--profile", "tiny", "--freeze-backbone", "--frozen-views", "1",
+                 "--image-size", "32", "--epochs", "1", "--device", "cpu", "--quiet", "--out", str(out),
+                 "--json", str(tmp_path / "r.json")])
+    assert code == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["config"]["freeze_backbone"] is True and report["config"]["frozen_views"] == 1
+
+
+def test_train_siamese_cli_refuses_to_freeze_the_classic_variant(tmp_path, toy_data, capsys):
+    code = main(["train", "siamese", "--variant", "classic", "--freeze-backbone", "--data", "toy", "--profile", "tiny",
+                 "--out", str(tmp_path / "m.pt"), "--quiet"])
+    assert code == 2
+    assert "the classic variant has no weights outside its backbone" in capsys.readouterr().err
