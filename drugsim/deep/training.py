@@ -275,6 +275,7 @@ def fit(
     progress: bool = True,
     extra: Optional[Dict[str, Any]] = None,
     recalibrate: Optional[Callable[[nn.Module], None]] = None,
+    clock: Optional[Tuple[float, float]] = None,
 ) -> TrainResult:
     """The training loop shared by every model.
 
@@ -290,8 +291,11 @@ def fit(
         progress: tqdm bar with the running loss (rank 0 only).
         extra: more plain values to store in the checkpoint (e.g. the image lists used).
         recalibrate: called on the model after each epoch, before validation (BatchNorm recalibration).
+        clock: ``(time.perf_counter(), time.process_time())`` when the run began, so that the reported
+            training time includes the caller's set-up (decoding images, embedding them for a frozen
+            backbone); default: now.
     """
-    started, cpu_started = time.perf_counter(), time.process_time()
+    started, cpu_started = clock or (time.perf_counter(), time.process_time())
     out = Path(out)
     dist_info = _setup_distributed(config.device)
     device = resolve_device(config.device, local_rank=dist_info.local_rank)
@@ -531,6 +535,7 @@ def train_siamese(
     References:
         Paper sections 2.6 and 4.2, Table 9.
     """
+    clock = (time.perf_counter(), time.process_time())
     if not train_pairs:
         raise DatasetError("no training pairs: the training split has no pairs (need >= 2 images per face)")
     if not val_pairs:
@@ -540,7 +545,7 @@ def train_siamese(
     eval_pairs = subsample(train_pairs, config.train_eval_pairs, seed=config.seed + 2)
     if config.freeze_backbone:
         return _train_frozen_head(config, train_pairs, val_pairs, eval_pairs, out=Path(out), resume=resume,
-                                  progress=progress, extra=extra)
+                                  progress=progress, extra=extra, clock=clock)
     if config.variant == "triplet":
         items = make_triplets(train_pairs, seed=config.seed)
         if not items:
@@ -587,7 +592,7 @@ def train_siamese(
 
     return fit(model, kind="siamese", config=config, train_dataset=dataset, step=_siamese_step(config),
                validate=validate, final_scores=final_scores, out=Path(out), resume=resume, progress=progress,
-               recalibrate=recalibrate, extra=extra)
+               recalibrate=recalibrate, extra=extra, clock=clock)
 
 
 # ----------------------------------------------------------------------------------- frozen backbone
@@ -611,7 +616,7 @@ def embed_images(model: SiameseNetwork, images: torch.Tensor, *, device: torch.d
 
 def _train_frozen_head(config: SiameseConfig, train_pairs: List[Pair], val_pairs: List[Pair],
                        eval_pairs: List[Pair], *, out: Path, resume: bool, progress: bool,
-                       extra: Optional[Dict[str, Any]]) -> TrainResult:
+                       extra: Optional[Dict[str, Any]], clock: Tuple[float, float]) -> TrainResult:
     """Train only the improved head on embeddings from a fixed backbone (``config.freeze_backbone``).
 
     Every distinct image is embedded once (training images once per view, see ``frozen_views``), so an
@@ -692,4 +697,4 @@ def _train_frozen_head(config: SiameseConfig, train_pairs: List[Pair], val_pairs
         }
 
     return fit(model, kind="siamese", config=config, train_dataset=dataset, step=step, validate=validate,
-               final_scores=final_scores, out=out, resume=resume, progress=progress, extra=extra)
+               final_scores=final_scores, out=out, resume=resume, progress=progress, extra=extra, clock=clock)

@@ -76,7 +76,8 @@ def test_frozen_views_must_be_positive():
 
 def test_freezing_applies_the_profiles_frozen_settings_unless_overridden():
     config = siamese_config("quick", freeze_backbone=True)
-    assert (config.image_size, config.n_train_pairs, config.frozen_views) == (128, None, 2)
+    assert (config.image_size, config.n_train_pairs, config.frozen_views) == (128, None, 1)
+    assert siamese_config("paper", freeze_backbone=True).frozen_views == 2
     assert siamese_config("quick", freeze_backbone=True, image_size=96).image_size == 96
     assert siamese_config("quick").image_size == 48
 
