@@ -70,21 +70,26 @@ SIAMESE_METHODS = ("siamese-improved", "siamese-classic", "siamese-triplet")
 def find_checkpoints(models_dir: Any) -> Dict[str, Path]:
     """Trained Siamese checkpoints in ``models_dir`` (searched recursively), keyed by method name.
 
-    ``siamese-<variant>.pt`` wins; otherwise the first (sorted) ``*<variant>*.pt`` file, e.g.
-    ``resnet18-improved.pt``. Resumable training states (``*.last.pt``) are skipped. A missing folder
+    ``siamese-<variant>.pt`` wins, then ``resnet18-<variant>.pt`` (the paper's headline backbone), then the
+    first (sorted) ``*<variant>*.pt`` file; the seed study's copies (``siamese_seeds/``) are ignored. Resumable training states (``*.last.pt``) are skipped. A missing folder
     gives an empty dict (no trained model yet).
     """
     folder = Path(models_dir)
     if not str(models_dir) or not folder.is_dir():
         return {}
-    candidates = sorted(p for p in folder.rglob("*.pt") if not p.name.endswith(".last.pt"))
+    # The seed study's extra copies of a model are not other models.
+    candidates = sorted(p for p in folder.rglob("*.pt")
+                        if not p.name.endswith(".last.pt") and "siamese_seeds" not in p.parts)
     found: Dict[str, Path] = {}
     for name in SIAMESE_METHODS:
         variant = name.split("-", 1)[1]
-        exact = [p for p in candidates if p.stem == name]
-        loose = [p for p in candidates if variant in p.stem]
-        if exact or loose:
-            found[name] = (exact or loose)[0]
+        # The paper's headline backbone (ResNet18) before any other trained with the same variant.
+        preferences = ([p for p in candidates if p.stem == name],
+                       [p for p in candidates if p.stem == f"resnet18-{variant}"],
+                       [p for p in candidates if variant in p.stem])
+        chosen = next((paths[0] for paths in preferences if paths), None)
+        if chosen is not None:
+            found[name] = chosen
     return found
 
 

@@ -192,3 +192,16 @@ def test_find_checkpoints(tmp_path):
         "siamese-classic": tmp_path / "sub" / "siamese-classic.pt",
     }
     assert bench.find_checkpoints(tmp_path / "missing") == {}
+
+
+def test_find_checkpoints_prefers_resnet18_and_skips_the_seed_copies(tmp_path):
+    (tmp_path / "siamese").mkdir()
+    (tmp_path / "siamese_seeds" / "seed1").mkdir(parents=True)
+    for name in ("efficientnet-lite0-frozen-improved.pt", "resnet18-improved.pt", "vgg16-triplet.pt"):
+        (tmp_path / "siamese" / name).write_bytes(b"x")
+    (tmp_path / "siamese_seeds" / "seed1" / "resnet18-classic.pt").write_bytes(b"x")
+    found = bench.find_checkpoints(tmp_path)
+    assert found == {
+        "siamese-improved": tmp_path / "siamese" / "resnet18-improved.pt",
+        "siamese-triplet": tmp_path / "siamese" / "vgg16-triplet.pt",
+    }
