@@ -156,12 +156,13 @@ def subsample_pairs(pairs: Sequence[Pair], n_pairs: int, *, seed: int = 0) -> Li
 
 def pair_statistics(pairs: Sequence[Pair], records: Sequence[ImageRecord]) -> Dict[str, int]:
     """Counts of positives, intra-class negatives (same drug, other face) and inter-class negatives."""
-    by_path = {r.path: r for r in records}
+    # Resolved paths: pair files read back hold absolute paths, loaders may give relative ones.
+    label_of = {Path(r.path).resolve(): r.label for r in records}
     stats = {"n_pairs": len(pairs), "positives": 0, "intra_class_negatives": 0, "inter_class_negatives": 0}
     for pair in pairs:
         if pair.label == 1:
             stats["positives"] += 1
-        elif by_path[pair.path_a].label == by_path[pair.path_b].label:
+        elif label_of[Path(pair.path_a).resolve()] == label_of[Path(pair.path_b).resolve()]:
             stats["intra_class_negatives"] += 1
         else:
             stats["inter_class_negatives"] += 1

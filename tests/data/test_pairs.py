@@ -120,3 +120,16 @@ def test_bad_pair_lists_name_the_line(tiny_dataset, tmp_path, line, message):
     (tmp_path / "pairs.txt").write_text(f"{good}\t{good}\t1\n" + line.format(b=good) + "\n")
     with pytest.raises(DatasetError, match=message):
         read_pairs(tmp_path / "pairs.txt", root=tiny_dataset)
+
+
+def test_pair_statistics_matches_relative_record_paths_to_absolute_pair_paths(tmp_path, monkeypatch):
+    from drugsim.data.records import ImageRecord, Pair
+
+    for name in ("a/1.jpg", "a/2.jpg", "b/1.jpg"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
+    records = [ImageRecord(path=Path(n), label=n[0], face="front") for n in ("a/1.jpg", "a/2.jpg", "b/1.jpg")]
+    pairs = [Pair(tmp_path / "a/1.jpg", tmp_path / "a/2.jpg", 0), Pair(tmp_path / "a/1.jpg", tmp_path / "b/1.jpg", 0)]
+    stats = pair_statistics(pairs, records)
+    assert (stats["intra_class_negatives"], stats["inter_class_negatives"]) == (1, 1)
