@@ -13,7 +13,7 @@ SIAMESE_EPILOG = """examples:
   drugsim train siamese --variant classic --backbone vgg16 --data grocery --profile tiny --out vgg.pt
   drugsim train siamese --variant triplet --backbone efficientnet-lite0 --weights imagenet \\
       --data grocery --profile quick --out triplet.pt
-  drugsim train siamese --backbone efficientnet-lite0 --weights imagenet --freeze-backbone \
+  drugsim train siamese --backbone efficientnet-lite0 --weights imagenet --freeze-backbone \\
       --data grocery --profile quick --out lite.pt   # train the improved head only (about a minute)
   drugsim train siamese ... --out m.pt --resume        # continue an interrupted run (m.last.pt)
   torchrun --nproc_per_node=4 -m drugsim train siamese ... --profile paper --out m.pt   # DDP
@@ -76,7 +76,8 @@ def register(subparsers) -> None:
                          help="improved variant: keep the backbone fixed and train only the head on embeddings "
                               "computed once per image (all pairs, 128 px in quick; beyond the paper)")
     siamese.add_argument("--frozen-views", type=int,
-                         help="with --freeze-backbone: embeddings per training image, plain + augmented (default 2)")
+                         help="with --freeze-backbone: embeddings per training image, plain + augmented "
+                              "(default: the profile's, 1 in tiny/quick, 2 in paper)")
     siamese.set_defaults(func=run_siamese)
 
     classifier = kinds.add_parser(

@@ -71,13 +71,13 @@ def find_checkpoints(models_dir: Any) -> Dict[str, Path]:
     """Trained Siamese checkpoints in ``models_dir`` (searched recursively), keyed by method name.
 
     ``siamese-<variant>.pt`` wins, then ``resnet18-<variant>.pt`` (the paper's headline backbone), then the
-    first (sorted) ``*<variant>*.pt`` file; the seed study's copies (``siamese_seeds/``) are ignored. Resumable training states (``*.last.pt``) are skipped. A missing folder
-    gives an empty dict (no trained model yet).
+    first (sorted) ``*<variant>*.pt`` file; the seed study's copies (``siamese_seeds/``) are ignored.
+    Resumable training states (``*.last.pt``) are skipped. A missing folder gives an empty dict (no
+    trained model yet).
     """
     folder = Path(models_dir)
     if not str(models_dir) or not folder.is_dir():
         return {}
-    # The seed study's extra copies of a model are not other models.
     candidates = sorted(p for p in folder.rglob("*.pt")
                         if not p.name.endswith(".last.pt") and "siamese_seeds" not in p.parts)
     found: Dict[str, Path] = {}
