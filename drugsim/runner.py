@@ -34,6 +34,67 @@ import yaml
 from drugsim import runner_cache as rc
 from drugsim.errors import ConfigError, DatasetError, DrugsimError
 
+
+def say(message: str) -> None:
+    """Print one progress line now: flushed, so a log file that stdout is piped into shows it as it happens."""
+    print(message, flush=True)
+
+
+#: Seconds between "still running" lines while a notebook executes.
+HEARTBEAT_S = 30.0
+
+
+def last_output_line(log_path: Path, *, max_bytes: int = 4096) -> str:
+    """The last non-empty line a notebook printed (papermill copies cell output into its log), or ``""``.
+
+    Progress bars rewrite one line with carriage returns; the text after the last one is what a terminal shows.
+    """
+    try:
+        with open(log_path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - max_bytes))
+            tail = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    for line in reversed(tail.splitlines()):
+        line = line.rsplit("\r", 1)[-1].strip()
+        if line:
+            return line[:160]
+    return ""
+
+
+class Heartbeat:
+    """While a notebook runs, log every ``interval`` seconds how long it has run and its latest output line.
+
+    A training cell can run for minutes between cell boundaries; this line is what tells a person watching a
+    log file that the run is alive and where it is (epoch, step).
+    """
+
+    def __init__(self, name: str, log_path: Path, *, log: Callable[[str], None],
+                 interval: Optional[float] = None):
+        import threading
+
+        self.name, self.log_path, self.log = name, log_path, log
+        self.interval = HEARTBEAT_S if interval is None else interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{name}", daemon=True)
+        self._started = time.perf_counter()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            elapsed = time.perf_counter() - self._started
+            latest = last_output_line(self.log_path)
+            self.log(f"    {self.name}: running for {elapsed:.0f} s" + (f"; latest output: {latest}" if latest else ""))
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
 #: Parameters the runner gives every notebook (each notebook's `parameters` cell declares them).
 STANDARD_PARAMS = ("profile", "dataset", "data_dir", "work_dir", "results_path", "seed")
 #: Kinds of data a notebook can run on.
@@ -436,7 +497,7 @@ def plan_run(
 # Dataset
 
 
-def prepare_dataset(plan: RunPlan, *, progress: bool = True, log: Callable[[str], None] = print) -> Dict[str, Any]:
+def prepare_dataset(plan: RunPlan, *, progress: bool = True, log: Callable[[str], None] = say) -> Dict[str, Any]:
     """Make the run's data ready and return its description with a content hash of every file.
 
     synthetic: generated into ``<work_dir>/data`` with the profile's ``synthetic_preset`` and seed (kept
@@ -487,7 +548,7 @@ def prepare_dataset(plan: RunPlan, *, progress: bool = True, log: Callable[[str]
 # Executing notebooks
 
 
-def ensure_kernel(preferred: str = DEFAULT_KERNEL, *, log: Callable[[str], None] = print) -> str:
+def ensure_kernel(preferred: str = DEFAULT_KERNEL, *, log: Callable[[str], None] = say) -> str:
     """The kernel to run notebooks with: ``preferred`` (installed into this environment when missing).
 
     Falls back to ``python3`` with a message when ``preferred`` cannot be installed; the notebooks then
@@ -718,6 +779,14 @@ def cache_key(plan: RunPlan, nb: PlannedNotebook, *, dataset_hash: str, environm
 # Running a plan
 
 
+def started_estimate(stamp: Optional[Mapping[str, Any]]) -> str:
+    """``", last run took 93 s"`` from the notebook's previous stamp, or ``""`` when it never ran here."""
+    duration = (stamp or {}).get("duration_s")
+    if not isinstance(duration, (int, float)) or not duration > 0:
+        return ""
+    return f", last run took {duration:.0f} s"
+
+
 def _why_rerun(stamp: Optional[Mapping[str, Any]], parts: Mapping[str, Any], *, force: bool) -> str:
     """Which parts of the cache key changed since the last successful run (for the run summary)."""
     if force:
@@ -743,7 +812,7 @@ def run_plan(
     force: Any = False,
     progress: bool = True,
     kernel: Optional[str] = None,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = say,
 ) -> List[NotebookOutcome]:
     """Prepare the dataset and run every planned notebook that is not up to date, in order.
 
@@ -793,16 +862,22 @@ def _run_plan_locked(plan: RunPlan, *, force: Any, progress: bool, kernel: Optio
     outcomes: List[NotebookOutcome] = []
     bar = tqdm(plan.notebooks, desc=f"{plan.profile}-{plan.dataset.name}", unit="notebook",
                disable=not progress, position=0, leave=True)
-    for nb in bar:
+    run_tag = f"{plan.profile}-{plan.dataset.name}"
+    for position, nb in enumerate(bar, start=1):
         bar.set_postfix_str(nb.spec.name)
+        tag = f"[{run_tag} {position}/{len(plan.notebooks)}] {nb.spec.name}"
         key, parts = cache_key(plan, nb, dataset_hash=dataset_info["sha256"], environment=environment)
         stamp = rc.read_stamp(nb.stamp)
         forced = force if isinstance(force, bool) else nb.spec.name in force
         if not forced and rc.stamp_is_current(stamp, key, published=nb.published, results=nb.results):
+            log(f"{tag}: unchanged since the last run, not rerun")
             outcomes.append(NotebookOutcome(nb.spec.name, "cached", stamp.get("duration_s")))
             continue
         reason = _why_rerun(stamp, parts, force=forced)
-        duration = execute_planned(plan, nb, kernel=kernel, progress=progress)
+        log(f"{tag}: started ({reason}){started_estimate(stamp)}; log: {plan.rel(nb.log)}")
+        with Heartbeat(nb.spec.name, nb.log, log=log):
+            duration = execute_planned(plan, nb, kernel=kernel, progress=progress)
+        log(f"{tag}: finished in {duration:.0f} s")
         rc.write_stamp(nb.stamp, {
             "key": key,
             "parts": parts,
@@ -868,7 +943,7 @@ def reproduce(
     grocery: str = "auto",
     strict: bool = False,
     progress: bool = True,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = say,
 ) -> ReproduceReport:
     """Run the study for ``profile`` on ``dataset`` (plus the Grocery Store photos when present) and build the book.
 

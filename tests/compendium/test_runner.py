@@ -466,3 +466,97 @@ def test_labels_of_a_second_dataset_copy_get_a_suffix():
     assert ":name: fig-acc-grocery\n" in cells[1]["source"]
     assert cells[2]["source"] == "Elsewhere: {ref}`intro` and {numref}`fig-acc-other`."
     assert cells[3]["source"] == "x = '(summary)='"
+
+
+# ------------------------------------------------------------------------------------------ progress
+
+
+def test_each_notebook_logs_a_line_when_it_starts_and_ends(tmp_path, fake_execute, fixed_environment):
+    make_project(tmp_path)
+    lines = []
+    runner.reproduce(root=tmp_path, profile="tiny", dataset=str(tmp_path / "photos"), build_book=False,
+                     progress=False, log=lines.append)
+    started = [line for line in lines if ": started (" in line]
+    finished = [line for line in lines if ": finished in " in line]
+    assert [line.split("] ")[1].split(":")[0] for line in started] == ["01_first", "02_second"]
+    assert started[0].startswith("[tiny-photos 1/2] 01_first: started (no earlier successful run)")
+    assert "last run took" not in started[0]
+    assert len(finished) == 2
+    # The second run knows how long the first took and says so; a forced rerun gives that estimate.
+    lines.clear()
+    runner.reproduce(root=tmp_path, profile="tiny", dataset=str(tmp_path / "photos"), build_book=False,
+                     progress=False, log=lines.append, force=True)
+    # fake_execute reports 0.5 s per notebook, shown rounded.
+    assert any("01_first: started (--force), last run took 0 s" in line for line in lines), lines
+    lines.clear()
+    runner.reproduce(root=tmp_path, profile="tiny", dataset=str(tmp_path / "photos"), build_book=False,
+                     progress=False, log=lines.append)
+    assert sum("unchanged since the last run" in line for line in lines) == 2
+
+
+def test_started_estimate_reads_the_previous_duration():
+    assert runner.started_estimate({"duration_s": 93.4}) == ", last run took 93 s"
+    assert runner.started_estimate(None) == ""
+    assert runner.started_estimate({"duration_s": None}) == ""
+
+
+def test_last_output_line_takes_the_text_a_terminal_shows(tmp_path):
+    log = tmp_path / "nb.log"
+    assert runner.last_output_line(log) == ""
+    log.write_text("Executing cell 3\nepoch 1/5 loss 0.7\n\rtraining  10%\rtraining  40%\n\n")
+    assert runner.last_output_line(log) == "training  40%"
+
+
+def test_heartbeat_reports_the_latest_output_while_running(tmp_path):
+    log = tmp_path / "nb.log"
+    log.write_text("epoch 2/5 step 40 loss 0.31\n")
+    lines = []
+    with runner.Heartbeat("05_siamese", log, log=lines.append, interval=0.05):
+        import time
+
+        time.sleep(0.3)
+    assert lines, "no heartbeat line in 0.3 s at a 0.05 s interval"
+    assert lines[0].startswith("    05_siamese: running for ")
+    assert lines[0].endswith("latest output: epoch 2/5 step 40 loss 0.31")
+
+
+def test_progress_lines_reach_a_log_file_while_the_run_goes_on(tmp_path, fixed_environment):
+    """A real papermill run with stdout piped into a file: the start line is in the file before the run ends."""
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    make_project(tmp_path, sources={"02_second": ["import time\nprint('step one', flush=True)\ntime.sleep(6)",
+                                                   "value = value * factor", SAVE_FOR_PROGRESS]})
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from drugsim import runner
+        runner.HEARTBEAT_S = 1.0
+        root = Path({str(tmp_path)!r})
+        runner.reproduce(root=root, profile="tiny", dataset=str(root / "photos"), build_book=False, progress=False)
+    """)
+    out_path = tmp_path / "run.log"
+    with open(out_path, "w") as out:
+        process = subprocess.Popen([sys.executable, "-c", script], stdout=out, stderr=subprocess.STDOUT)
+        try:
+            seen_while_running = ""
+            deadline = time.time() + 120
+            while process.poll() is None and time.time() < deadline:
+                text = out_path.read_text()
+                if "02_second: running for" in text:
+                    seen_while_running = text
+                    break
+                time.sleep(0.2)
+            process.wait(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 0, out_path.read_text()
+    assert "02_second: started" in seen_while_running
+    assert "02_second: finished in" not in seen_while_running
+    assert "latest output: step one" in out_path.read_text()
+    assert "02_second: finished in" in out_path.read_text()
+
+
+SAVE_FOR_PROGRESS = "from drugsim.report import save_results\nsave_results(results_path, {'value': value})"
