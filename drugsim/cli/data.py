@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from drugsim.cli import options
 from drugsim.errors import DatasetError, DrugsimError
 
 _FMT = argparse.RawDescriptionHelpFormatter
@@ -90,12 +91,14 @@ def register(subparsers) -> None:
         epilog=SYNTH_EPILOG,
         formatter_class=_FMT,
     )
-    synth.add_argument("--out", required=True, type=Path, help="dataset folder to create")
+    synth.add_argument("--out", required=True, type=options.output_folder, help="dataset folder to create")
     synth.add_argument(
         "--preset", default="quick", choices=("tiny", "quick", "paper"), help="size (default quick)"
     )
-    synth.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
-    synth.add_argument("--jobs", type=int, default=None, help="worker processes (default: the preset's)")
+    synth.add_argument("--seed", type=options.seed_int, default=0, help="master seed (default 0)")
+    synth.add_argument(
+        "--jobs", type=options.positive_int, default=None, help="worker processes (default: the preset's)"
+    )
     synth.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(func=cmd_synth)
@@ -161,11 +164,18 @@ def register(subparsers) -> None:
         default="test",
         help="class-disjoint split (default test); all = every image",
     )
-    pairs.add_argument("--out", required=True, type=Path, help="pair list file to write")
-    pairs.add_argument("--seed", type=int, default=0, help="seed of the split and the pairs (default 0)")
+    pairs.add_argument(
+        "--out",
+        required=True,
+        type=options.output_file(stdout=True),
+        help="pair list file to write (- = standard output)",
+    )
+    pairs.add_argument(
+        "--seed", type=options.seed_int, default=0, help="seed of the split and the pairs (default 0)"
+    )
     pairs.add_argument(
         "--n-pairs",
-        type=int,
+        type=options.positive_int,
         default=None,
         help="number of pairs (Algorithm 1: default as many as Algorithm 2 gives; "
         "Algorithm 2: a balanced subsample)",
@@ -255,6 +265,10 @@ def cmd_check(args) -> int:
 
 def cmd_fetch(args) -> int:
     from drugsim.data.fetch import fetch_grocery, read_manifest, verify_grocery_copy
+    from drugsim.io import check_output_path
+
+    if not args.verify_only:  # --dest is written: check it before downloading anything
+        check_output_path(args.dest, what="--dest", folder=True)
 
     manifest = read_manifest()
     if args.verify_only:
@@ -298,14 +312,19 @@ def cmd_pairs(args) -> int:
     root, records = _load(args)
     chosen = select_split(records, args.split, seed=args.seed)
     pairs = make_pairs(chosen, algorithm=args.algorithm, seed=args.seed, n_pairs=args.n_pairs)
+    from drugsim.io import is_stdout
+
     write_pairs(args.out, pairs, root=root)
     stats = pair_statistics(pairs, chosen)
+    report = sys.stderr if is_stdout(args.out) else sys.stdout  # stdout carries the pair list alone
     print(
         f"wrote {args.out}: {stats['n_pairs']} pairs (Algorithm {args.algorithm}, {args.split} split, "
-        f"{len(chosen)} images of {len({r.label for r in chosen})} classes)"
+        f"{len(chosen)} images of {len({r.label for r in chosen})} classes)",
+        file=report,
     )
     print(
         f"  positives {stats['positives']}, intra-class negatives {stats['intra_class_negatives']}, "
-        f"inter-class negatives {stats['inter_class_negatives']}"
+        f"inter-class negatives {stats['inter_class_negatives']}",
+        file=report,
     )
     return 0
