@@ -22,7 +22,7 @@ import importlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Dict, List, Literal, Sequence, Tuple
+from typing import Any, ClassVar, Dict, List, Literal, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -58,6 +58,11 @@ class SimilarityMethod(ABC):
     @abstractmethod
     def score(self, feature_a: Any, feature_b: Any) -> float:
         """Similarity score of two features, oriented by :attr:`direction`."""
+
+    def unusable_reason(self, shape: Tuple[int, ...]) -> Optional[str]:
+        """Why this method cannot use an image of ``shape`` (H, W[, C]) (it would score it as featureless),
+        or None when it can. ``drugsim data check`` reports these."""
+        return None
 
     def describe_batch(self, images: Sequence[np.ndarray]) -> List[Any]:
         """Features of several images; override to batch (e.g. one network forward pass)."""

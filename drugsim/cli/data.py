@@ -233,8 +233,14 @@ def cmd_info(args) -> int:
     return 0
 
 
-def check_images(paths: list[Path], *, progress: bool = True) -> list[tuple[Path, str]]:
-    """Decode every image with :func:`drugsim.io.read_image`; returns ``(path, reason)`` for each bad one."""
+def check_images(
+    paths: list[Path], *, progress: bool = True, limited: list[tuple[Path, str]] | None = None
+) -> list[tuple[Path, str]]:
+    """Decode every image with :func:`drugsim.io.read_image`; returns ``(path, reason)`` for each bad one.
+
+    With ``limited`` (a list), ``(path, reason)`` is appended for every decodable image that some method
+    cannot use (:func:`unusable_by_methods`), e.g. a strip too thin for ORB keypoints.
+    """
     from tqdm.auto import tqdm
 
     from drugsim.io import read_image
@@ -242,21 +248,45 @@ def check_images(paths: list[Path], *, progress: bool = True) -> list[tuple[Path
     bad = []
     for path in tqdm(paths, desc="check", unit="img", disable=not progress, file=sys.stderr):
         try:
-            read_image(path)
+            image = read_image(path)
         except DrugsimError as exc:
             reason = str(exc)
             prefix = f"{path}: "
             bad.append((path, reason.removeprefix(prefix)))
+            continue
+        if limited is not None:
+            for reason in unusable_by_methods(image.shape):
+                limited.append((path, reason))
     return bad
+
+
+def unusable_by_methods(shape: tuple) -> list[str]:
+    """Why some method cannot use an image of ``shape`` (H, W, 3): one reason per method that cannot.
+
+    Only the methods that need no checkpoint are asked; the networks resize every image to their input.
+    """
+    from drugsim.methods import _REGISTRY, create_method
+
+    reasons = []
+    for name, spec in _REGISTRY.items():
+        if spec.target.startswith("drugsim.deep."):
+            continue
+        reason = create_method(name).unusable_reason(shape)
+        if reason:
+            reasons.append(reason)
+    return reasons
 
 
 def cmd_check(args) -> int:
     from drugsim.data.info import dataset_info
 
     _, records = _load(args)
-    bad = check_images([r.path for r in records], progress=not args.quiet)
+    limited: list[tuple[Path, str]] = []
+    bad = check_images([r.path for r in records], progress=not args.quiet, limited=limited)
     for path, reason in bad:
         print(f"BAD  {path}: {reason}")
+    for path, reason in limited:
+        print(f"warning: {path}: {reason}")
     for label in dataset_info(records)["single_image_classes"]:
         print(f"warning: class {label!r} has a single image: it cannot give a positive pair")
     print(f"{len(records) - len(bad)} of {len(records)} images decoded; {len(bad)} bad")
