@@ -222,7 +222,9 @@ def atomic_path(path: PathLike, *, suffix: str = "") -> Iterator[Path]:
         if through:
             fd, tmp_name = tempfile.mkstemp(prefix=".drugsim-out.", suffix=suffix + ".partial")
         else:
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".partial", dir=path.parent)
+            fd, tmp_name = tempfile.mkstemp(
+                prefix=f".{path.name}.", suffix=suffix + ".partial", dir=path.parent
+            )
     except OSError as exc:
         raise OutputError(f"{link}: cannot write here ({exc.strerror or exc})") from None
     os.close(fd)

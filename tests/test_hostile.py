@@ -268,7 +268,9 @@ def _score_all(methods, image):
     width=st.one_of(st.integers(1, 40), st.sampled_from([1, 1000])),
     seed=st.integers(0, 10),
 )
-def test_every_classical_method_scores_any_decodable_image(classical_methods, tmp_path, mode, height, width, seed):
+def test_every_classical_method_scores_any_decodable_image(
+    classical_methods, tmp_path, mode, height, width, seed
+):
     path = _save(tmp_path / f"img-{mode.replace(';', '')}", mode, height, width, seed)
     image = read_image(path)
     assert image.shape == (height, width, 3) and image.dtype == np.uint8

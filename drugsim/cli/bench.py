@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, Dict
 
 from drugsim.cli import options
-
 from drugsim.errors import ConfigError
 
 EPILOG = """examples:
@@ -73,7 +72,10 @@ def register(subparsers) -> None:
         "--models-dir", help="folder with trained checkpoints (<method>.pt, or *<variant>*.pt)"
     )
     parser.add_argument(
-        "--repeats", type=options.positive_int, default=3, help="timed runs per measurement (median; default 3)"
+        "--repeats",
+        type=options.positive_int,
+        default=3,
+        help="timed runs per measurement (median; default 3)",
     )
     parser.add_argument(
         "--per-pair-pairs",
@@ -84,7 +86,9 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--jobs", type=options.jobs_int, default=None, help="engine worker processes (default: all cores)"
     )
-    parser.add_argument("--seed", type=options.seed_int, default=0, help="seed of the split and the pair draw")
+    parser.add_argument(
+        "--seed", type=options.seed_int, default=0, help="seed of the split and the pair draw"
+    )
     parser.add_argument(
         "--json", dest="json_out", type=options.output_file(stdout=True), help="write the results JSON here"
     )
@@ -103,18 +107,28 @@ def register(subparsers) -> None:
         default=[1_000, 10_000, 100_000],
         help="gallery sizes (default 1000,10000,100000)",
     )
-    search.add_argument("--dim", type=options.positive_int, default=128, help="embedding length (default 128)")
+    search.add_argument(
+        "--dim", type=options.positive_int, default=128, help="embedding length (default 128)"
+    )
     search.add_argument(
         "--hash-bits", type=options.multiple_of(8, low=8), default=64, help="hash length in bits (default 64)"
     )
-    search.add_argument("--queries", type=options.positive_int, default=500, help="queries per size (default 500)")
-    search.add_argument("--k", type=options.positive_int, default=10, help="neighbours per query (default 10)")
+    search.add_argument(
+        "--queries", type=options.positive_int, default=500, help="queries per size (default 500)"
+    )
+    search.add_argument(
+        "--k", type=options.positive_int, default=10, help="neighbours per query (default 10)"
+    )
     search.add_argument("--kinds", default="ivf,hnsw", help="approximate index kinds (default ivf,hnsw)")
     search.add_argument(
         "--nprobe", type=options.positive_int, default=8, help="IVF cells visited per query (default 8)"
     )
-    search.add_argument("--ef-search", type=options.positive_int, default=64, help="HNSW search list (default 64)")
-    search.add_argument("--repeats", type=options.positive_int, default=3, help="timed runs (median; default 3)")
+    search.add_argument(
+        "--ef-search", type=options.positive_int, default=64, help="HNSW search list (default 64)"
+    )
+    search.add_argument(
+        "--repeats", type=options.positive_int, default=3, help="timed runs (median; default 3)"
+    )
     search.add_argument("--seed", type=options.seed_int, default=0, help="seed of the synthetic vectors")
     search.add_argument(
         "--json", dest="json_out", type=options.output_file(stdout=True), help="write the results JSON here"

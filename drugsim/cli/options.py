@@ -44,7 +44,9 @@ def _parse_float(text: str) -> float:
     return value
 
 
-def int_range(low: Optional[int] = None, high: Optional[int] = None, *, what: str = "") -> Callable[[str], int]:
+def int_range(
+    low: Optional[int] = None, high: Optional[int] = None, *, what: str = ""
+) -> Callable[[str], int]:
     """An integer type in ``[low, high]`` (either bound optional)."""
 
     def parse(text: str) -> int:
@@ -79,7 +81,9 @@ def float_range(
         if too_low or too_high:
             left = "-inf" if low is None else f"{low:g}"
             right = "inf" if high is None else f"{high:g}"
-            interval = f"{'(' if low_open or low is None else '['}{left}, {right}{')' if high_open or high is None else ']'}"
+            opening = "(" if low_open or low is None else "["
+            closing = ")" if high_open or high is None else "]"
+            interval = f"{opening}{left}, {right}{closing}"
             raise argparse.ArgumentTypeError(f"expected a number in {interval}, got {text}")
         return value
 

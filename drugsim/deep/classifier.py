@@ -29,7 +29,14 @@ from drugsim.deep.datasets import (
     subsample,
     training_augmentation,
 )
-from drugsim.deep.training import TrainResult, fit, load_checkpoint, load_weights, recalibrate_batchnorm, roc_auc
+from drugsim.deep.training import (
+    TrainResult,
+    fit,
+    load_checkpoint,
+    load_weights,
+    recalibrate_batchnorm,
+    roc_auc,
+)
 from drugsim.errors import DatasetError
 from drugsim.io import read_image
 

@@ -242,7 +242,9 @@ def load_weights(model: nn.Module, state: Any, path: Path | str) -> None:
         CheckpointError: ``state`` is not a state dict, or its keys or shapes do not fit ``model``.
     """
     if not isinstance(state, dict):
-        raise CheckpointError(f"checkpoint {path}: weights are a {type(state).__name__}, expected a state dict")
+        raise CheckpointError(
+            f"checkpoint {path}: weights are a {type(state).__name__}, expected a state dict"
+        )
     expected = _unwrap(model).state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]

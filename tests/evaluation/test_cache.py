@@ -42,8 +42,8 @@ def test_npz_with_an_object_array_is_a_miss(tmp_path):
     entry = cache.path_for(HASH)
     entry.parent.mkdir(parents=True)
     with open(entry, "wb") as handle:
-        np.savez(handle, format=np.array("drugsim-feature-v1"), content=np.array(HASH), kind=np.array("ndarray"),
-                 value=np.array([_TouchFile(marker)], dtype=object))
+        np.savez(handle, format=np.array("drugsim-feature-v1"), content=np.array(HASH),
+                 kind=np.array("ndarray"), value=np.array([_TouchFile(marker)], dtype=object))
     assert cache.get(HASH) is None
     assert not marker.exists() and cache.recovered == 1
 
