@@ -22,7 +22,7 @@ import importlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Dict, List, Literal, Optional, Sequence, Tuple
+from typing import Any, ClassVar, Dict, List, Literal, Sequence, Tuple
 
 import numpy as np
 
@@ -59,7 +59,7 @@ class SimilarityMethod(ABC):
     def score(self, feature_a: Any, feature_b: Any) -> float:
         """Similarity score of two features, oriented by :attr:`direction`."""
 
-    def unusable_reason(self, shape: Tuple[int, ...]) -> Optional[str]:
+    def unusable_reason(self, shape: tuple[int, ...]) -> str | None:
         """Why this method cannot use an image of ``shape`` (H, W[, C]) (it would score it as featureless),
         or None when it can. ``drugsim data check`` reports these."""
         return None

@@ -181,10 +181,9 @@ def test_failed_write_leaves_original_and_no_partial_file(tmp_path):
 
     target = tmp_path / "result.json"
     target.write_text("original")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
     assert target.read_text() == "original"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json"]
 

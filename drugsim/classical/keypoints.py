@@ -52,7 +52,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import cv2
 import numpy as np
@@ -202,7 +202,7 @@ class KeypointMethod(SimilarityMethod):
             grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
         return np.ascontiguousarray(grey), scale
 
-    def unusable_reason(self, shape: Tuple[int, ...]) -> Optional[str]:
+    def unusable_reason(self, shape: tuple[int, ...]) -> str | None:
         """Why an image of ``shape`` (H, W[, C]) gets no keypoints from this method, or None."""
         height, width = int(shape[0]), int(shape[1])
         scale = min(1.0, self.max_side / max(height, width))

@@ -13,7 +13,8 @@ import contextlib
 import importlib
 import sys
 import warnings
-from typing import Iterator, List, Optional
+from collections.abc import Iterator
+from typing import List, Optional
 
 from drugsim import __version__
 from drugsim.errors import DrugsimError
@@ -79,7 +80,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _run(argv)
 
 
-def _run(argv: Optional[List[str]]) -> int:
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

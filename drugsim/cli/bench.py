@@ -141,7 +141,7 @@ def register(subparsers) -> None:
     search.set_defaults(func=run_search)
 
 
-def _write_result(path: Path, result: Dict[str, Any], stdout) -> None:
+def _write_result(path: Path, result: dict[str, Any], stdout) -> None:
     from drugsim.io import is_stdout, write_text_atomic
     from drugsim.report import json_text
 

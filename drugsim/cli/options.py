@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, List, Optional
 
 from drugsim.errors import OutputError
 
@@ -45,7 +45,7 @@ def _parse_float(text: str) -> float:
 
 
 def int_range(
-    low: Optional[int] = None, high: Optional[int] = None, *, what: str = ""
+    low: int | None = None, high: int | None = None, *, what: str = ""
 ) -> Callable[[str], int]:
     """An integer type in ``[low, high]`` (either bound optional)."""
 
@@ -66,8 +66,8 @@ def int_range(
 
 
 def float_range(
-    low: Optional[float] = None,
-    high: Optional[float] = None,
+    low: float | None = None,
+    high: float | None = None,
     *,
     low_open: bool = False,
     high_open: bool = False,
@@ -107,7 +107,7 @@ seed_int = int_range(0, MAX_SEED)
 jobs_int = int_range(-MAX_JOBS, MAX_JOBS)
 
 
-def positive_int_list(text: str) -> List[int]:
+def positive_int_list(text: str) -> list[int]:
     """Comma-separated whole numbers >= 1 (e.g. gallery sizes ``1000,10000``)."""
     parts = [part for part in str(text).split(",") if part.strip()]
     if not parts:
@@ -177,7 +177,7 @@ def index_file(text: str) -> Path:
 index_file.__name__ = "index file"
 
 
-def check_distinct_outputs(**paths: Optional[Path]) -> None:
+def check_distinct_outputs(**paths: Path | None) -> None:
     """Refuse two options naming the same output file (one would silently overwrite the other)."""
     from drugsim.errors import ConfigError
     from drugsim.io import is_stdout

@@ -185,7 +185,7 @@ def write_pairs(path: PathLike, pairs: Sequence[Pair], *, root: Optional[PathLik
     return write_text_atomic(path, "\n".join(lines) + ("\n" if lines else ""))
 
 
-def _pair_lines(path: Path) -> List[str]:
+def _pair_lines(path: Path) -> list[str]:
     """Lines of a UTF-8 pair list (a leading byte-order mark dropped); an error names the bad line."""
     raw = path.read_bytes()
     if raw.startswith(b"\xef\xbb\xbf"):  # editors on Windows add a BOM; it is not part of the first path

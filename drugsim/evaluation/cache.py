@@ -58,7 +58,7 @@ class CacheEntryError(ValueError):
     """An entry on disk is not a feature this program wrote for this image (treated as a miss)."""
 
 
-def _plain_array(value: Any) -> Optional[np.ndarray]:
+def _plain_array(value: Any) -> np.ndarray | None:
     """``value`` as a numeric numpy array, or None when it is not plain numbers."""
     array = np.asarray(value) if isinstance(value, np.ndarray) else None
     if array is None or array.dtype.kind not in "biufc" or array.dtype.hasobject:
@@ -66,7 +66,7 @@ def _plain_array(value: Any) -> Optional[np.ndarray]:
     return array
 
 
-def encode_feature(feature: Any, content_hash: str) -> Optional[Dict[str, np.ndarray]]:
+def encode_feature(feature: Any, content_hash: str) -> dict[str, np.ndarray] | None:
     """Arrays that store ``feature`` without pickle, or None when its type is not supported.
 
     Supported: numeric ``numpy`` arrays (hashes, histograms, pixels, embeddings), Python ``float`` /
@@ -95,14 +95,14 @@ def encode_feature(feature: Any, content_hash: str) -> Optional[Dict[str, np.nda
     return None
 
 
-def _text(arrays: Dict[str, np.ndarray], key: str) -> str:
+def _text(arrays: dict[str, np.ndarray], key: str) -> str:
     value = arrays.get(key)
     if value is None or value.dtype.kind != "U" or value.shape != ():
         raise CacheEntryError(f"field {key!r} missing or not a string")
     return str(value)
 
 
-def decode_feature(arrays: Dict[str, np.ndarray], content_hash: str) -> Any:
+def decode_feature(arrays: dict[str, np.ndarray], content_hash: str) -> Any:
     """Inverse of :func:`encode_feature`; raises :class:`CacheEntryError` for anything it did not write."""
     if _text(arrays, "format") != FORMAT:
         raise CacheEntryError(f"format {_text(arrays, 'format')!r}, expected {FORMAT!r}")
@@ -149,7 +149,7 @@ def encoded_bytes(feature: Any) -> int:
     return buffer.getbuffer().nbytes
 
 
-def _read_entry(path: Path) -> Dict[str, np.ndarray]:
+def _read_entry(path: Path) -> dict[str, np.ndarray]:
     """The arrays of one ``.npz`` entry, refusing pickles, object arrays and oversized archives."""
     info = os.stat(path)  # follows a symlink: its target must be a small regular file too
     if not stat.S_ISREG(info.st_mode):
