@@ -389,3 +389,37 @@ def test_json_written_by_cli_has_no_nan():
     text = json_text({"threshold": float("nan"), "ci": [float("inf"), 1.0]})
     assert "NaN" not in text and "Infinity" not in text
     assert io.StringIO(text).read().count("null") == 2
+
+
+def test_a_method_failing_on_one_image_names_the_file(tmp_path):
+    from drugsim.evaluation.engine import describe_images
+    from drugsim.methods import SimilarityMethod
+
+    class Fragile(SimilarityMethod):
+        name = "fragile"
+        direction = "higher"
+
+        def describe(self, image):
+            if image.shape[0] == 1:
+                raise AssertionError("cv::resize: inv_scale_x > 0")
+            return float(image.mean())
+
+        def score(self, a, b):
+            return -abs(a - b)
+
+    good, thin = tmp_path / "good.png", tmp_path / "thin.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(good)
+    Image.fromarray(np.zeros((1, 8, 3), np.uint8)).save(thin)
+    with pytest.raises(DrugsimError, match=r"thin.png: fragile cannot describe this image of shape \(1, 8, 3\)"):
+        describe_images(Fragile(), [good, thin], n_jobs=1, progress=False)
+
+
+def test_os_errors_are_one_line(monkeypatch, capsys):
+    import drugsim.cli.methods as cli_methods
+
+    def refused(args):
+        raise PermissionError(13, "Permission denied", "/some/file")
+
+    monkeypatch.setattr(cli_methods, "cmd_methods", refused)
+    assert main(["methods"]) == 2
+    assert capsys.readouterr().err == "drugsim: error: /some/file: Permission denied\n"

@@ -174,8 +174,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     method = _build_method(args.method, args.model)
     image_a = read_image(args.image_a)
     image_b = read_image(args.image_b)
+    from drugsim.evaluation.engine import describe_image
+
     start = time.perf_counter()
-    score = float(method.score(method.describe(image_a), method.describe(image_b)))
+    score = float(
+        method.score(describe_image(method, image_a, args.image_a), describe_image(method, image_b, args.image_b))
+    )
     seconds = time.perf_counter() - start
     if args.threshold is not None and args.threshold_from is not None:
         raise ConfigError("give --threshold or --threshold-from, not both")
@@ -427,6 +431,7 @@ def gallery_records(gallery: str):
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from drugsim.evaluation.engine import describe_image
     from drugsim.evaluation.search import describe_gallery, search
     from drugsim.io import read_image
 
@@ -458,7 +463,8 @@ def cmd_search(args: argparse.Namespace) -> int:
                 method, [features[p] for p in paths], [labels[p] for p in paths], paths=paths
             )
             gallery_index.save(index_path)
-        indices, scores = gallery_index.search(method.describe(query_image), k=args.top_k)
+        query_feature = describe_image(method, query_image, args.query)
+        indices, scores = gallery_index.search(query_feature, k=args.top_k)
         hits = [
             {
                 "rank": rank + 1,
@@ -476,7 +482,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             n_jobs=args.jobs,
             progress=not args.quiet,
         )
-        found = search(method, query_image, features, top_k=args.top_k, labels=labels)
+        found = search(method, args.query, features, top_k=args.top_k, labels=labels)
         hits = [{"rank": h.rank, "path": str(h.key), "label": h.label, "score": h.score} for h in found]
     payload = {
         "query": str(args.query),

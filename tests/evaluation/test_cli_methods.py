@@ -486,3 +486,15 @@ def test_evaluate_on_the_real_data_layer(request, tmp_path, capsys):
     result = json.loads(out.read_text())
     assert result["threshold_fitted_on"] == "val" and result["n_pairs"] <= 60
     capsys.readouterr()
+
+
+def test_evaluate_json_dash_is_stdout_alone(fake_data, tmp_path, capsys, monkeypatch):
+    """--json - prints the JSON alone on stdout (the summary goes to stderr) and makes no file '-'."""
+    root, _ = fake_data
+    monkeypatch.chdir(tmp_path)
+    argv = ["evaluate", "--data", str(root), "--method", "ahash", "--threshold", "40", "--json", "-",
+            "--quiet", "--n-boot", "10", "--jobs", "1"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["method"] == "ahash"
+    assert "mean score" in captured.err and not (tmp_path / "-").exists()
