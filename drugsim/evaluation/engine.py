@@ -40,6 +40,7 @@ import multiprocessing
 import os
 import sys
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
@@ -114,9 +115,21 @@ def pair_labels(pairs: Sequence[Pair]) -> np.ndarray:
     return np.fromiter((int(pair.label) for pair in pairs), dtype=np.int8, count=len(pairs))
 
 
-def _init_worker(method: SimilarityMethod) -> None:
+def _picklable_or_none(value: Any) -> Any:
+    import pickle
+
+    try:
+        pickle.dumps(value)
+    except Exception:  # noqa: BLE001 - a lambda or closure: workers keep Python's default
+        return None
+    return value
+
+
+def _init_worker(method: SimilarityMethod, show_warning: Any = None) -> None:
     global _WORKER_METHOD
     _WORKER_METHOD = method
+    if show_warning is not None:  # workers print warnings the way the parent does (one line in the CLI)
+        warnings.showwarning = show_warning
     try:
         import cv2
 
@@ -203,7 +216,8 @@ def _describe_processes(method: SimilarityMethod, paths: Sequence[Path], n_jobs:
     context = _process_context()
     results: List[Optional[List[Any]]] = [None] * len(chunks)
     with ProcessPoolExecutor(
-        max_workers=n_jobs, mp_context=context, initializer=_init_worker, initargs=(method,)
+        max_workers=n_jobs, mp_context=context, initializer=_init_worker,
+        initargs=(method, _picklable_or_none(warnings.showwarning)),
     ) as pool:
         # Workers start during the submits (and the forkserver with the first pool).
         with _main_module_hidden(method):
