@@ -22,7 +22,9 @@ from drugsim.errors import DatasetError, DrugsimError, OutputError
 from drugsim.io import check_output_path, read_image, write_text_atomic
 from drugsim.methods import _REGISTRY, create_method
 
-FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(
+    max_examples=15, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 # ------------------------------------------------------------------------------------ CLI values
 

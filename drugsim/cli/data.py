@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -222,11 +221,12 @@ def cmd_synth(args) -> int:
 
 def cmd_info(args) -> int:
     from drugsim.data.info import dataset_info, format_info
+    from drugsim.report import json_text
 
     root, records = _load(args)
     info = dataset_info(records)
     if args.json:
-        print(json.dumps({"root": str(root), **info}, indent=2))
+        print(json_text({"root": str(root), **info}))
     else:
         print(f"{root}")
         print(format_info(info))
