@@ -188,7 +188,7 @@ def describe_image(method: SimilarityMethod, image: Any, path: PathLike) -> Any:
         return method.describe(image)
     except DrugsimError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any library error, reported with the file it came from
+    except Exception as exc:  # any library error, reported with the file it came from
         reason = (str(exc).strip().splitlines() or [""])[-1][:200]
         raise ImageReadError(
             f"{path}: {method.name} cannot describe this image of shape {getattr(image, 'shape', '?')} "
