@@ -100,6 +100,25 @@ def test_bad_option_value_is_one_line_and_exit_2(words, option, value, capsys, m
     monkeypatch.undo()
 
 
+#: Whole command lines that must fail cleanly: sub-commands without numeric options, bad paths.
+BAD_COMMANDS = [
+    ["data", "info", "no-such-folder"],
+    ["data", "check", "no-such-folder"],
+    ["data", "fetch", "grocery", "--dest", "pyproject.toml"],
+    ["methods", "--limit", "3"],
+    ["compare", "no-a.png", "no-b.png", "--method", "orb"],
+    ["compare", "pyproject.toml", "README.md", "--method", "no-such-method"],
+    ["evaluate", "--data", "no-such-folder", "--method", "orb"],
+    ["reproduce", "--profile", "no-such-profile", "--no-book"],
+]
+
+
+@pytest.mark.parametrize("argv", BAD_COMMANDS, ids=" ".join)
+def test_bad_command_is_one_line_and_exit_2(argv, capsys, monkeypatch):
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    _assert_one_line_exit_2(argv, capsys)
+
+
 def test_message_names_option_value_and_expectation(capsys):
     assert main(["train", "siamese", "--data", "d", "--out", "m.pt", "--lr", "nan"]) == 2
     err = capsys.readouterr().err

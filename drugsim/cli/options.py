@@ -44,9 +44,7 @@ def _parse_float(text: str) -> float:
     return value
 
 
-def int_range(
-    low: int | None = None, high: int | None = None, *, what: str = ""
-) -> Callable[[str], int]:
+def int_range(low: int | None = None, high: int | None = None) -> Callable[[str], int]:
     """An integer type in ``[low, high]`` (either bound optional)."""
 
     def parse(text: str) -> int:
@@ -58,7 +56,7 @@ def int_range(
                 expected = f"a whole number <= {high}"
             else:
                 expected = f"a whole number from {low} to {high}"
-            raise argparse.ArgumentTypeError(f"expected {expected}{what}, got {value}")
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
         return value
 
     parse.__name__ = "integer"
