@@ -19,3 +19,7 @@ class DatasetError(DrugsimError):
 
 class ConfigError(DrugsimError):
     """A parameter, profile or method option has a value outside what is supported."""
+
+
+class OutputError(DrugsimError):
+    """An output path cannot be written: a folder, a missing or read-only folder, a socket, a full disk."""

@@ -1,14 +1,22 @@
 """Reading images and writing files: the only module that touches image files on disk.
 
 Images are returned as ``numpy.ndarray`` of shape (H, W, 3), dtype uint8, RGB order, with EXIF rotation
-applied. Grey, palette, RGBA, CMYK and 16-bit inputs are converted, not refused. Writes are atomic: a
-file appears complete or not at all, so Ctrl-C never leaves half a dataset or pair list behind.
+applied. Grey, palette, RGBA, CMYK and 16-bit inputs are converted, not refused.
+
+Outputs: :func:`check_output_path` vets a path before any work starts (the CLI calls it while parsing).
+Writes to regular files are atomic (a temporary file beside the target, renamed over it), so a file
+appears complete or not at all and Ctrl-C never leaves half a dataset or pair list behind. A symlink is
+written through (its target is replaced; the link stays). A character device or FIFO (``/dev/null``,
+``/dev/stdout``, a named pipe) is written through in place, never replaced by a regular file; sockets and
+block devices are refused. ``-`` means standard output for text outputs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -17,7 +25,7 @@ from typing import Iterator, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from drugsim.errors import ImageReadError
+from drugsim.errors import ImageReadError, OutputError
 
 PathLike = Union[str, os.PathLike]
 
@@ -111,30 +119,136 @@ def to_grey(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(image[:, :, :3]), cv2.COLOR_RGB2GRAY)
 
 
+#: Spelling of "standard output" for text outputs (``--json -``).
+STDOUT = "-"
+
+
+def is_stdout(path: PathLike) -> bool:
+    """True for ``-``, the conventional name of standard output."""
+    return str(path) == STDOUT
+
+
+def _writes_through(path: Path) -> bool:
+    """True when ``path`` is a character device or FIFO: written in place, never replaced."""
+    try:
+        mode = os.stat(path).st_mode  # follows symlinks
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
+def _first_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_output_path(path: PathLike, *, what: str = "output", folder: bool = False,
+                      allow_stdout: bool = False) -> Path:
+    """Check that ``path`` can be written, before any work is spent on what goes there.
+
+    Args:
+        path: the file (or, with ``folder``, the folder) to be written.
+        what: how the message names it (e.g. ``"--json"``).
+        folder: the output is a folder (a dataset, a cache) rather than a file.
+        allow_stdout: ``-`` is accepted (standard output).
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path` (``Path("-")`` for standard output).
+
+    Raises:
+        OutputError: ``path`` is a folder where a file is expected (or the reverse), a socket or block
+            device, a file that is read-only, or under a folder that is missing and cannot be made or is
+            not writable. The message names the path and what was expected.
+    """
+    text = str(path)
+    if text == STDOUT:
+        if allow_stdout:
+            return Path(STDOUT)
+        raise OutputError(f"{what} {text}: this output cannot go to standard output; give a file name")
+    if not text or "\0" in text:
+        raise OutputError(f"{what} {text!r}: expected a file name")
+    path = Path(text)
+    target = Path(os.path.realpath(path))  # a symlink is written through: check where it points
+    if target.exists():
+        mode = os.stat(target).st_mode
+        if folder:
+            if not stat.S_ISDIR(mode):
+                raise OutputError(f"{what} {path}: exists and is not a folder (expected a folder to write)")
+            if not os.access(target, os.W_OK | os.X_OK):
+                raise OutputError(f"{what} {path}: folder is not writable")
+            return path
+        if stat.S_ISDIR(mode):
+            raise OutputError(f"{what} {path}: is a folder, expected a file name")
+        if stat.S_ISSOCK(mode) or stat.S_ISBLK(mode):
+            raise OutputError(f"{what} {path}: is a socket or block device, expected a file")
+        if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+            if not os.access(target, os.W_OK):
+                raise OutputError(f"{what} {path}: device or pipe is not writable")
+            return path
+        if not os.access(target, os.W_OK):
+            raise OutputError(f"{what} {path}: file is read-only (not replaced)")
+    ancestor = _first_existing(target.parent)
+    if not ancestor.is_dir():
+        raise OutputError(f"{what} {path}: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        missing = "" if ancestor == target.parent else f" (to make {target.parent})"
+        raise OutputError(f"{what} {path}: folder {ancestor} is not writable{missing}")
+    return path
+
+
+def _new_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_path(path: PathLike, *, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+    """Yield a temporary path beside ``path``; put it at ``path`` only if the block succeeds.
 
     Works for files and folders: a dataset is generated into a hidden temporary folder and renamed in one
-    step, so an interrupted run leaves no partial output under the final name.
+    step, so an interrupted run leaves no partial output under the final name. A symlink at ``path`` is
+    written through; a character device or FIFO receives the bytes in place (never replaced).
+
+    Raises:
+        OutputError: the write failed (full disk, permissions); no partial file is left.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".partial", dir=path.parent)
+    link = Path(path)
+    path = Path(os.path.realpath(link))
+    through = _writes_through(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if through:
+            fd, tmp_name = tempfile.mkstemp(prefix=".drugsim-out.", suffix=suffix + ".partial")
+        else:
+            fd, tmp_name = tempfile.mkstemp(
+                prefix=f".{path.name}.", suffix=suffix + ".partial", dir=path.parent
+            )
+    except OSError as exc:
+        raise OutputError(f"{link}: cannot write here ({exc.strerror or exc})") from None
     os.close(fd)
     tmp = Path(tmp_name)
     tmp.unlink()
     try:
         yield tmp
-        if tmp.is_dir() and path.is_dir():
-            import shutil
+        try:
+            if through:
+                _copy_into(tmp, path)
+            elif tmp.is_dir() and path.is_dir():
+                import shutil
 
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+                old = path.with_name(f".{path.name}.old-{os.getpid()}")
+                os.replace(path, old)
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                if tmp.is_file():
+                    existing = path.stat().st_mode & 0o777 if path.is_file() else _new_file_mode()
+                    os.chmod(tmp, existing)  # mkstemp makes 0600; keep the mode a plain write would give
+                os.replace(tmp, path)
+        except OSError as exc:
+            raise OutputError(f"{link}: could not be written ({exc.strerror or exc})") from None
     finally:
         if tmp.exists():
             import shutil
@@ -145,10 +259,33 @@ def atomic_path(path: PathLike, *, suffix: str = "") -> Iterator[Path]:
                 tmp.unlink()
 
 
+def _copy_into(source: Path, device: Path) -> None:
+    with open(source, "rb") as reader, open(device, "wb", buffering=0) as writer:
+        while True:
+            block = reader.read(1 << 20)
+            if not block:
+                break
+            writer.write(block)
+
+
 def write_text_atomic(path: PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (UTF-8)."""
+    """Write ``text`` to ``path`` atomically (UTF-8); ``-`` writes to standard output.
+
+    Raises:
+        OutputError: the write failed (full disk, permissions, a folder in the way); no partial file is
+            left and an existing file is untouched.
+    """
+    if is_stdout(path):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return Path(STDOUT)
+    if Path(path).is_dir():
+        raise OutputError(f"{path}: is a folder, expected a file name")
     with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        try:
+            tmp.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"{path}: could not be written ({exc.strerror or exc})") from None
     return Path(path)
 
 

@@ -59,6 +59,11 @@ class SimilarityMethod(ABC):
     def score(self, feature_a: Any, feature_b: Any) -> float:
         """Similarity score of two features, oriented by :attr:`direction`."""
 
+    def unusable_reason(self, shape: tuple[int, ...]) -> str | None:
+        """Why this method cannot use an image of ``shape`` (H, W[, C]) (it would score it as featureless),
+        or None when it can. ``drugsim data check`` reports these."""
+        return None
+
     def describe_batch(self, images: Sequence[np.ndarray]) -> List[Any]:
         """Features of several images; override to batch (e.g. one network forward pass)."""
         return [self.describe(image) for image in images]

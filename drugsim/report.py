@@ -38,6 +38,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def json_text(value: Any, *, indent: int = 2) -> str:
+    """``value`` as strict JSON text (NaN and infinities become null; unknown objects their ``str``).
+
+    Example:
+        >>> json_text({"threshold": float("nan")}, indent=None)
+        '{"threshold": null}'
+    """
+    return json.dumps(_plain(value), indent=indent, sort_keys=True, allow_nan=False, default=str)
+
+
 def glue(key: str, value: Any, *, display: bool = False) -> Any:
     """Glue ``value`` under ``key`` for the book (myst_nb) and remember it for :func:`save_results`.
 

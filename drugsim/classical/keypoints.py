@@ -68,6 +68,9 @@ DEFAULT_MATCH_FILTER = "crosscheck"
 DEFAULT_MAX_DISTANCE = {"orb": 50.0, "sift": 1500.0}
 _DESCRIPTOR_DIM = {"sift": 128, "orb": 32}
 _DESCRIPTOR_DTYPE = {"sift": np.float32, "orb": np.uint8}
+#: ORB ignores a border of ``edgeThreshold`` (31) pixels, so an image whose short side is under
+#: 2 * 31 + 1 px has no keypoints; OpenCV's pyramid even fails an assertion on a 1-pixel side.
+ORB_MIN_SIDE = 63
 
 
 @dataclass(frozen=True)
@@ -199,10 +202,25 @@ class KeypointMethod(SimilarityMethod):
             grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
         return np.ascontiguousarray(grey), scale
 
+    def unusable_reason(self, shape: tuple[int, ...]) -> str | None:
+        """Why an image of ``shape`` (H, W[, C]) gets no keypoints from this method, or None."""
+        height, width = int(shape[0]), int(shape[1])
+        scale = min(1.0, self.max_side / max(height, width))
+        short_side = max(1, round(min(height, width) * scale))
+        if self.detector == "orb" and short_side < ORB_MIN_SIDE:
+            return (
+                f"{self.name} finds no keypoints when the short side is under {ORB_MIN_SIDE} px after "
+                f"shrinking to {self.max_side} px (here {short_side} px; score 0)"
+            )
+        return None
+
     def describe(self, image: np.ndarray) -> KeypointFeatures:
         grey, scale = self.prepare(image)
-        keypoints, descriptors = self._get_extractor().detectAndCompute(grey, None)
         dim, dtype = _DESCRIPTOR_DIM[self.detector], _DESCRIPTOR_DTYPE[self.detector]
+        if self.detector == "orb" and min(grey.shape) < ORB_MIN_SIDE:
+            keypoints, descriptors = (), None  # no room for a keypoint; OpenCV would assert on 1 px
+        else:
+            keypoints, descriptors = self._get_extractor().detectAndCompute(grey, None)
         if descriptors is None or len(keypoints) == 0:
             keypoints, descriptors = (), np.zeros((0, dim), dtype=dtype)
         return KeypointFeatures(

@@ -1,14 +1,19 @@
 """The ``drugsim`` command line. Each sub-command group lives in its own module with a ``register``.
 
-Errors from bad input (:class:`drugsim.errors.DrugsimError`) are printed as one line, without a traceback,
-and exit with status 2.
+Errors from bad input (:class:`drugsim.errors.DrugsimError`, bad option values caught by argparse, and
+operating-system errors such as a permission refused) are printed as one line, without a traceback, and
+exit with status 2. Library warnings are printed as one line each (``drugsim: warning: ...``), not as
+Python's two-line ``UserWarning`` with a source line.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
+import warnings
+from collections.abc import Iterator
 from typing import List, Optional
 
 from drugsim import __version__
@@ -32,8 +37,32 @@ EPILOG = """examples:
 """
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``drugsim evaluate: error: argument --seed: ...``)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        one_line = " ".join(str(message).split())
+        self.exit(2, f"{self.prog}: error: {one_line} (see {self.prog} --help)\n")
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    text = " ".join(str(message).split())
+    print(f"drugsim: warning: {text} ({category.__name__})", file=file or sys.stderr)
+
+
+@contextlib.contextmanager
+def readable_warnings() -> Iterator[None]:
+    """Show each warning as one line, without the source line Python adds (restored afterwards)."""
+    previous = warnings.showwarning
+    warnings.showwarning = _one_line_warning
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="drugsim",
         description="Compare image-similarity methods on drug-box photos (reproduction of CSA 2024).",
         epilog=EPILOG,
@@ -47,15 +76,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    with readable_warnings():
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a bad option (already reported in one line)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if not getattr(args, "func", None):
         parser.print_help()
         return 1
     try:
         return int(args.func(args) or 0)
     except DrugsimError as exc:
-        print(f"drugsim: error: {exc}", file=sys.stderr)
+        print(f"drugsim: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file refused by the system (permissions, full disk) after the checks
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"drugsim: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("drugsim: interrupted; no partial output was kept", file=sys.stderr)

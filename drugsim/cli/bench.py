@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
+import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Dict
 
+from drugsim.cli import options
 from drugsim.errors import ConfigError
 
 EPILOG = """examples:
@@ -28,13 +30,6 @@ SEARCH_EPILOG = """examples:
 """
 
 
-def _int_list(text: str) -> List[int]:
-    try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-
-
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "bench",
@@ -50,7 +45,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--pairs",
-        type=int,
+        type=options.int_range(0),
         default=0,
         help="pairs of the test split's Algorithm 2 list to keep (a seeded sample; default 0 = all)",
     )
@@ -77,17 +72,26 @@ def register(subparsers) -> None:
         "--models-dir", help="folder with trained checkpoints (<method>.pt, or *<variant>*.pt)"
     )
     parser.add_argument(
-        "--repeats", type=int, default=3, help="timed runs per measurement (median; default 3)"
+        "--repeats",
+        type=options.positive_int,
+        default=3,
+        help="timed runs per measurement (median; default 3)",
     )
     parser.add_argument(
         "--per-pair-pairs",
-        type=int,
+        type=options.positive_int,
         default=100,
         help="pairs timed the paper's way (default 100; it is slow)",
     )
-    parser.add_argument("--jobs", type=int, default=None, help="engine worker processes (default: all cores)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split and the pair draw")
-    parser.add_argument("--json", dest="json_out", help="write the results JSON here")
+    parser.add_argument(
+        "--jobs", type=options.jobs_int, default=None, help="engine worker processes (default: all cores)"
+    )
+    parser.add_argument(
+        "--seed", type=options.seed_int, default=0, help="seed of the split and the pair draw"
+    )
+    parser.add_argument(
+        "--json", dest="json_out", type=options.output_file(stdout=True), help="write the results JSON here"
+    )
     parser.set_defaults(func=run_bench)
 
     sub = parser.add_subparsers(dest="bench_command", metavar="search")
@@ -99,22 +103,63 @@ def register(subparsers) -> None:
     )
     search.add_argument(
         "--sizes",
-        type=_int_list,
+        type=options.positive_int_list,
         default=[1_000, 10_000, 100_000],
         help="gallery sizes (default 1000,10000,100000)",
     )
-    search.add_argument("--dim", type=int, default=128, help="embedding length (default 128)")
-    search.add_argument("--hash-bits", type=int, default=64, help="hash length in bits (default 64)")
-    search.add_argument("--queries", type=int, default=500, help="queries per size (default 500)")
-    search.add_argument("--k", type=int, default=10, help="neighbours per query (default 10)")
+    search.add_argument(
+        "--dim", type=options.positive_int, default=128, help="embedding length (default 128)"
+    )
+    search.add_argument(
+        "--hash-bits", type=options.multiple_of(8, low=8), default=64, help="hash length in bits (default 64)"
+    )
+    search.add_argument(
+        "--queries", type=options.positive_int, default=500, help="queries per size (default 500)"
+    )
+    search.add_argument(
+        "--k", type=options.positive_int, default=10, help="neighbours per query (default 10)"
+    )
     search.add_argument("--kinds", default="ivf,hnsw", help="approximate index kinds (default ivf,hnsw)")
-    search.add_argument("--nprobe", type=int, default=8, help="IVF cells visited per query (default 8)")
-    search.add_argument("--ef-search", type=int, default=64, help="HNSW search list (default 64)")
-    search.add_argument("--repeats", type=int, default=3, help="timed runs (median; default 3)")
-    search.add_argument("--seed", type=int, default=0, help="seed of the synthetic vectors")
-    search.add_argument("--json", dest="json_out", help="write the results JSON here")
-    search.add_argument("--figure", help="write the queries/s and recall figure here (PNG/SVG/PDF)")
+    search.add_argument(
+        "--nprobe", type=options.positive_int, default=8, help="IVF cells visited per query (default 8)"
+    )
+    search.add_argument(
+        "--ef-search", type=options.positive_int, default=64, help="HNSW search list (default 64)"
+    )
+    search.add_argument(
+        "--repeats", type=options.positive_int, default=3, help="timed runs (median; default 3)"
+    )
+    search.add_argument("--seed", type=options.seed_int, default=0, help="seed of the synthetic vectors")
+    search.add_argument(
+        "--json", dest="json_out", type=options.output_file(stdout=True), help="write the results JSON here"
+    )
+    search.add_argument(
+        "--figure",
+        type=options.output_file(),
+        help="write the queries/s and recall figure here (PNG/SVG/PDF)",
+    )
     search.set_defaults(func=run_search)
+
+
+def _write_result(path: Path, result: dict[str, Any], stdout) -> None:
+    from drugsim.io import is_stdout, write_text_atomic
+    from drugsim.report import json_text
+
+    if is_stdout(path):
+        stdout.write(json_text(result) + "\n")  # the stdout from before reports were sent to stderr
+        stdout.flush()
+        return
+    write_text_atomic(path, json_text(result) + "\n")
+    print(f"wrote {path}")
+
+
+def _reports_to_stderr(json_out: Any):
+    """With ``--json -`` standard output carries the JSON alone; progress lines go to stderr."""
+    from drugsim.io import is_stdout
+
+    if json_out is not None and is_stdout(json_out):
+        return contextlib.redirect_stdout(sys.stderr)
+    return contextlib.nullcontext()
 
 
 def _checkpoints(args) -> Dict[str, str]:
@@ -137,6 +182,12 @@ def _checkpoints(args) -> Dict[str, str]:
 
 
 def run_bench(args) -> int:
+    stdout = sys.stdout
+    with _reports_to_stderr(args.json_out):
+        return _run_bench(args, stdout)
+
+
+def _run_bench(args, stdout) -> int:
     from drugsim.evaluation.bench import (
         BenchConfig,
         bench_methods,
@@ -145,8 +196,6 @@ def run_bench(args) -> int:
         targets_summary,
     )
 
-    if args.repeats < 1:
-        raise ConfigError(f"--repeats must be >= 1, got {args.repeats}")
     methods = build_methods(args.methods, models=_checkpoints(args))
     pairs = benchmark_pairs(
         args.data, n_pairs=args.pairs or None, split=args.split, seed=args.seed, pair_list=args.pair_list
@@ -169,14 +218,17 @@ def run_bench(args) -> int:
             f"{row['engine_over_limit']:.2f} ({'ok' if row['engine_over_limit_ok'] else 'MISSED'})"
         )
     if args.json_out:
-        from drugsim.io import write_text_atomic
-
-        write_text_atomic(args.json_out, json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.json_out}")
+        _write_result(args.json_out, result, stdout)
     return 0
 
 
 def run_search(args) -> int:
+    stdout = sys.stdout
+    with _reports_to_stderr(args.json_out):
+        return _run_search(args, stdout)
+
+
+def _run_search(args, stdout) -> int:
     from drugsim.evaluation.bench import bench_search, plot_search_benchmark
 
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
@@ -193,10 +245,7 @@ def run_search(args) -> int:
         progress=True,
     )
     if args.json_out:
-        from drugsim.io import write_text_atomic
-
-        write_text_atomic(args.json_out, json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.json_out}")
+        _write_result(args.json_out, result, stdout)
     if args.figure:
         import matplotlib
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from drugsim.cli import options
 from drugsim.errors import DatasetError, DrugsimError
 
 _FMT = argparse.RawDescriptionHelpFormatter
@@ -90,12 +90,14 @@ def register(subparsers) -> None:
         epilog=SYNTH_EPILOG,
         formatter_class=_FMT,
     )
-    synth.add_argument("--out", required=True, type=Path, help="dataset folder to create")
+    synth.add_argument("--out", required=True, type=options.output_folder, help="dataset folder to create")
     synth.add_argument(
         "--preset", default="quick", choices=("tiny", "quick", "paper"), help="size (default quick)"
     )
-    synth.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
-    synth.add_argument("--jobs", type=int, default=None, help="worker processes (default: the preset's)")
+    synth.add_argument("--seed", type=options.seed_int, default=0, help="master seed (default 0)")
+    synth.add_argument(
+        "--jobs", type=options.positive_int, default=None, help="worker processes (default: the preset's)"
+    )
     synth.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(func=cmd_synth)
@@ -161,11 +163,18 @@ def register(subparsers) -> None:
         default="test",
         help="class-disjoint split (default test); all = every image",
     )
-    pairs.add_argument("--out", required=True, type=Path, help="pair list file to write")
-    pairs.add_argument("--seed", type=int, default=0, help="seed of the split and the pairs (default 0)")
+    pairs.add_argument(
+        "--out",
+        required=True,
+        type=options.output_file(stdout=True),
+        help="pair list file to write (- = standard output)",
+    )
+    pairs.add_argument(
+        "--seed", type=options.seed_int, default=0, help="seed of the split and the pairs (default 0)"
+    )
     pairs.add_argument(
         "--n-pairs",
-        type=int,
+        type=options.positive_int,
         default=None,
         help="number of pairs (Algorithm 1: default as many as Algorithm 2 gives; "
         "Algorithm 2: a balanced subsample)",
@@ -212,19 +221,26 @@ def cmd_synth(args) -> int:
 
 def cmd_info(args) -> int:
     from drugsim.data.info import dataset_info, format_info
+    from drugsim.report import json_text
 
     root, records = _load(args)
     info = dataset_info(records)
     if args.json:
-        print(json.dumps({"root": str(root), **info}, indent=2))
+        print(json_text({"root": str(root), **info}))
     else:
         print(f"{root}")
         print(format_info(info))
     return 0
 
 
-def check_images(paths: list[Path], *, progress: bool = True) -> list[tuple[Path, str]]:
-    """Decode every image with :func:`drugsim.io.read_image`; returns ``(path, reason)`` for each bad one."""
+def check_images(
+    paths: list[Path], *, progress: bool = True, limited: list[tuple[Path, str]] | None = None
+) -> list[tuple[Path, str]]:
+    """Decode every image with :func:`drugsim.io.read_image`; returns ``(path, reason)`` for each bad one.
+
+    With ``limited`` (a list), ``(path, reason)`` is appended for every decodable image that some method
+    cannot use (:func:`unusable_by_methods`), e.g. a strip too thin for ORB keypoints.
+    """
     from tqdm.auto import tqdm
 
     from drugsim.io import read_image
@@ -232,21 +248,45 @@ def check_images(paths: list[Path], *, progress: bool = True) -> list[tuple[Path
     bad = []
     for path in tqdm(paths, desc="check", unit="img", disable=not progress, file=sys.stderr):
         try:
-            read_image(path)
+            image = read_image(path)
         except DrugsimError as exc:
             reason = str(exc)
             prefix = f"{path}: "
             bad.append((path, reason.removeprefix(prefix)))
+            continue
+        if limited is not None:
+            for reason in unusable_by_methods(image.shape):
+                limited.append((path, reason))
     return bad
+
+
+def unusable_by_methods(shape: tuple) -> list[str]:
+    """Why some method cannot use an image of ``shape`` (H, W, 3): one reason per method that cannot.
+
+    Only the methods that need no checkpoint are asked; the networks resize every image to their input.
+    """
+    from drugsim.methods import _REGISTRY, create_method
+
+    reasons = []
+    for name, spec in _REGISTRY.items():
+        if spec.target.startswith("drugsim.deep."):
+            continue
+        reason = create_method(name).unusable_reason(shape)
+        if reason:
+            reasons.append(reason)
+    return reasons
 
 
 def cmd_check(args) -> int:
     from drugsim.data.info import dataset_info
 
     _, records = _load(args)
-    bad = check_images([r.path for r in records], progress=not args.quiet)
+    limited: list[tuple[Path, str]] = []
+    bad = check_images([r.path for r in records], progress=not args.quiet, limited=limited)
     for path, reason in bad:
         print(f"BAD  {path}: {reason}")
+    for path, reason in limited:
+        print(f"warning: {path}: {reason}")
     for label in dataset_info(records)["single_image_classes"]:
         print(f"warning: class {label!r} has a single image: it cannot give a positive pair")
     print(f"{len(records) - len(bad)} of {len(records)} images decoded; {len(bad)} bad")
@@ -255,6 +295,10 @@ def cmd_check(args) -> int:
 
 def cmd_fetch(args) -> int:
     from drugsim.data.fetch import fetch_grocery, read_manifest, verify_grocery_copy
+    from drugsim.io import check_output_path
+
+    if not args.verify_only:  # --dest is written: check it before downloading anything
+        check_output_path(args.dest, what="--dest", folder=True)
 
     manifest = read_manifest()
     if args.verify_only:
@@ -298,14 +342,19 @@ def cmd_pairs(args) -> int:
     root, records = _load(args)
     chosen = select_split(records, args.split, seed=args.seed)
     pairs = make_pairs(chosen, algorithm=args.algorithm, seed=args.seed, n_pairs=args.n_pairs)
+    from drugsim.io import is_stdout
+
     write_pairs(args.out, pairs, root=root)
     stats = pair_statistics(pairs, chosen)
+    report = sys.stderr if is_stdout(args.out) else sys.stdout  # stdout carries the pair list alone
     print(
         f"wrote {args.out}: {stats['n_pairs']} pairs (Algorithm {args.algorithm}, {args.split} split, "
-        f"{len(chosen)} images of {len({r.label for r in chosen})} classes)"
+        f"{len(chosen)} images of {len({r.label for r in chosen})} classes)",
+        file=report,
     )
     print(
         f"  positives {stats['positives']}, intra-class negatives {stats['intra_class_negatives']}, "
-        f"inter-class negatives {stats['inter_class_negatives']}"
+        f"inter-class negatives {stats['inter_class_negatives']}",
+        file=report,
     )
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from drugsim.cli import options
 from drugsim.errors import ConfigError, DatasetError, DrugsimError
 
 RULES = ("midpoint", "max_accuracy", "youden", "eer", "far")
@@ -124,9 +126,15 @@ def threshold_from_file(path: Path, method_name: str) -> Tuple[float, str]:
 
 def _write_json(path: Path, payload: Dict[str, Any]) -> None:
     from drugsim.io import write_text_atomic
-    from drugsim.report import _plain
+    from drugsim.report import json_text
 
-    write_text_atomic(path, json.dumps(_plain(payload), indent=2, sort_keys=True, allow_nan=False) + "\n")
+    write_text_atomic(path, json_text(payload) + "\n")
+
+
+def _print_json(payload: Any) -> None:
+    from drugsim.report import json_text
+
+    print(json_text(payload))
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -166,8 +174,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     method = _build_method(args.method, args.model)
     image_a = read_image(args.image_a)
     image_b = read_image(args.image_b)
+    from drugsim.evaluation.engine import describe_image
+
     start = time.perf_counter()
-    score = float(method.score(method.describe(image_a), method.describe(image_b)))
+    score = float(
+        method.score(describe_image(method, image_a, args.image_a), describe_image(method, image_b, args.image_b))
+    )
     seconds = time.perf_counter() - start
     if args.threshold is not None and args.threshold_from is not None:
         raise ConfigError("give --threshold or --threshold-from, not both")
@@ -191,7 +203,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         "seconds": seconds,
     }
     if args.json:
-        print(json.dumps(payload, indent=2))
+        _print_json(payload)
         return 0
     better = "higher" if method.direction == "higher" else "lower"
     print(f"{method.name}: score {_fmt(score)} ({better} = more similar)")
@@ -334,8 +346,6 @@ def _print_summary(result: Dict[str, Any]) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from drugsim.evaluation.evaluate import evaluate_method
 
-    if args.n_pairs is not None and args.n_pairs < 1:
-        raise ConfigError(f"--n-pairs must be a positive number of pairs; got {args.n_pairs}")
     if args.threshold_from is not None and args.threshold is not None:
         raise ConfigError("give --threshold or --threshold-from, not both")
     method = _build_method(args.method, args.model)
@@ -378,6 +388,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if filter_info:
         total = result["timing"]["total_seconds"] + filter_info["classify_seconds"]
         result["pairs_per_second_with_filter"] = len(test_pairs) / total if total > 0 else None
+    from drugsim.io import is_stdout
+
+    if args.json is not None and is_stdout(args.json):
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries the JSON alone
+            _print_summary(result)
+        _write_json(args.json, result)
+        return 0
     _print_summary(result)
     if args.json is not None:
         _write_json(args.json, result)
@@ -414,11 +431,10 @@ def gallery_records(gallery: str):
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from drugsim.evaluation.engine import describe_image
     from drugsim.evaluation.search import describe_gallery, search
     from drugsim.io import read_image
 
-    if args.top_k < 1:
-        raise ConfigError(f"--top-k must be at least 1; got {args.top_k}")
     method = _build_method(args.method, args.model)
     query_image = read_image(args.query)
     root, records = gallery_records(str(args.gallery))
@@ -447,7 +463,8 @@ def cmd_search(args: argparse.Namespace) -> int:
                 method, [features[p] for p in paths], [labels[p] for p in paths], paths=paths
             )
             gallery_index.save(index_path)
-        indices, scores = gallery_index.search(method.describe(query_image), k=args.top_k)
+        query_feature = describe_image(method, query_image, args.query)
+        indices, scores = gallery_index.search(query_feature, k=args.top_k)
         hits = [
             {
                 "rank": rank + 1,
@@ -465,7 +482,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             n_jobs=args.jobs,
             progress=not args.quiet,
         )
-        found = search(method, query_image, features, top_k=args.top_k, labels=labels)
+        found = search(method, args.query, features, top_k=args.top_k, labels=labels)
         hits = [{"rank": h.rank, "path": str(h.key), "label": h.label, "score": h.score} for h in found]
     payload = {
         "query": str(args.query),
@@ -476,7 +493,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         "hits": hits,
     }
     if args.json:
-        print(json.dumps(payload, indent=2))
+        _print_json(payload)
         return 0
     better = "higher" if method.direction == "higher" else "lower"
     print(f"{method.name}: top {len(hits)} of {len(records)} gallery images ({better} score = more similar)")
@@ -519,7 +536,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        print(json.dumps(rows, indent=2))
+        _print_json(rows)
         return 0
     print(f"{'method':<20} {'more similar':<13} {'section':<8} {'in paper':<9} group")
     for row in rows:
@@ -547,7 +564,9 @@ def register(subparsers) -> None:
     compare.add_argument("image_a", type=Path, metavar="IMG_A", help="first image")
     compare.add_argument("image_b", type=Path, metavar="IMG_B", help="second image")
     compare.add_argument("--method", required=True, help="method name (see `drugsim methods`)")
-    compare.add_argument("--threshold", type=float, help="decision threshold on the method's scale")
+    compare.add_argument(
+        "--threshold", type=options.finite_float, help="decision threshold on the method's scale"
+    )
     compare.add_argument(
         "--threshold-from",
         type=Path,
@@ -580,7 +599,10 @@ def register(subparsers) -> None:
         help="drugs to pair (default: test; all = every class, e.g. new photos)",
     )
     evaluate.add_argument(
-        "--n-pairs", type=int, metavar="N", help="at most N pairs (default: all Algorithm 2 pairs)"
+        "--n-pairs",
+        type=options.positive_int,
+        metavar="N",
+        help="at most N pairs (default: all Algorithm 2 pairs)",
     )
     evaluate.add_argument(
         "--threshold-rule",
@@ -594,10 +616,12 @@ def register(subparsers) -> None:
         metavar="EARLIER.json",
         help="reuse the threshold of an earlier result (fitted elsewhere)",
     )
-    evaluate.add_argument("--threshold", type=float, help="use this threshold (method's scale)")
+    evaluate.add_argument(
+        "--threshold", type=options.finite_float, help="use this threshold (method's scale)"
+    )
     evaluate.add_argument(
         "--target-far",
-        type=float,
+        type=options.open_unit_float,
         default=0.01,
         help="false-accept rate for --threshold-rule far (default: 0.01)",
     )
@@ -606,19 +630,30 @@ def register(subparsers) -> None:
         action="store_true",
         help="the paper's way: describe both images for every pair (slow baseline)",
     )
-    evaluate.add_argument("--cache-dir", type=Path, metavar="DIR", help="on-disk feature cache folder")
-    evaluate.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: all cores)")
+    evaluate.add_argument(
+        "--cache-dir", type=options.output_folder, metavar="DIR", help="on-disk feature cache folder"
+    )
+    evaluate.add_argument(
+        "--jobs", type=options.jobs_int, metavar="N", help="worker processes (default: all cores)"
+    )
     evaluate.add_argument(
         "--filter-model",
         type=Path,
         metavar="CLASSIFIER_CKPT",
         help="skip pairs the feature-face classifier calls feature-poor (Table 10)",
     )
-    evaluate.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default: 1000)")
     evaluate.add_argument(
-        "--seed", type=int, default=0, help="seed of split, pairs and bootstrap (default: 0)"
+        "--n-boot", type=options.positive_int, default=1000, help="bootstrap resamples (default: 1000)"
     )
-    evaluate.add_argument("--json", type=Path, metavar="OUT", help="write the full result here (atomically)")
+    evaluate.add_argument(
+        "--seed", type=options.seed_int, default=0, help="seed of split, pairs and bootstrap (default: 0)"
+    )
+    evaluate.add_argument(
+        "--json",
+        type=options.output_file(stdout=True),
+        metavar="OUT",
+        help="write the full result here (atomically; - = standard output)",
+    )
     evaluate.add_argument("--quiet", action="store_true", help="no progress bars")
     evaluate.set_defaults(func=cmd_evaluate)
 
@@ -632,13 +667,22 @@ def register(subparsers) -> None:
     search_parser.add_argument("query", type=Path, metavar="QUERY_IMAGE", help="the photo to look up")
     search_parser.add_argument("--gallery", required=True, help="gallery folder, or 'grocery'")
     search_parser.add_argument("--method", required=True, help="method name (see `drugsim methods`)")
-    search_parser.add_argument("--top-k", type=int, default=5, help="results to show (default: 5)")
+    search_parser.add_argument(
+        "--top-k", type=options.positive_int, default=5, help="results to show (default: 5)"
+    )
     search_parser.add_argument("--model", type=Path, metavar="CKPT", help="checkpoint of a siamese-* method")
     search_parser.add_argument(
-        "--index", type=Path, metavar="PATH", help="FAISS index file: built and saved if missing, else loaded"
+        "--index",
+        type=options.index_file,
+        metavar="PATH",
+        help="FAISS index file: built and saved if missing, else loaded",
     )
-    search_parser.add_argument("--cache-dir", type=Path, metavar="DIR", help="on-disk feature cache folder")
-    search_parser.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: all cores)")
+    search_parser.add_argument(
+        "--cache-dir", type=options.output_folder, metavar="DIR", help="on-disk feature cache folder"
+    )
+    search_parser.add_argument(
+        "--jobs", type=options.jobs_int, metavar="N", help="worker processes (default: all cores)"
+    )
     search_parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     search_parser.add_argument("--quiet", action="store_true", help="no progress bars")
     search_parser.set_defaults(func=cmd_search)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any, Dict
+
+from drugsim.cli import options
 
 SIAMESE_EPILOG = """examples:
   drugsim train siamese --variant improved --backbone resnet18 --data data/synthetic-quick \\
@@ -38,19 +39,24 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="dataset folder, or 'grocery' ($DRUGSIM_GROCERY_ROOT)")
     parser.add_argument("--profile", default="quick", choices=("tiny", "quick", "paper"),
                         help="settings preset (default: quick)")
-    parser.add_argument("--out", required=True, type=Path, help="checkpoint to write (best validation epoch)")
+    parser.add_argument("--out", required=True, type=options.output_file(),
+                        help="checkpoint to write (best validation epoch)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT.last.pt if it exists")
     parser.add_argument("--backbone", default="resnet18", choices=("resnet18", "vgg16", "efficientnet-lite0"))
     parser.add_argument("--weights", default="random", help="random | imagenet | PATH (default: random)")
-    parser.add_argument("--epochs", type=int, help="override the profile's epochs")
-    parser.add_argument("--batch-size", type=int, help="override the batch size")
-    parser.add_argument("--lr", type=float, help="override the learning rate")
-    parser.add_argument("--image-size", type=int, help="override the input size in pixels")
-    parser.add_argument("--seed", type=int, default=0, help="seed of splits, pairs and training (default: 0)")
+    parser.add_argument("--epochs", type=options.positive_int, help="override the profile's epochs")
+    parser.add_argument("--batch-size", type=options.positive_int, help="override the batch size")
+    parser.add_argument("--lr", type=options.positive_float, help="override the learning rate")
+    parser.add_argument("--image-size", type=options.int_range(16, 4096),
+                        help="override the input size in pixels")
+    parser.add_argument("--seed", type=options.seed_int, default=0,
+                        help="seed of splits, pairs and training (default: 0)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default: 0)")
+    parser.add_argument("--workers", type=options.int_range(0, options.MAX_JOBS), default=0,
+                        help="DataLoader worker processes (default: 0)")
     parser.add_argument("--no-augment", action="store_true", help="train without the paper's augmentation")
-    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--json", type=options.output_file(stdout=True),
+                        help="also write the results as JSON here (- = standard output only)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -68,14 +74,16 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     siamese.add_argument("--variant", default="improved", choices=("improved", "classic", "triplet"))
     _common(siamese)
-    siamese.add_argument("--n-train-pairs", type=int, help="cap on training pairs (default: the profile's)")
+    siamese.add_argument("--n-train-pairs", type=options.positive_int,
+                         help="cap on training pairs (default: the profile's)")
     siamese.add_argument("--contrastive-form", choices=("paper", "hadsell"),
                          help="classic variant: eq. 22 as printed (default) or Hadsell's form")
-    siamese.add_argument("--threshold", type=float, help="decision threshold (default 0.8, as the paper)")
+    siamese.add_argument("--threshold", type=options.finite_float,
+                         help="decision threshold (default 0.8, as the paper)")
     siamese.add_argument("--freeze-backbone", action="store_true",
                          help="improved variant: keep the backbone fixed and train only the head on embeddings "
                               "computed once per image (all pairs, 128 px in quick; beyond the paper)")
-    siamese.add_argument("--frozen-views", type=int,
+    siamese.add_argument("--frozen-views", type=options.positive_int,
                          help="with --freeze-backbone: embeddings per training image, plain + augmented "
                               "(default: the profile's, 1 in tiny/quick, 2 in paper)")
     siamese.set_defaults(func=run_siamese)
@@ -85,7 +93,7 @@ def register(subparsers) -> None:
         description="Train a ResNet18 (or other backbone) to tell feature-rich box faces from feature-poor ones.",
         epilog=CLASSIFIER_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _common(classifier)
-    classifier.add_argument("--n-train-images", type=int, help="cap on training images")
+    classifier.add_argument("--n-train-images", type=options.positive_int, help="cap on training images")
     classifier.set_defaults(func=run_classifier)
     train.set_defaults(func=lambda args: (train.print_help(), 1)[1])
 
@@ -97,11 +105,12 @@ def _overrides(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def _report(payload: Dict[str, Any], json_path: Path | None) -> None:
-    from drugsim.io import write_text_atomic
+    from drugsim.io import is_stdout, write_text_atomic
+    from drugsim.report import json_text
 
-    text = json.dumps(payload, indent=2, sort_keys=True, default=str)
+    text = json_text(payload)
     print(text)
-    if json_path:
+    if json_path and not is_stdout(json_path):
         write_text_atomic(json_path, text + "\n")
 
 
@@ -109,6 +118,8 @@ def run_siamese(args: argparse.Namespace) -> int:
     from drugsim.deep.config import siamese_config
     from drugsim.deep.datasets import dataset_splits, split_pairs
     from drugsim.deep.training import train_siamese
+
+    options.check_distinct_outputs(**{"--out": args.out, "--json": args.json})
 
     config = siamese_config(args.profile, variant=args.variant, n_train_pairs=args.n_train_pairs,
                             contrastive_form=args.contrastive_form, threshold=args.threshold,
@@ -129,6 +140,7 @@ def run_classifier(args: argparse.Namespace) -> int:
     from drugsim.deep.config import classifier_config
     from drugsim.deep.datasets import dataset_splits
 
+    options.check_distinct_outputs(**{"--out": args.out, "--json": args.json})
     config = classifier_config(args.profile, n_train_images=args.n_train_images, **_overrides(args))
     splits = dataset_splits(args.data, seed=args.seed)
     result = train_classifier(config, splits["train"], splits["val"], out=args.out, resume=args.resume,

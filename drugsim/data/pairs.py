@@ -185,6 +185,23 @@ def write_pairs(path: PathLike, pairs: Sequence[Pair], *, root: Optional[PathLik
     return write_text_atomic(path, "\n".join(lines) + ("\n" if lines else ""))
 
 
+def _pair_lines(path: Path) -> list[str]:
+    """Lines of a UTF-8 pair list (a leading byte-order mark dropped); an error names the bad line."""
+    raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):  # editors on Windows add a BOM; it is not part of the first path
+        raw = raw[3:]
+    lines = []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        try:
+            lines.append(line.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise DatasetError(
+                f"{path}:{number}: byte {line[exc.start]:#04x} at column {exc.start + 1} is not UTF-8 "
+                "(expected a UTF-8 text pair list)"
+            ) from None
+    return lines
+
+
 def read_pairs(path: PathLike, *, root: Optional[PathLike] = None, check_files: bool = True) -> List[Pair]:
     """Read a pair list written by :func:`write_pairs`.
 
@@ -196,11 +213,13 @@ def read_pairs(path: PathLike, *, root: Optional[PathLike] = None, check_files: 
         raise DatasetError(f"{path}: no such pair list")
     root_path = Path(root).resolve() if root is not None else None
     pairs: List[Pair] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(_pair_lines(path), start=1):
         if not line.strip():
             continue
         fields = line.split("\t")
         where = f"{path}:{number}"
+        if "\0" in line:
+            raise DatasetError(f"{where}: contains a NUL byte, expected text paths")
         if len(fields) != 3:
             raise DatasetError(f"{where}: expected 'path A<TAB>path B<TAB>label', got {len(fields)} field(s)")
         if fields[2].strip() not in ("0", "1"):

@@ -29,7 +29,14 @@ from drugsim.deep.datasets import (
     subsample,
     training_augmentation,
 )
-from drugsim.deep.training import TrainResult, fit, load_checkpoint, recalibrate_batchnorm, roc_auc
+from drugsim.deep.training import (
+    TrainResult,
+    fit,
+    load_checkpoint,
+    load_weights,
+    recalibrate_batchnorm,
+    roc_auc,
+)
 from drugsim.errors import DatasetError
 from drugsim.io import read_image
 
@@ -178,7 +185,7 @@ class FeatureFacePredictor:
         self.device = resolve_device(device or "auto")
         self.batch_size = batch_size
         self.model = build_classifier(self.config, weights="random")
-        self.model.load_state_dict(payload["model"])
+        load_weights(self.model, payload.get("model"), model)
         self.model.to(self.device).eval()
 
     def probabilities(self, images: Sequence[np.ndarray]) -> np.ndarray:

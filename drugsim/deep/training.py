@@ -235,6 +235,32 @@ def load_checkpoint(path: Path | str, *, kind: Optional[str] = None) -> Dict[str
     return payload
 
 
+def load_weights(model: nn.Module, state: Any, path: Path | str) -> None:
+    """Load checkpoint weights into ``model``; a mismatch is one line, not kilobytes of key names.
+
+    Raises:
+        CheckpointError: ``state`` is not a state dict, or its keys or shapes do not fit ``model``.
+    """
+    if not isinstance(state, dict):
+        raise CheckpointError(
+            f"checkpoint {path}: weights are a {type(state).__name__}, expected a state dict"
+        )
+    expected = _unwrap(model).state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    reshaped = [
+        k for k in expected
+        if k in state and getattr(state[k], "shape", None) != expected[k].shape
+    ]
+    if missing or unexpected or reshaped:
+        raise CheckpointError(
+            f"checkpoint {path} does not fit the network its settings describe: {len(missing)} missing, "
+            f"{len(unexpected)} unexpected and {len(reshaped)} wrongly shaped weights "
+            f"(first: {(missing or unexpected or reshaped)[0]!r}); was it saved by another drugsim version?"
+        )
+    _unwrap(model).load_state_dict(state)
+
+
 def build_siamese(config: SiameseConfig, *, weights: Optional[str] = None) -> SiameseNetwork:
     """The network ``config`` describes (backbone weights from ``weights`` or ``config.weights``)."""
     backbone = build_backbone(config.backbone, weights=weights or config.weights, pool_size=config.pool_size)
@@ -246,7 +272,7 @@ def load_siamese(path: Path | str, *, device: str | torch.device = "cpu") -> Tup
     payload = load_checkpoint(path, kind="siamese")
     config = SiameseConfig.from_dict(payload["config"])
     model = build_siamese(config, weights="random")
-    model.load_state_dict(payload["model"])
+    load_weights(model, payload.get("model"), path)
     return model.to(device).eval(), payload
 
 
@@ -318,7 +344,7 @@ def fit(
         if saved != now:
             changed = sorted(k for k in now if saved.get(k) != now[k])
             raise ConfigError(f"cannot resume from {last}: its settings differ in {', '.join(changed)}")
-        model.load_state_dict(state["model"])
+        load_weights(model, state.get("model"), last)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         if use_amp and state.get("scaler"):

@@ -12,7 +12,8 @@ The paper times every method pair by pair: both images are read and described ag
   time to score every pair from those features, each measured alone (no pool, no cache, no progress bar);
   ``engine_over_limit`` is the engine's time over that limit time (1.0 = at the limit; below 1 when the
   engine's parallel describe beats a single process);
-* ``feature_cache_bytes``: the pickled features of every distinct image (what an on-disk cache holds).
+* ``feature_cache_bytes``: the ``.npz`` cache entries of every distinct image (what an on-disk
+  cache holds).
 
 Every time is the median over ``repeats`` runs after a warm-up on a few pairs (imports, model loading,
 first-call allocations). :func:`bench_search` measures queries/s and recall@k of approximate indexes
@@ -30,7 +31,6 @@ References:
 from __future__ import annotations
 
 import os
-import pickle
 import platform
 import statistics
 import time
@@ -295,8 +295,10 @@ def describe_single_process(method: Any, paths: Sequence[Path], *, batch_size: i
 
 
 def feature_cache_bytes(features: Dict[Any, Any]) -> int:
-    """Bytes of the pickled features (values only): what a feature cache of these images holds."""
-    return len(pickle.dumps(list(features.values()), protocol=pickle.HIGHEST_PROTOCOL))
+    """Bytes of the features' cache entries (values only): what a feature cache of these images holds."""
+    from drugsim.evaluation.cache import encoded_bytes
+
+    return sum(encoded_bytes(feature) for feature in features.values())
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ import multiprocessing
 import os
 import sys
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
@@ -47,7 +48,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 import numpy as np
 
 from drugsim.data.records import Pair
-from drugsim.errors import ConfigError, ImageReadError
+from drugsim.errors import ConfigError, DrugsimError, ImageReadError
 from drugsim.io import PathLike, read_image
 from drugsim.methods import SimilarityMethod
 
@@ -114,9 +115,21 @@ def pair_labels(pairs: Sequence[Pair]) -> np.ndarray:
     return np.fromiter((int(pair.label) for pair in pairs), dtype=np.int8, count=len(pairs))
 
 
-def _init_worker(method: SimilarityMethod) -> None:
+def _picklable_or_none(value: Any) -> Any:
+    import pickle
+
+    try:
+        pickle.dumps(value)
+    except Exception:  # noqa: BLE001 - a lambda or closure: workers keep Python's default
+        return None
+    return value
+
+
+def _init_worker(method: SimilarityMethod, show_warning: Any = None) -> None:
     global _WORKER_METHOD
     _WORKER_METHOD = method
+    if show_warning is not None:  # workers print warnings the way the parent does (one line in the CLI)
+        warnings.showwarning = show_warning
     try:
         import cv2
 
@@ -165,15 +178,33 @@ def _main_module_hidden(method: SimilarityMethod) -> Iterator[None]:
             setattr(main, name, value)
 
 
+def describe_image(method: SimilarityMethod, image: Any, path: PathLike) -> Any:
+    """``method.describe(image)``; a failure inside the method becomes an error naming the file.
+
+    One odd photo (an unusual shape a library asserts on) then stops a run with a one-line message
+    naming it, instead of a traceback from deep inside OpenCV or torch.
+    """
+    try:
+        return method.describe(image)
+    except DrugsimError:
+        raise
+    except Exception as exc:  # any library error, reported with the file it came from
+        reason = (str(exc).strip().splitlines() or [""])[-1][:200]
+        raise ImageReadError(
+            f"{path}: {method.name} cannot describe this image of shape {getattr(image, 'shape', '?')} "
+            f"({type(exc).__name__}: {reason}); `drugsim data check` lists such images"
+        ) from exc
+
+
 def _describe_chunk(paths: Sequence[Path]) -> List[Any]:
     assert _WORKER_METHOD is not None
-    return [_WORKER_METHOD.describe(read_image(path)) for path in paths]
+    return [describe_image(_WORKER_METHOD, read_image(path), path) for path in paths]
 
 
 def _describe_serial(method: SimilarityMethod, paths: Sequence[Path], bar) -> List[Any]:
     features = []
     for path in paths:
-        features.append(method.describe(read_image(path)))
+        features.append(describe_image(method, read_image(path), path))
         bar.update(1)
     return features
 
@@ -185,7 +216,8 @@ def _describe_processes(method: SimilarityMethod, paths: Sequence[Path], n_jobs:
     context = _process_context()
     results: List[Optional[List[Any]]] = [None] * len(chunks)
     with ProcessPoolExecutor(
-        max_workers=n_jobs, mp_context=context, initializer=_init_worker, initargs=(method,)
+        max_workers=n_jobs, mp_context=context, initializer=_init_worker,
+        initargs=(method, _picklable_or_none(warnings.showwarning)),
     ) as pool:
         # Workers start during the submits (and the forkserver with the first pool).
         with _main_module_hidden(method):
@@ -208,7 +240,12 @@ def _describe_batched(
         for start in range(0, len(paths), batch_size):
             batch_paths = paths[start : start + batch_size]
             images = list(readers.map(read_image, batch_paths))
-            batch = method.describe_batch(images)
+            try:
+                batch = method.describe_batch(images)
+            except DrugsimError:
+                raise
+            except Exception:  # noqa: BLE001 - find the image at fault and name it
+                batch = [describe_image(method, image, path) for image, path in zip(images, batch_paths)]
             if len(batch) != len(images):
                 raise ConfigError(
                     f"{method.name}: describe_batch returned {len(batch)} features for {len(images)} images"
@@ -358,8 +395,8 @@ def score_pairs_per_pair(
     for index, pair in enumerate(
         tqdm(pairs, desc=f"per-pair {method.name}", unit="pair", disable=not progress, leave=False)
     ):
-        feature_a = method.describe(read_image(pair.path_a))
-        feature_b = method.describe(read_image(pair.path_b))
+        feature_a = describe_image(method, read_image(pair.path_a), pair.path_a)
+        feature_b = describe_image(method, read_image(pair.path_b), pair.path_b)
         scores[index] = float(method.score(feature_a, feature_b))
     return scores
 

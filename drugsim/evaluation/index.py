@@ -497,7 +497,16 @@ def load_index(path: PathLike) -> GalleryIndex:
         raise DatasetError(f"{sidecar_path}: not a drugsim index sidecar ({exc})") from exc
     if metric not in METRICS:
         raise DatasetError(f"{sidecar_path}: unknown metric {metric!r}; expected one of {list(METRICS)}")
-    if meta.get("index_sha256") and meta["index_sha256"] != _sha256(path):
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise DatasetError(
+            f"{sidecar_path}: format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION!r} "
+            "(rebuild the index)"
+        )
+    if not isinstance(labels, list) or not isinstance(meta.get("dim"), int):
+        raise DatasetError(f"{sidecar_path}: not a drugsim index sidecar (labels or dim malformed)")
+    # The checksum is required: FAISS parses its file in native code, so only a file saved together with
+    # this sidecar is handed to it.
+    if meta.get("index_sha256") != _sha256(path):
         raise DatasetError(
             f"{path}: index file does not match its sidecar {sidecar_path.name} (checksum differs)"
         )

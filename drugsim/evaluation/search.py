@@ -77,10 +77,14 @@ def search(
         raise ConfigError(f"top_k must be at least 1; got {top_k}")
     if not gallery_features:
         raise ConfigError("the gallery is empty: describe at least one gallery image first")
+    from drugsim.evaluation.engine import describe_image
+
+    query_name = "the query image"
     if not isinstance(query_image, np.ndarray):
-        query_image = read_image(query_image)
+        query_name, query_image = query_image, read_image(query_image)
     keys = list(gallery_features)
-    scores = score_against_gallery(method, method.describe(query_image), [gallery_features[k] for k in keys])
+    query_feature = describe_image(method, query_image, query_name)
+    scores = score_against_gallery(method, query_feature, [gallery_features[k] for k in keys])
     order = rank_gallery(method.oriented(scores)[None, :])[0][:top_k]
     return [
         SearchHit(

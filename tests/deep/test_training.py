@@ -101,6 +101,14 @@ def test_corrupt_or_missing_checkpoints_give_clear_errors(tmp_path, toy_pair_lis
         load_checkpoint(tmp_path / "foreign.pt")
     with pytest.raises(CheckpointError, match="holds a 'siamese' model, expected a 'classifier' model"):
         load_checkpoint(out, kind="classifier")
+    # Weights that do not fit the network the checkpoint's settings describe: one short line.
+    payload = torch.load(out, weights_only=True)
+    payload["model"] = {k: v for k, v in payload["model"].items() if "head" not in k}
+    payload["model"]["stray.weight"] = torch.zeros(1)
+    torch.save(payload, tmp_path / "misfit.pt")
+    with pytest.raises(CheckpointError, match="misfit.pt does not fit the network") as caught:
+        load_siamese(tmp_path / "misfit.pt")
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 300
     # A corrupt resume file is refused too, not silently ignored.
     last_checkpoint_path(out).write_bytes(b"\x00" * 10)
     with pytest.raises(CheckpointError, match="m.last.pt is corrupt"):

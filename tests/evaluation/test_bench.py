@@ -109,10 +109,14 @@ def test_time_call_median_and_errors():
         bench.BenchConfig(per_pair_pairs=0)
 
 
-def test_feature_cache_bytes_counts_pickled_features():
-    features = {f"p{i}": np.zeros(8, np.uint8) for i in range(100)}
-    size = bench.feature_cache_bytes(features)
-    assert 800 < size < 100 * 200
+def test_feature_cache_bytes_is_what_the_cache_writes(tmp_path):
+    from drugsim.evaluation.cache import FeatureCache
+
+    features = {f"{i:064x}": np.full(8, i, np.uint8) for i in range(20)}
+    cache = FeatureCache(tmp_path, "toy")
+    for content_hash, feature in features.items():
+        cache.put(content_hash, feature)
+    assert bench.feature_cache_bytes(features) == cache.size_bytes() > 20 * 8
 
 
 def test_recall_at_k_by_hand():

@@ -309,7 +309,7 @@ def test_evaluate_errors(fake_data, tmp_path, capsys):
     assert main(base + ["--method", "ahash", "--threshold-from", str(other)]) == 2
     assert "fitted for 'orb', not 'ahash'" in capsys.readouterr().err
     assert main(base + ["--method", "ahash", "--n-pairs", "0"]) == 2
-    assert "--n-pairs must be a positive" in capsys.readouterr().err
+    assert "argument --n-pairs: expected a whole number >= 1, got 0" in capsys.readouterr().err
     assert main(base + ["--method", "ahash", "--filter-model", str(tmp_path / "c.pt")]) == 2
     assert "c.pt: no such checkpoint" in capsys.readouterr().err
 
@@ -381,13 +381,12 @@ def test_search_errors(fake_data, tmp_path, capsys):
         main(["search", str(records[0].path), "--gallery", str(root), "--method", "ahash", "--top-k", "0"])
         == 2
     )
-    assert "--top-k must be at least 1" in capsys.readouterr().err
+    assert "argument --top-k: expected a whole number >= 1, got 0" in capsys.readouterr().err
 
 
 def test_help_has_examples(capsys):
     for command in ("compare", "evaluate", "search", "methods"):
-        with pytest.raises(SystemExit):
-            main([command, "--help"])
+        assert main([command, "--help"]) == 0
         assert "examples:" in capsys.readouterr().out
 
 
@@ -487,3 +486,15 @@ def test_evaluate_on_the_real_data_layer(request, tmp_path, capsys):
     result = json.loads(out.read_text())
     assert result["threshold_fitted_on"] == "val" and result["n_pairs"] <= 60
     capsys.readouterr()
+
+
+def test_evaluate_json_dash_is_stdout_alone(fake_data, tmp_path, capsys, monkeypatch):
+    """--json - prints the JSON alone on stdout (the summary goes to stderr) and makes no file '-'."""
+    root, _ = fake_data
+    monkeypatch.chdir(tmp_path)
+    argv = ["evaluate", "--data", str(root), "--method", "ahash", "--threshold", "40", "--json", "-",
+            "--quiet", "--n-boot", "10", "--jobs", "1"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["method"] == "ahash"
+    assert "mean score" in captured.err and not (tmp_path / "-").exists()

@@ -1,6 +1,5 @@
 """The engine equals the paper's per-pair way pair by pair; parallel, batched and cached paths agree."""
 
-import pickle
 
 import numpy as np
 import pytest
@@ -80,8 +79,7 @@ def test_cache_reuses_features_and_recovers_from_corruption(image_set, tmp_path)
     third = engine.describe_images(method, paths, cache_dir=tmp_path, progress=False, stats=stats)
     assert stats["computed"] == 2 and stats["recovered"] == 2
     assert third == second
-    with open(cache.path_for(file_sha256(paths[0])), "rb") as handle:
-        assert pickle.load(handle) == first[paths[0]]
+    assert cache.get(file_sha256(paths[0])) == first[paths[0]]
 
 
 def test_cache_keyed_by_content_not_path(image_set, tmp_path):

@@ -1,0 +1,190 @@
+"""Argument types shared by every sub-command: numbers and output paths are checked while parsing.
+
+A bad value (``--seed -1``, ``--lr nan``, ``--json /etc``) stops the command before any work with one
+line naming the option, the value and what was expected, and exit status 2 (argparse's convention). Each
+helper returns a callable for ``add_argument(type=...)``; argparse adds the option name to the message.
+
+Example:
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> _ = parser.add_argument("--lr", type=positive_float)
+    >>> parser.parse_args(["--lr", "0.01"]).lr
+    0.01
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+from drugsim.errors import OutputError
+
+#: Largest seed accepted: numpy, torch and Python's ``random`` all take it.
+MAX_SEED = 2**32 - 1
+#: Most worker processes accepted (more only thrash; negative values count back from all cores).
+MAX_JOBS = 256
+
+
+def _parse_int(text: str) -> int:
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _parse_float(text: str) -> float:
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def int_range(low: int | None = None, high: int | None = None) -> Callable[[str], int]:
+    """An integer type in ``[low, high]`` (either bound optional)."""
+
+    def parse(text: str) -> int:
+        value = _parse_int(text)
+        if (low is not None and value < low) or (high is not None and value > high):
+            if high is None:
+                expected = f"a whole number >= {low}"
+            elif low is None:
+                expected = f"a whole number <= {high}"
+            else:
+                expected = f"a whole number from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def float_range(
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> Callable[[str], float]:
+    """A finite float type in the interval from ``low`` to ``high`` (open ends where asked)."""
+
+    def parse(text: str) -> float:
+        value = _parse_float(text)
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if too_low or too_high:
+            left = "-inf" if low is None else f"{low:g}"
+            right = "inf" if high is None else f"{high:g}"
+            opening = "(" if low_open or low is None else "["
+            closing = ")" if high_open or high is None else "]"
+            interval = f"{opening}{left}, {right}{closing}"
+            raise argparse.ArgumentTypeError(f"expected a number in {interval}, got {text}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+#: Any finite number (thresholds: their scale depends on the method).
+finite_float = float_range()
+#: A finite number > 0 (learning rates).
+positive_float = float_range(0.0, low_open=True)
+#: A rate strictly between 0 and 1 (a target false-accept rate).
+open_unit_float = float_range(0.0, 1.0, low_open=True, high_open=True)
+#: A whole number >= 1 (counts: pairs, epochs, batch size, repeats).
+positive_int = int_range(1)
+#: A whole number >= 0 (worker processes of a DataLoader).
+non_negative_int = int_range(0)
+#: A seed of numpy, torch and ``random``.
+seed_int = int_range(0, MAX_SEED)
+#: Worker processes: 0 = all cores, -1 = all, -2 = all but one (joblib style).
+jobs_int = int_range(-MAX_JOBS, MAX_JOBS)
+
+
+def positive_int_list(text: str) -> list[int]:
+    """Comma-separated whole numbers >= 1 (e.g. gallery sizes ``1000,10000``)."""
+    parts = [part for part in str(text).split(",") if part.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers >= 1, got {text!r}")
+    values = []
+    for part in parts:
+        try:
+            values.append(positive_int(part))
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated whole numbers >= 1, got {text!r}"
+            ) from None
+    return values
+
+
+def multiple_of(step: int, *, low: int) -> Callable[[str], int]:
+    """A whole number >= ``low`` divisible by ``step`` (hash lengths in bits: whole bytes)."""
+
+    def parse(text: str) -> int:
+        value = _parse_int(text)
+        if value < low or value % step:
+            raise argparse.ArgumentTypeError(f"expected a multiple of {step} that is >= {low}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def output_file(*, stdout: bool = False) -> Callable[[str], Path]:
+    """A file to write, checked now (see :func:`drugsim.io.check_output_path`); ``-`` = stdout if allowed."""
+
+    def parse(text: str) -> Path:
+        from drugsim.io import check_output_path
+
+        try:
+            return check_output_path(text, what="", allow_stdout=stdout)
+        except OutputError as exc:
+            raise argparse.ArgumentTypeError(str(exc).strip()) from None
+
+    parse.__name__ = "output file"
+    return parse
+
+
+def output_folder(text: str) -> Path:
+    """A folder to create or write into, checked now (an existing file is refused)."""
+    from drugsim.io import check_output_path
+
+    try:
+        return check_output_path(text, what="", folder=True)
+    except OutputError as exc:
+        raise argparse.ArgumentTypeError(str(exc).strip()) from None
+
+
+output_folder.__name__ = "output folder"
+
+
+def index_file(text: str) -> Path:
+    """A search index: an existing file is read as it is; a new one is checked as an output (with its
+    ``.json`` sidecar)."""
+    path = Path(text)
+    if path.is_file():
+        return path
+    output_file()(text)
+    return output_file()(text + ".json") and path
+
+
+index_file.__name__ = "index file"
+
+
+def check_distinct_outputs(**paths: Path | None) -> None:
+    """Refuse two options naming the same output file (one would silently overwrite the other)."""
+    from drugsim.errors import ConfigError
+    from drugsim.io import is_stdout
+
+    seen = {}
+    for option, path in paths.items():
+        if path is None or is_stdout(path):
+            continue
+        key = Path(path).resolve()
+        if key in seen:
+            raise ConfigError(f"{seen[key]} and {option} both name {path}; give two different files")
+        seen[key] = option
