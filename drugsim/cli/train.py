@@ -114,7 +114,8 @@ def run_siamese(args: argparse.Namespace) -> int:
                             contrastive_form=args.contrastive_form, threshold=args.threshold,
                             freeze_backbone=args.freeze_backbone or None, frozen_views=args.frozen_views,
                             **_overrides(args))
-    pairs = load_protocol_pairs(args.data, settings=ProtocolSettings(seed=args.seed), splits=("train", "val")).pairs_by_split
+    data = load_protocol_pairs(args.data, settings=ProtocolSettings(seed=args.seed), splits=("train", "val"))
+    pairs = data.pairs_by_split
     result = train_siamese(config, pairs["train"], pairs["val"], out=args.out, resume=args.resume,
                            progress=not args.quiet)
     _report({"checkpoint": str(result.checkpoint), "config": config.to_dict(), "history": result.history,
@@ -125,8 +126,8 @@ def run_siamese(args: argparse.Namespace) -> int:
 
 
 def run_classifier(args: argparse.Namespace) -> int:
-    from drugsim.deep.classifier import FeatureFacePredictor, evaluate_classifier, train_classifier
     from drugsim.data.protocol import ProtocolSettings, load_protocol_pairs
+    from drugsim.deep.classifier import FeatureFacePredictor, evaluate_classifier, train_classifier
     from drugsim.deep.config import classifier_config
 
     config = classifier_config(args.profile, n_train_images=args.n_train_images, **_overrides(args))

@@ -218,7 +218,10 @@ def has_official_test(records: Sequence[ImageRecord]) -> bool:
     return any(r.official_split == "test" for r in records)
 
 
-def split_records(records: Sequence[ImageRecord], settings: ProtocolSettings) -> Tuple[Dict[str, List[ImageRecord]], str]:
+Splits = Dict[str, List[ImageRecord]]
+
+
+def split_records(records: Sequence[ImageRecord], settings: ProtocolSettings) -> Tuple[Splits, str]:
     """The uncapped ``{"train", "val", "test"}`` split of ``records`` and the protocol's name.
 
     Raises:
@@ -250,7 +253,7 @@ def split_records(records: Sequence[ImageRecord], settings: ProtocolSettings) ->
     return splits, UNSEEN_PRODUCTS
 
 
-def protocol_splits(records: Sequence[ImageRecord], settings: ProtocolSettings) -> Tuple[Dict[str, List[ImageRecord]], str]:
+def protocol_splits(records: Sequence[ImageRecord], settings: ProtocolSettings) -> Tuple[Splits, str]:
     """:func:`split_records`, then :func:`cap_photos` on each split: the photos every pair list is drawn from."""
     splits, name = split_records(records, settings)
     capped = {split: cap_photos(part, settings.max_images_per_class, seed=settings.seed)
@@ -295,7 +298,8 @@ def protocol_sentence(protocol: str) -> str:
 
 
 def pairs_sha256(pairs: Sequence[Pair], root: Optional[PathLike]) -> str:
-    """sha256 of the pair list exactly as :func:`drugsim.data.pairs.write_pairs` writes it (paths relative to ``root``)."""
+    """sha256 of the pair list exactly as :func:`drugsim.data.pairs.write_pairs` writes it (paths relative
+    to ``root``)."""
     from drugsim.data.pairs import format_pairs
 
     return hashlib.sha256(format_pairs(pairs, root=root).encode("utf-8")).hexdigest()
@@ -311,7 +315,8 @@ def _read_protocol_file(pair_dir: Path) -> Optional[Dict[str, Any]]:
         return None  # an unreadable record means the files cannot be trusted: rebuild
 
 
-def _reusable_pairs(pair_dir: Path, root: Path, settings: ProtocolSettings, splits: Sequence[str]) -> Optional[Dict[str, List[Pair]]]:
+def _reusable_pairs(pair_dir: Path, root: Path, settings: ProtocolSettings,
+                    splits: Sequence[str]) -> Optional[Dict[str, List[Pair]]]:
     """The data chapter's pair lists when they were written for the same settings and data, unchanged."""
     from drugsim.data.pairs import read_pairs
 

@@ -31,7 +31,8 @@ def test_chapter_path_on_tiny_synthetic(tiny_dataset, tmp_path):
 
 def test_pairs_on_grocery_photos(grocery_root, tmp_path):
     settings = protocol.ProtocolSettings(max_images_per_class=3)
-    pairs = protocol.load_protocol_pairs(grocery_root, work_dir=tmp_path, settings=settings, splits=("test",)).pairs_by_split
+    data = protocol.load_protocol_pairs(grocery_root, work_dir=tmp_path, settings=settings, splits=("test",))
+    pairs = data.pairs_by_split
     sample = protocol.sample_pairs(pairs["test"], 16, seed=0)
     results = study.evaluate_methods([create_method("hist-correl")], sample, n_jobs=1, n_boot=20)
     assert results["hist-correl"]["n_pairs"] == len(sample) > 0
