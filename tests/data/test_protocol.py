@@ -11,7 +11,7 @@ import pytest
 from data_helpers import tiny_image
 
 from drugsim.cli import main
-from drugsim.data import ImageRecord, Pair, load_dataset, protocol, read_pairs
+from drugsim.data import ImageRecord, Pair, load_dataset, protocol, read_pairs, write_pairs
 from drugsim.data.protocol import ProtocolSettings, load_protocol_pairs, pairs_sha256
 from drugsim.errors import ConfigError, DatasetError
 from drugsim.io import write_image
@@ -118,6 +118,16 @@ def test_results_record_of_a_chapter_without_test_pairs_must_say_why():
 def test_evaluation_pairs_needs_data_or_a_file():
     with pytest.raises(ConfigError, match="give a dataset .--data DIR.grocery. or a pair list"):
         protocol.evaluation_pairs(None)
+    with pytest.raises(ConfigError, match="split 'dev' is not supported"):
+        protocol.evaluation_pairs(None, split="dev")
+
+
+def test_evaluation_pairs_refuse_a_pair_file_that_shares_photos_with_validation(tiny_dataset, tmp_path):
+    data = load_protocol_pairs(tiny_dataset, splits=("val",))
+    pair_file = tmp_path / "val_pairs.txt"
+    write_pairs(pair_file, data.pairs("val")[:4], root=data.root)
+    with pytest.raises(DatasetError, match="images of the evaluated pairs belong to the validation split"):
+        protocol.evaluation_pairs(tiny_dataset, pair_file=pair_file, with_val=True)
 
 
 def test_evaluation_pairs_of_the_test_split_are_the_chapters_list(tiny_dataset):
