@@ -188,18 +188,12 @@ def run_bench(args) -> int:
 
 
 def _run_bench(args, stdout) -> int:
-    from drugsim.evaluation.bench import (
-        BenchConfig,
-        bench_methods,
-        benchmark_pairs,
-        build_methods,
-        targets_summary,
-    )
+    from drugsim.data.protocol import ProtocolSettings, evaluation_pairs
+    from drugsim.evaluation.bench import BenchConfig, bench_methods, build_methods, targets_summary
 
     methods = build_methods(args.methods, models=_checkpoints(args))
-    pairs = benchmark_pairs(
-        args.data, n_pairs=args.pairs or None, split=args.split, seed=args.seed, pair_list=args.pair_list
-    )
+    pairs = evaluation_pairs(args.data or None, split=args.split, settings=ProtocolSettings(seed=args.seed),
+                             pair_file=args.pair_list or None, n_pairs=args.pairs or None).test
     config = BenchConfig(repeats=args.repeats, per_pair_pairs=args.per_pair_pairs, n_jobs=args.jobs)
     print(
         f"{len(pairs)} pairs; {len(methods)} methods; per-pair way on the first "

@@ -62,7 +62,10 @@ examples:
 PAIRS_EPILOG = """Pair lists as the paper's Algorithm 1 (random draws, inter-class negatives only) or
 Algorithm 2 (every pair of photos of one drug and face, each with one negative: another face of the same
 drug with p=0.5, else another drug). One pair a line: path A<TAB>path B<TAB>label (1 or 0), paths
-relative to the dataset folder. Splits are class-disjoint and seeded (train / val / test drugs).
+relative to the dataset folder. Splits are class-disjoint and seeded (train / val / test drugs), except
+for a Grocery Store copy with an official dataset/test.txt: then --protocol official (default) takes the
+test split from test.txt, validation from val.txt and training from train.txt, and --protocol
+unseen-products splits the products class-disjointly (test: test.txt photos of the test products).
 
 examples:
   drugsim pairs --data data/synthetic-quick --algorithm 2 --split test --out test_pairs.txt
@@ -161,7 +164,13 @@ def register(subparsers) -> None:
         "--split",
         choices=("train", "val", "test", "all"),
         default="test",
-        help="class-disjoint split (default test); all = every image",
+        help="split (default test); all = every image",
+    )
+    pairs.add_argument(
+        "--protocol",
+        choices=("official", "unseen-products"),
+        default="official",
+        help="for a Grocery copy with test.txt: its official split (default) or unseen products",
     )
     pairs.add_argument(
         "--out",
@@ -337,10 +346,12 @@ def cmd_fetch(args) -> int:
 
 
 def cmd_pairs(args) -> int:
-    from drugsim.data import make_pairs, pair_statistics, select_split, write_pairs
+    from drugsim.data import pair_statistics, write_pairs
+    from drugsim.data.protocol import ProtocolSettings, make_pairs, select_split
 
     root, records = _load(args)
-    chosen = select_split(records, args.split, seed=args.seed)
+    settings = ProtocolSettings(seed=args.seed, algorithm=args.algorithm, grocery_protocol=args.protocol)
+    chosen = select_split(records, args.split, settings)
     pairs = make_pairs(chosen, algorithm=args.algorithm, seed=args.seed, n_pairs=args.n_pairs)
     from drugsim.io import is_stdout
 

@@ -147,23 +147,6 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
-def _data_api():
-    try:
-        import drugsim.data as data
-    except ImportError as exc:  # pragma: no cover
-        raise ConfigError(f"the data package cannot be imported: {exc}") from None
-    missing = [
-        n
-        for n in ("resolve_data_root", "load_dataset", "split_dataset", "make_pairs", "read_pairs")
-        if not hasattr(data, n)
-    ]
-    if missing:
-        raise ConfigError(
-            f"drugsim.data lacks {', '.join(missing)} (the data layer is not installed completely)"
-        )
-    return data
-
-
 # --------------------------------------------------------------------------------------------- compare
 
 
@@ -219,54 +202,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 # -------------------------------------------------------------------------------------------- evaluate
-
-
-def _pairs_for(args: argparse.Namespace):
-    """(root, test pairs, val pairs or None, description of where they came from)."""
-    data = _data_api()
-    root = data.resolve_data_root(str(args.data))
-    records = data.load_dataset(root)
-    if not records:
-        raise DatasetError(f"{root}: no images found")
-    needs_val = args.threshold_from is None and args.threshold is None and args.threshold_rule != "midpoint"
-    splits = None
-    if (args.pairs is None and args.split != "all") or needs_val:
-        splits = data.split_dataset(records, seed=args.seed)
-    if args.pairs is not None:
-        test_pairs = list(data.read_pairs(args.pairs, root=root))
-        if args.n_pairs is not None:
-            test_pairs = test_pairs[: args.n_pairs]
-        source = f"file:{args.pairs}"
-    else:
-        chosen = records if args.split == "all" else splits[args.split]
-        if not chosen:
-            raise DatasetError(f"{root}: the {args.split!r} split is empty (too few classes to split?)")
-        test_pairs = list(data.make_pairs(chosen, algorithm=2, seed=args.seed, n_pairs=args.n_pairs))
-        source = f"algorithm2:{args.split}"
-    if not test_pairs:
-        raise DatasetError(f"{root}: no pairs to evaluate (split {args.split!r})")
-    val_pairs = None
-    if needs_val:
-        if args.split in ("all", "val") and args.pairs is None:
-            raise ConfigError(
-                f"--split {args.split} leaves no separate validation drugs to fit the "
-                f"{args.threshold_rule!r} "
-                "threshold on; evaluate --split test, or pass --threshold-from EARLIER.json, or use "
-                "--threshold-rule midpoint"
-            )
-        val_records = splits["val"]
-        if not val_records:
-            raise DatasetError(f"{root}: the validation split is empty; cannot fit {args.threshold_rule!r}")
-        val_paths = {Path(r.path) for r in val_records}
-        overlap = [p for pair in test_pairs for p in (pair.path_a, pair.path_b) if Path(p) in val_paths]
-        if overlap:
-            raise DatasetError(
-                f"{len(overlap)} images of the evaluated pairs belong to the validation drugs "
-                f"(e.g. {overlap[0]}); "
-                "the threshold must be fitted on other drugs: use test-split pairs or --threshold-from"
-            )
-        val_pairs = list(data.make_pairs(val_records, algorithm=2, seed=args.seed, n_pairs=args.n_pairs))
-    return root, test_pairs, val_pairs, source
 
 
 def _apply_filter(model: Path, test_pairs, val_pairs, progress: bool):
@@ -344,6 +279,7 @@ def _print_summary(result: Dict[str, Any]) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from drugsim.data.protocol import ProtocolSettings, evaluation_pairs
     from drugsim.evaluation.evaluate import evaluate_method
 
     if args.threshold_from is not None and args.threshold is not None:
@@ -357,7 +293,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if rule not in RULES:
             rule = args.threshold_rule
         threshold_source = f"file:{args.threshold_from}"
-    root, test_pairs, val_pairs, source = _pairs_for(args)
+    needs_val = args.threshold_from is None and args.threshold is None and args.threshold_rule != "midpoint"
+    pairs = evaluation_pairs(args.data, split=args.split, settings=ProtocolSettings(seed=args.seed),
+                             pair_file=args.pairs, n_pairs=args.n_pairs, with_val=needs_val,
+                             val_reason=f"the {args.threshold_rule!r} threshold")
+    root, test_pairs, val_pairs, source = pairs.root, pairs.test, pairs.val, pairs.source
     filter_info: Dict[str, Any] = {}
     if args.filter_model is not None:
         test_pairs, val_pairs, filter_info = _apply_filter(
@@ -408,13 +348,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def gallery_records(gallery: str):
     """Records of a gallery folder: through the dataset loader when it knows the layout, else any images
     under the folder labelled by their parent folder's name."""
+    from drugsim.data import load_dataset, resolve_data_root
     from drugsim.data.records import ImageRecord
     from drugsim.io import is_image_file
 
     try:
-        data = _data_api()
-        root = data.resolve_data_root(gallery)
-        records = list(data.load_dataset(root))
+        root = resolve_data_root(gallery)
+        records = list(load_dataset(root))
         if records:
             return root, records
     except DrugsimError as exc:

@@ -115,8 +115,8 @@ def _report(payload: Dict[str, Any], json_path: Path | None) -> None:
 
 
 def run_siamese(args: argparse.Namespace) -> int:
+    from drugsim.data.protocol import ProtocolSettings, load_protocol_pairs
     from drugsim.deep.config import siamese_config
-    from drugsim.deep.datasets import dataset_splits, split_pairs
     from drugsim.deep.training import train_siamese
 
     options.check_distinct_outputs(**{"--out": args.out, "--json": args.json})
@@ -125,7 +125,8 @@ def run_siamese(args: argparse.Namespace) -> int:
                             contrastive_form=args.contrastive_form, threshold=args.threshold,
                             freeze_backbone=args.freeze_backbone or None, frozen_views=args.frozen_views,
                             **_overrides(args))
-    pairs = split_pairs(dataset_splits(args.data, seed=args.seed), seed=args.seed)
+    data = load_protocol_pairs(args.data, settings=ProtocolSettings(seed=args.seed), splits=("train", "val"))
+    pairs = data.pairs_by_split
     result = train_siamese(config, pairs["train"], pairs["val"], out=args.out, resume=args.resume,
                            progress=not args.quiet)
     _report({"checkpoint": str(result.checkpoint), "config": config.to_dict(), "history": result.history,
@@ -136,13 +137,13 @@ def run_siamese(args: argparse.Namespace) -> int:
 
 
 def run_classifier(args: argparse.Namespace) -> int:
+    from drugsim.data.protocol import ProtocolSettings, load_protocol_pairs
     from drugsim.deep.classifier import FeatureFacePredictor, evaluate_classifier, train_classifier
     from drugsim.deep.config import classifier_config
-    from drugsim.deep.datasets import dataset_splits
 
     options.check_distinct_outputs(**{"--out": args.out, "--json": args.json})
     config = classifier_config(args.profile, n_train_images=args.n_train_images, **_overrides(args))
-    splits = dataset_splits(args.data, seed=args.seed)
+    splits = load_protocol_pairs(args.data, settings=ProtocolSettings(seed=args.seed), splits=()).records_by_split
     result = train_classifier(config, splits["train"], splits["val"], out=args.out, resume=args.resume,
                               progress=not args.quiet)
     test = evaluate_classifier(FeatureFacePredictor(args.out, device=args.device), splits["test"]) \

@@ -189,7 +189,7 @@ def _load_grocery(root: Path) -> List[ImageRecord]:
                 first_missing = first_missing or f"{path}:{number}: {image}"
                 continue
             label = names.get(int(parts[1]), image.parent.name)
-            records.append(ImageRecord(path=image, label=label))
+            records.append(ImageRecord(path=image, label=label, official_split=Path(split_file).stem))
     if not records and first_missing:
         raise DatasetError(f"every photo the split files list is missing, first {first_missing}; {GROCERY_HOWTO}")
     return records

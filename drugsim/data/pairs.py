@@ -14,7 +14,7 @@ import os
 import warnings
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -121,39 +121,6 @@ def algorithm2_pairs(records: Sequence[ImageRecord], *, rng: RngLike = 0) -> Lis
     return pairs
 
 
-def make_pairs(
-    records: Sequence[ImageRecord], *, algorithm: int = 2, seed: int = 0, n_pairs: Optional[int] = None,
-) -> List[Pair]:
-    """Pairs of ``records`` by Algorithm 1 or 2; ``n_pairs`` subsamples Algorithm 2 keeping the balance.
-
-    Algorithm 1 needs ``n_pairs`` (default: as many as Algorithm 2 would give).
-    """
-    if algorithm not in (1, 2):
-        raise ConfigError(f"algorithm must be 1 or 2, got {algorithm!r}")
-    if algorithm == 1:
-        if n_pairs is None:
-            n_pairs = len(algorithm2_pairs(records, rng=seed))
-        return algorithm1_pairs(records, n_pairs, rng=seed)
-    pairs = algorithm2_pairs(records, rng=seed)
-    if n_pairs is not None and n_pairs < len(pairs):
-        pairs = subsample_pairs(pairs, n_pairs, seed=seed)
-    return pairs
-
-
-def subsample_pairs(pairs: Sequence[Pair], n_pairs: int, *, seed: int = 0) -> List[Pair]:
-    """A seeded subsample of ``n_pairs`` with as many positives as negatives (when n_pairs is even)."""
-    if n_pairs < 1:
-        raise ConfigError(f"n_pairs must be at least 1, got {n_pairs}")
-    rng = np.random.default_rng([seed, 7])
-    positives = [i for i, p in enumerate(pairs) if p.label == 1]
-    negatives = [i for i, p in enumerate(pairs) if p.label == 0]
-    n_pos = min(len(positives), (n_pairs + 1) // 2)
-    n_neg = min(len(negatives), n_pairs - n_pos)
-    chosen = np.concatenate([rng.choice(positives, n_pos, replace=False),
-                             rng.choice(negatives, n_neg, replace=False)]).astype(int)
-    return [pairs[i] for i in sorted(chosen.tolist())]
-
-
 def pair_statistics(pairs: Sequence[Pair], records: Sequence[ImageRecord]) -> Dict[str, int]:
     """Counts of positives, intra-class negatives (same drug, other face) and inter-class negatives."""
     # Resolved paths: pair files read back hold absolute paths, loaders may give relative ones.
@@ -178,11 +145,16 @@ def _relative(path: Path, root: Optional[Path]) -> str:
         raise DatasetError(f"{path} is outside the dataset root {root}") from None
 
 
-def write_pairs(path: PathLike, pairs: Sequence[Pair], *, root: Optional[PathLike] = None) -> Path:
-    """Write ``path A<TAB>path B<TAB>label`` lines atomically; paths relative to ``root`` when given."""
+def format_pairs(pairs: Sequence[Pair], *, root: Optional[PathLike] = None) -> str:
+    """The text of a pair list: ``path A<TAB>path B<TAB>label`` lines, paths relative to ``root`` when given."""
     root_path = Path(root) if root is not None else None
     lines = [f"{_relative(p.path_a, root_path)}\t{_relative(p.path_b, root_path)}\t{int(p.label)}" for p in pairs]
-    return write_text_atomic(path, "\n".join(lines) + ("\n" if lines else ""))
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def write_pairs(path: PathLike, pairs: Sequence[Pair], *, root: Optional[PathLike] = None) -> Path:
+    """Write :func:`format_pairs` of ``pairs`` to ``path`` atomically."""
+    return write_text_atomic(path, format_pairs(pairs, root=root))
 
 
 def _pair_lines(path: Path) -> list[str]:
@@ -241,18 +213,3 @@ def read_pairs(path: PathLike, *, root: Optional[PathLike] = None, check_files: 
             images.append(image)
         pairs.append(Pair(images[0], images[1], int(fields[2])))
     return pairs
-
-
-def write_pair_lists(splits: Mapping[str, Sequence[ImageRecord]], out_dir: PathLike, *, root: PathLike,
-                     seed: int = 0, algorithm: int = 2) -> Dict[str, Dict[str, object]]:
-    """Write one pair list per split (``out_dir/<split>.txt``, paths relative to ``root``).
-
-    This is what the data chapter hands to the later ones (``<work_dir>/pairs/``), so every chapter scores
-    the same pairs. Returns ``{split: {"path": Path, **pair_statistics}}``.
-    """
-    out: Dict[str, Dict[str, object]] = {}
-    for split, records in splits.items():
-        pairs = make_pairs(records, algorithm=algorithm, seed=seed)
-        path = write_pairs(Path(out_dir) / f"{split}.txt", pairs, root=root)
-        out[split] = {"path": path, **pair_statistics(pairs, records)}
-    return out

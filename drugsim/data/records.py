@@ -19,12 +19,15 @@ class ImageRecord:
         label: its class (the drug, or the product for the Grocery photos).
         face: one of :data:`FACES`, or None when unknown (user folders, Grocery photos).
         feature_rich: the paper's feature flag (True = enough features to match), or None when unknown.
+        official_split: the split file that lists the photo (``"train"``, ``"val"`` or ``"test"`` for a
+            Grocery Store copy), or None where the dataset has no official split.
     """
 
     path: Path
     label: str
     face: Optional[str] = None
     feature_rich: Optional[bool] = None
+    official_split: Optional[str] = None
 
     @property
     def group(self) -> str:

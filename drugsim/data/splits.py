@@ -1,6 +1,9 @@
 """Class-disjoint splits: test drugs are never seen in training (paper section 4.1: drugs 1-133 train,
 134-153 test). We also carve a validation set from the training drugs, which the paper lacks, so
-thresholds can be fitted without looking at the test drugs."""
+thresholds can be fitted without looking at the test drugs.
+
+:mod:`drugsim.data.protocol` decides which split a run uses (this one, or a dataset's official split) and
+is the only caller outside the tests."""
 
 from __future__ import annotations
 
@@ -58,34 +61,3 @@ def split_dataset(
     for record in records:
         splits[split_of[record.label]].append(record)
     return splits
-
-
-SPLITS = ("train", "val", "test", "all")
-
-
-def select_split(records: Sequence[ImageRecord], split: str, *, seed: int = 0, **fractions: float) -> List[ImageRecord]:
-    """The records of one split; ``"all"`` = every record (a dataset that took no part in fitting)."""
-    if split not in SPLITS:
-        raise DatasetError(f"split {split!r} is not supported. Try one of {list(SPLITS)}")
-    if split == "all":
-        return list(records)
-    return split_dataset(records, seed=seed, **fractions)[split]
-
-
-def cap_per_group(records: Sequence[ImageRecord], cap: int, *, seed: int = 0) -> List[ImageRecord]:
-    """At most ``cap`` records of each group (drug and face, or class), a seeded choice; ``cap <= 0`` keeps all.
-
-    Small profiles use it to keep the real photos few; the classical chapters' fallback
-    (``drugsim.classical.study.load_pair_lists``) caps each split the same way, so both give the same pairs.
-    """
-    if cap <= 0:
-        return list(records)
-    rng = np.random.default_rng(seed)
-    by_group: Dict[str, List[ImageRecord]] = {}
-    for record in records:
-        by_group.setdefault(record.group, []).append(record)
-    kept: List[ImageRecord] = []
-    for group in sorted(by_group):
-        items = by_group[group]
-        kept.extend(items[i] for i in sorted(rng.permutation(len(items))[:cap]))
-    return kept

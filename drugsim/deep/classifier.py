@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from drugsim.data.protocol import sample_items
 from drugsim.data.records import ImageRecord
 from drugsim.deep.backbones import Backbone, build_backbone
 from drugsim.deep.config import ClassifierConfig
@@ -26,7 +27,6 @@ from drugsim.deep.datasets import (
     ImageCache,
     ImageLabelDataset,
     images_to_tensor,
-    subsample,
     training_augmentation,
 )
 from drugsim.deep.training import (
@@ -126,7 +126,7 @@ def train_classifier(
     clock = (time.perf_counter(), time.process_time())  # training time includes decoding the images
     train_paths, train_labels = feature_labels(train_records)
     val_paths, val_labels = feature_labels(val_records)
-    keep = subsample(list(range(len(train_paths))), config.n_train_images, seed=config.seed)
+    keep = sample_items(list(range(len(train_paths))), config.n_train_images, seed=config.seed)
     train_paths = [train_paths[i] for i in keep]
     train_labels = [train_labels[i] for i in keep]
     cache = ImageCache(train_paths + val_paths, config.image_size, progress=progress)
@@ -141,7 +141,7 @@ def train_classifier(
 
     recalibrate = None
     if config.bn_recalibration_images:
-        sample = subsample(train_paths, config.bn_recalibration_images, seed=config.seed + 3)
+        sample = sample_items(train_paths, config.bn_recalibration_images, seed=config.seed + 3)
         batches = [torch.stack([cache.get(p) for p in sample[i:i + config.batch_size]])
                    for i in range(0, len(sample), config.batch_size)]
 

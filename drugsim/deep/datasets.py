@@ -23,6 +23,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from drugsim import paper
+from drugsim.data.protocol import sample_items as subsample  # noqa: F401  (training.py imports it from here)
 from drugsim.data.records import Pair
 from drugsim.io import read_image
 
@@ -202,26 +203,3 @@ def make_triplets(pairs: Sequence[Pair], *, seed: int = 0) -> List[Tuple[Path, P
             continue
         triplets.append((anchor, Path(pair.path_b), negative))
     return triplets
-
-
-def subsample(items: Sequence, n: Optional[int], *, seed: int) -> list:
-    """At most ``n`` items, chosen at random (seeded) but kept in their original order."""
-    if n is None or n >= len(items):
-        return list(items)
-    keep = np.sort(np.random.default_rng(seed).choice(len(items), size=n, replace=False))
-    return [items[i] for i in keep]
-
-
-def dataset_splits(data: str | Path, *, seed: int = 0) -> Dict[str, list]:
-    """Records of ``data`` (a folder or ``"grocery"``) split by class into train, val and test."""
-    from drugsim.data import load_dataset, resolve_data_root, split_dataset
-
-    return split_dataset(load_dataset(resolve_data_root(str(data))), seed=seed)
-
-
-def split_pairs(splits: Dict[str, list], *, seed: int = 0) -> Dict[str, List[Pair]]:
-    """Algorithm 2 pair lists of each split (train, val, test)."""
-    from drugsim.data import make_pairs
-
-    # The same seed for every split, as drugsim.data.write_pair_lists (the data chapter's pair lists).
-    return {name: make_pairs(records, algorithm=2, seed=seed) if records else [] for name, records in splits.items()}

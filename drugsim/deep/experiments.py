@@ -22,67 +22,12 @@ from drugsim import paper
 from drugsim.data.records import ImageRecord, Pair
 from drugsim.errors import ConfigError, DrugsimError
 
-SPLITS = ("train", "val", "test")
-
 
 def slug(text: str) -> str:
     """A glue-key-safe name: ``"cnn-cosine (EfficientNet-Lite0, ImageNet)"`` -> ``"cnn_cosine_efficientnet_lite0_imagenet"``."""
     import re
 
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
-
-
-# ------------------------------------------------------------------------------------------- data
-
-
-def cap_per_class(records: Sequence[ImageRecord], n: int, *, seed: int = 0) -> List[ImageRecord]:
-    """At most ``n`` images per class (0 = all), a seeded choice within each class, order kept."""
-    if not n:
-        return list(records)
-    rng = np.random.default_rng(seed)
-    by_class: Dict[str, List[int]] = {}
-    for index, record in enumerate(records):
-        by_class.setdefault(record.label, []).append(index)
-    keep = set()
-    for indices in by_class.values():
-        chosen = indices if len(indices) <= n else rng.choice(indices, size=n, replace=False).tolist()
-        keep.update(chosen)
-    return [record for index, record in enumerate(records) if index in keep]
-
-
-def load_experiment_data(data_dir: str | Path, work_dir: str | Path, *, seed: int = 0,
-                         max_images_per_class: int = 0) -> Dict[str, Any]:
-    """Records split by class and the Algorithm 2 pairs of each split.
-
-    Pair lists written by the data chapter (``<work_dir>/pairs/<split>.txt``) are used when present, so
-    every chapter scores the same pairs; otherwise they are drawn here with the same seed.
-
-    Returns:
-        ``{"records": {split: [ImageRecord]}, "pairs": {split: [Pair]}, "pairs_source": str}``.
-    """
-    from drugsim.data import load_dataset, make_pairs, resolve_data_root, split_dataset
-
-    root = resolve_data_root(str(data_dir))
-    records = cap_per_class(load_dataset(root), max_images_per_class, seed=seed)
-    splits = split_dataset(records, seed=seed)
-    pair_dir = Path(work_dir) / "pairs"
-    pairs: Dict[str, List[Pair]] = {}
-    source = "drawn here (Algorithm 2)"
-    if not max_images_per_class and all((pair_dir / f"{s}.txt").is_file() for s in SPLITS):
-        from drugsim.data import read_pairs
-
-        pairs = {s: list(read_pairs(pair_dir / f"{s}.txt", root=root)) for s in SPLITS}
-        source = f"{pair_dir} (data chapter)"
-    else:
-        pairs = {s: make_pairs(splits[s], algorithm=2, seed=seed) if splits.get(s) else [] for s in SPLITS}
-    return {"records": splits, "pairs": pairs, "pairs_source": source, "root": root}
-
-
-def sample_pairs(pairs: Sequence[Pair], n: int, *, seed: int = 0) -> List[Pair]:
-    """At most ``n`` pairs (0 = all), a seeded sample in the original order."""
-    from drugsim.deep.datasets import subsample
-
-    return subsample(list(pairs), n or None, seed=seed)
 
 
 def _fingerprint(config: Dict[str, Any], items: Sequence[Any]) -> str:

@@ -133,49 +133,6 @@ def build_methods(
     return methods
 
 
-def benchmark_pairs(
-    data: Any,
-    *,
-    n_pairs: Optional[int] = None,
-    split: str = "test",
-    seed: int = 0,
-    pair_list: Optional[Any] = None,
-) -> List[Any]:
-    """The pair list a benchmark runs on.
-
-    Args:
-        data: dataset folder or ``"grocery"`` (see :func:`drugsim.data.resolve_data_root`); may be None
-            when ``pair_list`` paths are absolute.
-        n_pairs: pairs to keep (a seeded sample when the list is longer); None = all.
-        split: ``"train"``, ``"val"``, ``"test"`` or ``"all"``: the classes the pairs come from.
-        seed: seed of the split, the pair draw and the sample.
-        pair_list: a pair list file (``drugsim pairs`` output) to read instead of drawing pairs.
-    """
-    import random
-
-    if split not in ("train", "val", "test", "all"):
-        raise ConfigError(f"split {split!r} is not supported. Try one of ['train', 'val', 'test', 'all']")
-    if pair_list:
-        from drugsim.data import read_pairs, resolve_data_root
-
-        root = resolve_data_root(str(data)) if data else None
-        pairs = list(read_pairs(pair_list, root=root))
-        if n_pairs and len(pairs) > n_pairs:
-            pairs = random.Random(seed).sample(pairs, n_pairs)
-    else:
-        if not data:
-            raise ConfigError("give a dataset (--data DIR|grocery) or a pair list (--pair-list FILE)")
-        from drugsim.data import load_dataset, make_pairs, resolve_data_root, split_dataset
-
-        records = load_dataset(resolve_data_root(str(data)))
-        if split != "all":
-            records = split_dataset(records, seed=seed)[split]
-        pairs = list(make_pairs(records, algorithm=2, seed=seed, n_pairs=n_pairs))
-    if not pairs:
-        raise DatasetError(f"no pairs drawn from {pair_list or data} ({split} split)")
-    return pairs
-
-
 def speed_targets(method_name: str) -> Dict[str, Optional[float]]:
     """Issue 7's targets for one method: minimum speedup (None when the issue sets none) and limit ratio."""
     return {"speedup": SPEEDUP_TARGETS.get(method_name), "engine_over_limit": LIMIT_TARGET}

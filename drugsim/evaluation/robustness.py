@@ -443,44 +443,6 @@ def real_photo_root(photos_dir: Any = "", *, dataset: str = "", data_dir: Any = 
     return Path(env) if env and Path(env).is_dir() else None
 
 
-def photo_pairs(
-    root: Any, *, n_pairs: int = 60, seed: int = 0, max_images_per_class: int = 0
-) -> Tuple[List[Any], List[Any]]:
-    """Test and validation pairs of real photos for :func:`photo_study`, from class-disjoint splits.
-
-    Args:
-        root: a data set folder (any layout :func:`drugsim.data.load_dataset` reads).
-        n_pairs: pairs in each list.
-        seed: seed of the cap, the split and the pair draw.
-        max_images_per_class: keep at most this many photos per class, a seeded choice (0 = all).
-
-    Returns:
-        ``(test_pairs, val_pairs)``.
-    """
-    from drugsim.data import load_dataset, make_pairs, split_dataset
-
-    records = list(load_dataset(root))
-    if max_images_per_class:
-        rng = np.random.default_rng(seed)
-        by_class: Dict[str, List[Any]] = {}
-        for record in records:
-            by_class.setdefault(record.label, []).append(record)
-        records = []
-        for label in sorted(by_class):
-            items = by_class[label]
-            keep = sorted(rng.permutation(len(items))[:max_images_per_class])
-            records.extend(items[i] for i in keep)
-    splits = split_dataset(records, seed=seed)
-    test_pairs = list(make_pairs(splits["test"], algorithm=2, seed=seed, n_pairs=n_pairs))
-    val_pairs = list(make_pairs(splits["val"], algorithm=2, seed=seed, n_pairs=n_pairs))
-    if not test_pairs or not val_pairs:
-        raise DatasetError(
-            f"{root}: too few photos for test and validation pairs "
-            f"({len(test_pairs)} test, {len(val_pairs)} validation)"
-        )
-    return test_pairs, val_pairs
-
-
 # ------------------------------------------------------------------------------------------ reporting
 
 
@@ -599,7 +561,6 @@ __all__ = [
     "jpeg_compress",
     "occlude",
     "perspective_warp",
-    "photo_pairs",
     "photo_study",
     "real_photo_root",
     "plot_robustness",

@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from drugsim.classical import study
+from drugsim.data import protocol
 from drugsim.methods import create_method
 
 
 def test_chapter_path_on_tiny_synthetic(tiny_dataset, tmp_path):
-    pairs = study.load_pair_lists(tiny_dataset, tmp_path, seed=0)
+    pairs = protocol.load_protocol_pairs(tiny_dataset, work_dir=tmp_path, splits=("val", "test")).pairs_by_split
     assert pairs["val"] and pairs["test"]
     drugs = {split: {p.path_a.parent.name for p in pairs[split]} for split in pairs}
     assert not drugs["val"] & drugs["test"]  # class-disjoint: the test drugs are unseen
-    sample = study.balanced_sample(pairs["test"], 40, seed=0)
+    sample = protocol.sample_pairs(pairs["test"], 40, seed=0)
     results = study.evaluate_methods(
         [create_method("orb"), create_method("ahash"), create_method("hist-chisqr")],
         sample,
@@ -29,7 +30,9 @@ def test_chapter_path_on_tiny_synthetic(tiny_dataset, tmp_path):
 
 
 def test_pairs_on_grocery_photos(grocery_root, tmp_path):
-    pairs = study.load_pair_lists(grocery_root, tmp_path, seed=0, max_images_per_class=3)
-    sample = study.balanced_sample(pairs["test"], 16, seed=0)
+    settings = protocol.ProtocolSettings(max_images_per_class=3)
+    data = protocol.load_protocol_pairs(grocery_root, work_dir=tmp_path, settings=settings, splits=("test",))
+    pairs = data.pairs_by_split
+    sample = protocol.sample_pairs(pairs["test"], 16, seed=0)
     results = study.evaluate_methods([create_method("hist-correl")], sample, n_jobs=1, n_boot=20)
     assert results["hist-correl"]["n_pairs"] == len(sample) > 0

@@ -15,19 +15,6 @@ from drugsim.errors import DatasetError
 from drugsim.io import write_image
 
 
-def test_balanced_sample_is_balanced_seeded_and_bounded():
-    pairs = [Pair(f"a{i}", f"b{i}", int(i < 30)) for i in range(100)]
-    sample = study.balanced_sample(pairs, 20, seed=1)
-    assert len(sample) == 20 and sum(p.label for p in sample) == 10
-    assert sample == study.balanced_sample(pairs, 20, seed=1)
-    assert sample != study.balanced_sample(pairs, 20, seed=2)
-    assert sorted(study.balanced_sample(pairs, 0), key=lambda p: p.path_a) == sorted(
-        pairs, key=lambda p: p.path_a
-    )
-    few_positive = [Pair("a", "b", 1)] + [Pair(f"c{i}", "d", 0) for i in range(9)]
-    assert len(study.balanced_sample(few_positive, 6)) == 6  # fills up with negatives
-
-
 def test_separation_verdicts_and_sentence():
     rows = [
         {"method": "orb", "separates": True, "roc_auc": 0.93, "right_way": True},
@@ -142,47 +129,3 @@ def test_paper_matched_fractions_and_closest_filter():
         },
     ]
     assert study.closest_to_paper(rows, "orb") == "crosscheck"
-
-
-def test_load_pair_lists_prefers_the_data_chapter_files(tmp_path, monkeypatch):
-    import drugsim.data as data
-
-    (tmp_path / "pairs").mkdir()
-    for split in ("val", "test"):
-        (tmp_path / "pairs" / f"{split}.txt").write_text(split)
-    monkeypatch.setattr(data, "resolve_data_root", lambda spec: tmp_path / "root", raising=False)
-    monkeypatch.setattr(
-        data, "read_pairs", lambda path, *, root=None: [Pair(root / path.read_text(), "b", 1)], raising=False
-    )
-    pairs = study.load_pair_lists("somewhere", tmp_path)
-    assert pairs == {
-        "val": [Pair(tmp_path / "root" / "val", "b", 1)],
-        "test": [Pair(tmp_path / "root" / "test", "b", 1)],
-    }
-
-
-def test_load_pair_lists_draws_capped_algorithm2_pairs(tmp_path, monkeypatch):
-    import drugsim.data as data
-    from drugsim.data.records import ImageRecord
-
-    records = [ImageRecord(tmp_path / f"{d}_{i}.jpg", d, "front") for d in ("d1", "d2") for i in range(10)]
-    calls = []
-    monkeypatch.setattr(data, "resolve_data_root", lambda spec: tmp_path, raising=False)
-    monkeypatch.setattr(data, "load_dataset", lambda root: records, raising=False)
-    monkeypatch.setattr(
-        data,
-        "split_dataset",
-        lambda recs, *, seed=0: {"train": [], "val": recs[:10], "test": recs[10:]},
-        raising=False,
-    )
-
-    def make_pairs(recs, *, algorithm=2, seed=0):
-        calls.append((len(recs), algorithm))
-        return [Pair(recs[0].path, recs[1].path, 1)]
-
-    monkeypatch.setattr(data, "make_pairs", make_pairs, raising=False)
-    pairs = study.load_pair_lists("x", tmp_path / "work", max_images_per_class=4)
-    assert calls == [(4, 2), (4, 2)] and len(pairs["val"]) == len(pairs["test"]) == 1
-    monkeypatch.setattr(data, "make_pairs", lambda recs, *, algorithm=2, seed=0: [], raising=False)
-    with pytest.raises(DatasetError, match="the val split gave no pairs"):
-        study.load_pair_lists("x", tmp_path / "work")

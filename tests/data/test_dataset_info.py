@@ -79,15 +79,3 @@ def test_pair_count_table_and_sentences(tmp_path):
     unknown = dataset_info([ImageRecord(f"{c}{i}.jpg", c) for c in "xy" for i in range(2)])
     assert faces_sentence(unknown).startswith("Faces are unknown for this dataset")
     assert flags_sentence(unknown).startswith("Feature flags are unknown")
-
-
-def test_cap_per_group():
-    from drugsim.data.splits import cap_per_group
-
-    records = [
-        ImageRecord(f"{c}/{f}{i}.jpg", c, f) for c in "ab" for f in ("front", "back") for i in range(5)
-    ]
-    capped = cap_per_group(records, 2, seed=3)
-    assert len(capped) == 8 and {sum(r.group == g for r in capped) for g in {r.group for r in records}} == {2}
-    assert capped == cap_per_group(records, 2, seed=3) and capped != cap_per_group(records, 2, seed=4)
-    assert cap_per_group(records, 0) == records

@@ -12,9 +12,9 @@ from drugsim.data import (
     make_pairs,
     pair_statistics,
     read_pairs,
-    select_split,
     write_pairs,
 )
+from drugsim.data.protocol import ProtocolSettings, select_split
 from drugsim.errors import ConfigError, DatasetError
 
 
@@ -44,7 +44,7 @@ def test_algorithm2_exact_counts_on_a_hand_built_set():
 
 
 def test_algorithm2_balance_and_intra_share(tiny_dataset):
-    records = select_split(load_dataset(tiny_dataset), "train", seed=0)
+    records = select_split(load_dataset(tiny_dataset), "train", ProtocolSettings())
     pairs = make_pairs(records, algorithm=2, seed=0)
     stats = pair_statistics(pairs, records)
     assert stats["positives"] == stats["intra_class_negatives"] + stats["inter_class_negatives"]
@@ -58,7 +58,7 @@ def test_algorithm2_balance_and_intra_share(tiny_dataset):
 def test_no_pair_crosses_splits(tiny_dataset):
     records = load_dataset(tiny_dataset)
     for split in ("train", "val", "test"):
-        chosen = select_split(records, split, seed=0)
+        chosen = select_split(records, split, ProtocolSettings())
         labels = {r.label for r in chosen}
         for algorithm in (1, 2):
             for pair in make_pairs(chosen, algorithm=algorithm, seed=0, n_pairs=200):

@@ -3,7 +3,7 @@
 import pytest
 
 from drugsim.data import ImageRecord, split_dataset
-from drugsim.data.splits import select_split, split_classes
+from drugsim.data.splits import split_classes
 from drugsim.errors import DatasetError
 
 
@@ -35,5 +35,3 @@ def test_too_few_classes_and_bad_fractions():
         split_dataset(_records(2))
     with pytest.raises(DatasetError, match="test_fraction must be between 0 and 1"):
         split_dataset(_records(5), test_fraction=1.5)
-    with pytest.raises(DatasetError, match="split 'dev' is not supported"):
-        select_split(_records(5), "dev")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from drugsim import paper
@@ -15,7 +14,6 @@ from drugsim.deep.datasets import (
     PaperAugmentation,
     images_to_tensor,
     make_triplets,
-    subsample,
 )
 
 
@@ -54,9 +52,3 @@ def test_paper_augmentation_settings_range_and_seeding():
     assert first.shape == image.shape and 0.0 <= float(first.min()) and float(first.max()) <= 1.0
 
 
-def test_subsample_is_seeded_and_keeps_order():
-    items = list(range(100))
-    chosen = subsample(items, 10, seed=1)
-    assert chosen == sorted(chosen) and chosen == subsample(items, 10, seed=1) and len(set(chosen)) == 10
-    assert subsample(items, None, seed=0) == items
-    assert np.array_equal(subsample(items, 500, seed=0), items)

@@ -5,20 +5,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from evaluation_helpers import make_image_set, make_pairs_from
+from evaluation_helpers import make_image_set
 
-import drugsim.data
+import drugsim.data.splits
 from drugsim.cli import main
-from drugsim.data.records import ImageRecord, Pair
+from drugsim.data.records import ImageRecord
 
 
 @pytest.fixture()
 def fake_data(tmp_path, monkeypatch):
-    """A 6-class image folder and a minimal stand-in for the data layer's agreed functions.
+    """A 6-class image folder whose class-disjoint split is fixed: classes 0-1 "train", 2-3 "val", 4-5 "test".
 
-    Classes 0-1 are "train", 2-3 "val", 4-5 "test"; pairs are every within-class pair plus random
-    cross-class negatives. The CLI only relies on the agreed names, so the stand-in keeps these tests
-    independent of the data package's progress.
+    Everything else (loading, Algorithm 2 pairs, pair files) is the real data layer (drugsim.data.protocol).
     """
     paths, labels = make_image_set(tmp_path / "data", n_classes=6, per_class=4, seed=1)
     records = [ImageRecord(p, label) for p, label in zip(paths, labels)]
@@ -27,28 +25,7 @@ def fake_data(tmp_path, monkeypatch):
         by = {"train": ("class0", "class1"), "val": ("class2", "class3"), "test": ("class4", "class5")}
         return {name: [r for r in records if r.label in classes] for name, classes in by.items()}
 
-    def make_pairs(records, *, algorithm=2, seed=0, n_pairs=None):
-        pairs = make_pairs_from([r.path for r in records], [r.label for r in records], seed=seed)
-        return pairs[:n_pairs] if n_pairs else pairs
-
-    def read_pairs(path, *, root=None):
-        rows = [line.split() for line in Path(path).read_text().splitlines() if line.strip()]
-        return [Pair(Path(root) / a, Path(root) / b, int(label)) for a, b, label in rows]
-
-    def resolve_data_root(spec):
-        return Path(spec)
-
-    def load_dataset(root, *, layout="auto"):
-        return [r for r in records if Path(root) in r.path.parents]
-
-    for name, function in dict(
-        split_dataset=split_dataset,
-        make_pairs=make_pairs,
-        read_pairs=read_pairs,
-        resolve_data_root=resolve_data_root,
-        load_dataset=load_dataset,
-    ).items():
-        monkeypatch.setattr(drugsim.data, name, function, raising=False)
+    monkeypatch.setattr(drugsim.data.splits, "split_dataset", split_dataset)
     return tmp_path / "data", records
 
 
@@ -264,7 +241,7 @@ def test_evaluate_pairs_file(fake_data, tmp_path, capsys):
     pairs_file = tmp_path / "pairs.txt"
     rel = [r.path.relative_to(root) for r in records]
     pairs_file.write_text(
-        f"{rel[0]} {rel[1]} 1\n{rel[0]} {rel[8]} 0\n{rel[4]} {rel[5]} 1\n{rel[4]} {rel[20]} 0\n"
+        f"{rel[0]}\t{rel[1]}\t1\n{rel[0]}\t{rel[8]}\t0\n{rel[4]}\t{rel[5]}\t1\n{rel[4]}\t{rel[20]}\t0\n"
     )
     out = tmp_path / "r.json"
     assert (
