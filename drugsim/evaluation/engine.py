@@ -46,7 +46,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
-from drugsim.data.records import Pair
+from drugsim.data.records import ImageRecord, Pair
 from drugsim.errors import ConfigError, ImageReadError
 from drugsim.io import PathLike, read_image
 from drugsim.methods import SimilarityMethod
@@ -112,6 +112,22 @@ def pair_paths(pairs: Sequence[Pair]) -> List[Path]:
 def pair_labels(pairs: Sequence[Pair]) -> np.ndarray:
     """(N,) int8 labels of a pair list (1 = similar)."""
     return np.fromiter((int(pair.label) for pair in pairs), dtype=np.int8, count=len(pairs))
+
+
+def pair_classes(pairs: Sequence[Pair], records: Optional[Sequence[ImageRecord]] = None) -> np.ndarray:
+    """(N,) class of each pair for the class-level (cluster) bootstrap: the class of its first image.
+
+    A positive pair's two images share their class; a negative pair is counted with its first image's
+    class only, so every pair belongs to exactly one class (see :mod:`drugsim.evaluation.bootstrap`).
+
+    Args:
+        pairs: the pair list.
+        records: the dataset's records; when given, a path's class is its record's ``label``. Without
+            them (or for a path they do not list) it is the name of the image's parent folder, which is
+            the class in every layout drugsim reads (paper, Grocery, one folder per class).
+    """
+    labels = {Path(record.path): record.label for record in records or ()}
+    return np.array([labels.get(Path(pair.path_a), Path(pair.path_a).parent.name) for pair in pairs], dtype=str)
 
 
 def _init_worker(method: SimilarityMethod) -> None:
