@@ -127,7 +127,8 @@ def pair_classes(pairs: Sequence[Pair], records: Optional[Sequence[ImageRecord]]
             the class in every layout drugsim reads (paper, Grocery, one folder per class).
     """
     labels = {Path(record.path): record.label for record in records or ()}
-    return np.array([labels.get(Path(pair.path_a), Path(pair.path_a).parent.name) for pair in pairs], dtype=str)
+    first_images = [Path(pair.path_a) for pair in pairs]
+    return np.array([labels.get(path, path.parent.name) for path in first_images], dtype=str)
 
 
 def _init_worker(method: SimilarityMethod) -> None:

@@ -125,7 +125,9 @@ def test_cluster_bootstrap_by_hand():
     scores = np.array([0.9, 0.1, 0.2, 0.8])
     labels = np.array([1, 0, 1, 0])
     classes = np.array(["A", "A", "B", "B"])
-    samples = bootstrap_metric_samples(scores, labels, 0.5, direction="higher", n_boot=200, seed=4, clusters=classes)
+    samples = bootstrap_metric_samples(
+        scores, labels, 0.5, direction="higher", n_boot=200, seed=4, clusters=classes
+    )
     class_counts = next(resample_counts(2, 200, np.random.default_rng(4)))
     np.testing.assert_allclose(samples["accuracy"], class_counts[:, 0] / 2)
     assert set(np.unique(samples["accuracy"])) == {0.0, 0.5, 1.0}
@@ -146,7 +148,9 @@ def _correlated(seed=0, n_classes=20, per_class=30):
 def test_cluster_intervals_wider_than_pair_intervals_for_correlated_pairs():
     scores, labels, classes = _correlated()
     by_pair = bootstrap_intervals(scores, labels, 0.5, direction="higher", n_boot=400, seed=0)
-    by_class = bootstrap_intervals(scores, labels, 0.5, direction="higher", n_boot=400, seed=0, clusters=classes)
+    by_class = bootstrap_intervals(
+        scores, labels, 0.5, direction="higher", n_boot=400, seed=0, clusters=classes
+    )
     for metric in ("accuracy", "roc_auc"):
         pair_width = by_pair[metric][1] - by_pair[metric][0]
         class_width = by_class[metric][1] - by_class[metric][0]

@@ -12,7 +12,12 @@ from drugsim.errors import ConfigError
 from drugsim.evaluation import evaluate as evaluate_module
 from drugsim.evaluation import thresholds as thresholds_module
 from drugsim.evaluation.engine import pair_classes
-from drugsim.evaluation.evaluate import PAPER_PROTOCOL_LABEL, evaluate_method, evaluate_scores, fitted_on_label
+from drugsim.evaluation.evaluate import (
+    PAPER_PROTOCOL_LABEL,
+    evaluate_method,
+    evaluate_scores,
+    fitted_on_label,
+)
 from drugsim.evaluation.thresholds import fit_threshold
 from drugsim.report import _plain
 
@@ -162,8 +167,9 @@ def test_given_threshold_is_used_unchanged():
 def test_lower_direction_means_on_method_scale():
     scores, labels = _toy()
     distances = 10 - scores
-    higher = evaluate_scores(scores, labels, direction="higher", protocol="paper", clusters=CLASSES, n_boot=50)
-    lower = evaluate_scores(distances, labels, direction="lower", protocol="paper", clusters=CLASSES, n_boot=50)
+    common = dict(protocol="paper", clusters=CLASSES, n_boot=50)
+    higher = evaluate_scores(scores, labels, direction="higher", **common)
+    lower = evaluate_scores(distances, labels, direction="lower", **common)
     assert lower["positive_mean"] == pytest.approx(10 - higher["positive_mean"])
     assert lower["accuracy"] == pytest.approx(higher["accuracy"])
     assert lower["roc_auc"] == pytest.approx(higher["roc_auc"])
