@@ -19,6 +19,11 @@ records with a ``method`` / ``name`` / ``model`` / ``face`` field naming the row
 
 Accuracies are fractions in [0, 1], as in :mod:`drugsim.paper`. A row no notebook reported shows as
 missing (NaN), never as a typed number.
+
+Thresholds: a record may say where its threshold was fitted (``threshold_fitted_on``). The "this run"
+column takes records fitted on validation pairs (or given); a record fitted on the test pairs (``"test"``:
+the paper's protocol) is never the headline, it appears in an extra row labelled "(paper's protocol)"
+beside it. Every row carries ``threshold_fitted_on`` (``"no threshold"`` for means, speeds and counts).
 """
 
 from __future__ import annotations
@@ -65,17 +70,32 @@ def load_results(results_dir: Path, *, order: Optional[List[str]] = None) -> Dic
     return out
 
 
+#: Quantities decided by a similarity threshold (the classifier's Table 6 accuracy is not).
+THRESHOLD_QUANTITIES = ("threshold", "accuracy", "test_accuracy", "train_accuracy")
+#: Label of the rows that show the paper's protocol (threshold fitted on the test pairs) beside ours.
+PAPER_PROTOCOL_SUFFIX = " (paper's protocol)"
+#: Tables whose numbers depend on a fitted threshold, so a paper's-protocol row may sit beside.
+_THRESHOLD_TABLES = ("table8", "table9", "table10")
+
 #: Fields that name a row when a table is saved as a list of records (``DataFrame.to_dict("records")``).
 _ROW_FIELDS = ("method", "name", "model", "row", "key", "face")
 #: Fields holding the single value of a Table 3 / Table 4 row saved as a record.
 _VALUE_FIELDS = ("value", "ours", "score")
 
 
-def _as_mapping(block: Any) -> Optional[Mapping[str, Any]]:
-    """A table as ``{row: {quantity: value}}``, from that form or from a list of records."""
+def _protocol_matches(entry: Any, protocol: str) -> bool:
+    """Whether a record belongs to ``protocol``: ``"paper"`` = fitted on test, ``"val"`` = anything else."""
+    fitted_on = entry.get("threshold_fitted_on") if isinstance(entry, Mapping) else None
+    return (fitted_on == "test") == (protocol == "paper")
+
+
+def _as_mapping(block: Any, protocol: str = "val") -> Optional[Mapping[str, Any]]:
+    """A table as ``{row: {quantity: value}}``, from that form or from a list of records, keeping only the
+    records of ``protocol`` (see :func:`_protocol_matches`)."""
     if isinstance(block, Mapping):
-        return block
+        return {row: entry for row, entry in block.items() if _protocol_matches(entry, protocol)}
     if isinstance(block, list) and block and all(isinstance(r, Mapping) for r in block):
+        block = [r for r in block if _protocol_matches(r, protocol)]
         for field in _ROW_FIELDS:
             if all(field in r for r in block):
                 out = {}
@@ -91,13 +111,17 @@ def _as_mapping(block: Any) -> Optional[Mapping[str, Any]]:
     return None
 
 
-def _lookup(payload: Mapping[str, Any], table: str, row: str, quantity: str) -> Optional[float]:
+def _lookup(
+    payload: Mapping[str, Any], table: str, row: str, quantity: str, protocol: str = "val"
+) -> Tuple[Optional[float], Optional[str]]:
+    """(value, where its threshold was fitted) of one number in one chapter's results, or (None, None)."""
     block = payload.get(table)
     if block is None and isinstance(payload.get("tables"), Mapping):
         block = payload["tables"].get(table)
-    block = _as_mapping(block)
-    if block is None:
-        return None
+    block = _as_mapping(block, protocol)
+    if not block:
+        return None, None
+    entry: Any = None
     if table == "table6" and row not in block:
         value = block.get(quantity)  # Table 6 is one row: allow it flat
     else:
@@ -107,8 +131,17 @@ def _lookup(payload: Mapping[str, Any], table: str, row: str, quantity: str) -> 
         else:
             value = entry if quantity == "value" else None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
+        return None, None
+    fitted_on = entry.get("threshold_fitted_on") if isinstance(entry, Mapping) else None
+    return float(value), fitted_on
+
+
+def _fitted_on_cell(table: str, quantity: str, fitted_on: Optional[str], found: bool) -> str:
+    if table == "table6" or quantity not in THRESHOLD_QUANTITIES:
+        return "no threshold"
+    if not found:
+        return ""
+    return fitted_on or "not recorded"
 
 
 def _rows_by(payload: Mapping[str, Any], key: str, field: str) -> List[Mapping[str, Any]]:
@@ -131,7 +164,8 @@ def _siamese_tables(payload: Mapping[str, Any]) -> Dict[str, Any]:
 def _combined_tables(payload: Mapping[str, Any]) -> Dict[str, Any]:
     """07_combined saves ``rows`` of ``{"pipeline": model, "accuracy_combined", "pairs_per_second_combined"}``."""
     return {"table10": {f"resnet18-classifier+{r['pipeline']}": {
-        "test_accuracy": r.get("accuracy_combined"), "pairs_per_second": r.get("pairs_per_second_combined")}
+        "test_accuracy": r.get("accuracy_combined"), "pairs_per_second": r.get("pairs_per_second_combined"),
+        "threshold_fitted_on": r.get("threshold_fitted_on_combined")}
         for r in _rows_by(payload, "rows", "pipeline")}}
 
 
@@ -165,35 +199,50 @@ def _with_adapters(name: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
 def comparison_table(results: Mapping[str, Mapping[str, Any]]):
     """A ``pandas.DataFrame`` with one row per number of Tables 3-10: paper, ours, and which notebook.
 
-    Columns: ``table``, ``row``, ``quantity``, ``paper``, ``ours``, ``notebook`` (the first notebook, in
-    run order, whose results report that number; for speeds, the speed chapter first).
+    Columns: ``table``, ``row``, ``quantity``, ``paper``, ``ours``, ``threshold_fitted_on``, ``notebook``
+    (the first notebook, in run order, whose results report that number; for speeds, the speed chapter
+    first). ``ours`` never comes from a threshold fitted on the test pairs; where a chapter also reported
+    the paper's protocol, a row with quantity ``"<quantity> (paper's protocol)"`` follows the row.
     """
     import pandas as pd
 
     results = {name: _with_adapters(name, payload) for name, payload in results.items()}
     rows = []
+
+    def find(table: str, row: str, quantity: str, protocol: str) -> Tuple[Optional[float], Optional[str], str]:
+        preferred = _PREFERRED.get((table, quantity))
+        order = ([preferred] if preferred in results else []) + [n for n in results if n != preferred]
+        for name in order:
+            value, fitted_on = _lookup(results[name], table, row, quantity, protocol)
+            if value is not None:
+                return value, fitted_on, name
+        return None, None, ""
+
     for table, caption, entries in paper_tables():
+        label = caption.split(":")[0]
         for row, quantities in entries.items():
             for quantity, paper_value in quantities.items():
-                ours, source = None, ""
-                preferred = _PREFERRED.get((table, quantity))
-                order = ([preferred] if preferred in results else []) + [n for n in results if n != preferred]
-                for name in order:
-                    payload = results[name]
-                    ours = _lookup(payload, table, row, quantity)
-                    if ours is not None:
-                        source = name
-                        break
-                rows.append({"table": caption.split(":")[0], "row": row, "quantity": quantity,
-                             "paper": float(paper_value), "ours": ours, "notebook": source})
-    frame = pd.DataFrame(rows, columns=["table", "row", "quantity", "paper", "ours", "notebook"])
+                ours, fitted_on, source = find(table, row, quantity, "val")
+                rows.append({"table": label, "row": row, "quantity": quantity, "paper": float(paper_value),
+                             "ours": ours, "threshold_fitted_on": _fitted_on_cell(table, quantity, fitted_on,
+                                                                                  ours is not None),
+                             "notebook": source})
+                if table in _THRESHOLD_TABLES and quantity in THRESHOLD_QUANTITIES:
+                    theirs, _, paper_source = find(table, row, quantity, "paper")
+                    if theirs is not None:
+                        rows.append({"table": label, "row": row, "quantity": quantity + PAPER_PROTOCOL_SUFFIX,
+                                     "paper": float(paper_value), "ours": theirs, "threshold_fitted_on": "test",
+                                     "notebook": paper_source})
+    frame = pd.DataFrame(rows, columns=["table", "row", "quantity", "paper", "ours", "threshold_fitted_on",
+                                        "notebook"])
     frame["ours"] = frame["ours"].astype(float)
     return frame
 
 
 def coverage(frame) -> Dict[str, int]:
-    """How many of the paper's numbers this run reproduced."""
-    return {"n_paper_numbers": int(len(frame)), "n_reproduced": int(frame["ours"].notna().sum())}
+    """How many of the paper's numbers this run reproduced (the paper's-protocol rows are not counted)."""
+    ours = frame[~frame["quantity"].str.endswith(PAPER_PROTOCOL_SUFFIX)]
+    return {"n_paper_numbers": int(len(ours)), "n_reproduced": int(ours["ours"].notna().sum())}
 
 
 def machine_info() -> Dict[str, Any]:
@@ -293,6 +342,7 @@ def styled_tables(frame) -> list:
     styled = []
     for table, rows in shown.groupby("table", sort=False):
         body = rows.drop(columns="table").rename(columns={"row": "method / face", "ours": "this run",
+                                                          "threshold_fitted_on": "threshold fitted on",
                                                           "notebook": "from chapter"})
         styler = body.style.hide(axis="index").set_caption(captions.get(table, table))
         styler = styler.set_table_attributes('class="table"')  # the book theme's table style
@@ -308,7 +358,7 @@ def plot_accuracy(frame, *, ax=None):
 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3.5))
-    rows = frame[frame["quantity"].str.contains("accuracy")]
+    rows = frame[frame["quantity"].str.contains("accuracy") & ~frame["quantity"].str.endswith(PAPER_PROTOCOL_SUFFIX)]
     labels = [f"{t.split()[1]}: {r} ({q.replace('_accuracy', '')})" for t, r, q in
               zip(rows["table"], rows["row"], rows["quantity"])]
     x = np.arange(len(rows))

@@ -225,6 +225,8 @@ def evaluate_siamese(trained: Mapping[str, Any], test_pairs: Sequence[Pair], val
         "train_accuracy_at_paper_threshold": pair_accuracy(train_scores, [p.label for p in train_pairs], variant,
                                                            method.threshold),
         "threshold": test["threshold"],
+        "threshold_fitted_on": test["threshold_fitted_on"],
+        "ci_unit": test["ci_unit"],
         "roc_auc": test["roc_auc"],
         "pairs_per_second": test["pairs_per_second"],
         "positive_mean": test["positive_mean"],
@@ -312,7 +314,7 @@ def seed_study(names: Sequence[str], profile: str, pairs: Mapping[str, Sequence[
                                         progress=False, n_boot=n_boot, seed=run_seed)
             rows.append({"model": name, "seed": int(run_seed), "test_accuracy": result["accuracy"],
                          "roc_auc": result["roc_auc"], "threshold": result["threshold"],
-                         "train_seconds": trained["train_seconds"], "reused": trained["reused"]})
+                         "threshold_fitted_on": result["threshold_fitted_on"], "train_seconds": trained["train_seconds"], "reused": trained["reused"]})
     return rows
 
 
@@ -432,7 +434,8 @@ def evaluate_methods_table(methods: Mapping[str, Any], test_pairs: Sequence[Pair
                                     progress=False, n_boot=n_boot, seed=seed, cache_dir=cache_dir, n_jobs=n_jobs)
         rows.append({"label": label, "method": method.name, "direction": method.direction,
                      "positive_mean": result["positive_mean"], "negative_mean": result["negative_mean"],
-                     "threshold": result["threshold"], "accuracy": result["accuracy"],
+                     "threshold": result["threshold"], "threshold_fitted_on": result["threshold_fitted_on"],
+                     "accuracy": result["accuracy"], "ci_unit": result["ci_unit"],
                      "accuracy_ci95": result["ci95"].get("accuracy"), "roc_auc": result["roc_auc"],
                      "pairs_per_second": result["pairs_per_second"], "n_pairs": result["n_pairs"],
                      "config": method.config()})
@@ -463,7 +466,8 @@ def companion_methods(names: Sequence[str], *, device: Optional[str] = None, com
 def companion_frame(rows: Sequence[Mapping[str, Any]]):
     import pandas as pd
 
-    keys = ("positive_mean", "negative_mean", "threshold", "accuracy", "roc_auc", "pairs_per_second")
+    keys = ("positive_mean", "negative_mean", "threshold", "threshold_fitted_on", "accuracy", "roc_auc",
+            "pairs_per_second")
     return pd.DataFrame([{"method": row["label"], **{k: row[k] for k in keys}} for row in rows]).set_index("method")
 
 
@@ -482,7 +486,10 @@ def combined_rows(classifier_checkpoint: str | Path, methods: Mapping[str, Any],
                                    progress=False, n_boot=200, seed=seed)
         combined = run_combined(method, test_pairs, classifier=predictor, val_pairs=val_pairs,
                                 threshold_rule=threshold_rule, seed=seed)
-        rows.append({"pipeline": label, "method": method.name, "accuracy_alone": alone["accuracy"],
+        rows.append({"pipeline": label, "method": method.name,
+                     "threshold_fitted_on_alone": alone["threshold_fitted_on"],
+                     "threshold_fitted_on_combined": combined["threshold_fitted_on"],
+                     "val_filtered": combined["val_filtered"], "accuracy_alone": alone["accuracy"],
                      "pairs_per_second_alone": alone["pairs_per_second"], "accuracy_combined": combined["accuracy"],
                      "pairs_per_second_combined": combined["pairs_per_second"],
                      "skipped_share": combined["skipped_share"], "n_pairs": combined["n_pairs"],
@@ -500,6 +507,8 @@ def table10_frame(rows: Sequence[Mapping[str, Any]]):
 
     return pd.DataFrame([{
         "pipeline": f"classifier + {row['pipeline']}",
+        "threshold fitted on": "/".join(sorted({row["threshold_fitted_on_alone"],
+                                                row["threshold_fitted_on_combined"]})),
         "accuracy alone": row["accuracy_alone"], "accuracy combined": row["accuracy_combined"],
         "skipped": row["skipped_share"], "pairs/s alone": row["pairs_per_second_alone"],
         "pairs/s combined": row["pairs_per_second_combined"],

@@ -168,7 +168,9 @@ def evaluate_scores(
         threshold_rule, threshold_fitted_on, protocol, accuracy, balanced_accuracy, precision, recall,
         roc_auc, eer, confusion{true_positives, false_positives, true_negatives, false_negatives},
         thresholds{rule: value} (None each when nothing was fitted), thresholds_fitted_on,
-        accuracy_by_rule{rule: test accuracy at that rule's threshold}, ci95{metric: [low, high]},
+        val_accuracy (validation accuracy at the threshold; None without validation scores or under the
+        paper's protocol), accuracy_by_rule{rule: test accuracy at that rule's threshold},
+        ci95{metric: [low, high]},
         ci_unit, n_classes, bootstrap{n_boot, seed, level, threshold_refitted, unit}``.
 
     Raises:
@@ -243,6 +245,13 @@ def evaluate_scores(
         "threshold_rule": threshold_rule,
         "threshold_fitted_on": chosen_from,
         "protocol": protocol,
+        # What a choice between methods or rules may look at: the accuracy on the pairs the threshold was
+        # fitted on (None under the paper's protocol, where those are the test pairs themselves).
+        "val_accuracy": (
+            compute_metrics(val_scores, val_labels, chosen, direction=direction)["accuracy"]
+            if val_scores is not None and protocol != "paper"
+            else None
+        ),
         "accuracy": metrics["accuracy"],
         "balanced_accuracy": metrics["balanced_accuracy"],
         "precision": metrics["precision"],

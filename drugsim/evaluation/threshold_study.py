@@ -237,9 +237,6 @@ def headline_results(
             n_boot=n_boot,
             seed=seed,
         )
-        result["val_accuracy"] = accuracy_at(
-            item.val_scores, item.val_labels, result["threshold"], direction=item.direction
-        )
         result["method"] = name
         result["pairs_per_second"] = item.pairs_per_second
         results[name] = result
