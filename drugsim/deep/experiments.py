@@ -205,8 +205,8 @@ def evaluate_siamese(trained: Mapping[str, Any], test_pairs: Sequence[Pair], val
     The headline threshold is fitted on the validation drugs (``threshold_rule``); the accuracy at the
     paper's fixed 0.8 is reported beside it.
     """
-    from drugsim.deep.training import pair_accuracy
     from drugsim.evaluation.evaluate import evaluate_method
+    from drugsim.evaluation.metrics import accuracy
     from drugsim.methods import create_method
 
     _, variant = split_model_name(trained["name"])
@@ -221,9 +221,10 @@ def evaluate_siamese(trained: Mapping[str, Any], test_pairs: Sequence[Pair], val
         "train_accuracy": train["accuracy"],
         "test_accuracy": test["accuracy"],
         "test_accuracy_ci95": test["ci95"].get("accuracy"),
-        "test_accuracy_at_paper_threshold": pair_accuracy(test_scores, labels, variant, method.threshold),
-        "train_accuracy_at_paper_threshold": pair_accuracy(train_scores, [p.label for p in train_pairs], variant,
-                                                           method.threshold),
+        "test_accuracy_at_paper_threshold": accuracy(test_scores, labels, method.threshold,
+                                                     direction=method.direction),
+        "train_accuracy_at_paper_threshold": accuracy(train_scores, [p.label for p in train_pairs], method.threshold,
+                                                      direction=method.direction),
         "threshold": test["threshold"],
         "threshold_fitted_on": test["threshold_fitted_on"],
         "ci_unit": test["ci_unit"],
