@@ -113,7 +113,7 @@ def _as_mapping(block: Any, protocol: str = "val") -> Optional[Mapping[str, Any]
 
 def _lookup(
     payload: Mapping[str, Any], table: str, row: str, quantity: str, protocol: str = "val"
-) -> Tuple[Optional[float], Optional[str]]:
+) -> tuple[float | None, str | None]:
     """(value, where its threshold was fitted) of one number in one chapter's results, or (None, None)."""
     block = payload.get(table)
     if block is None and isinstance(payload.get("tables"), Mapping):
@@ -136,7 +136,7 @@ def _lookup(
     return float(value), fitted_on
 
 
-def _fitted_on_cell(table: str, quantity: str, fitted_on: Optional[str], found: bool) -> str:
+def _fitted_on_cell(table: str, quantity: str, fitted_on: str | None, found: bool) -> str:
     if table == "table6" or quantity not in THRESHOLD_QUANTITIES:
         return "no threshold"
     if not found:
@@ -209,7 +209,7 @@ def comparison_table(results: Mapping[str, Mapping[str, Any]]):
     results = {name: _with_adapters(name, payload) for name, payload in results.items()}
     rows = []
 
-    def find(table: str, row: str, quantity: str, protocol: str) -> Tuple[Optional[float], Optional[str], str]:
+    def find(table: str, row: str, quantity: str, protocol: str) -> tuple[float | None, str | None, str]:
         preferred = _PREFERRED.get((table, quantity))
         order = ([preferred] if preferred in results else []) + [n for n in results if n != preferred]
         for name in order:

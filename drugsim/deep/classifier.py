@@ -29,7 +29,7 @@ from drugsim.deep.datasets import (
     subsample,
     training_augmentation,
 )
-from drugsim.deep.training import TrainResult, fit, load_checkpoint, recalibrate_batchnorm, roc_auc
+from drugsim.deep.training import TrainResult, fit, load_checkpoint, recalibrate_batchnorm, validation_metrics
 from drugsim.errors import DatasetError
 from drugsim.io import read_image
 
@@ -144,8 +144,7 @@ def train_classifier(
     def validate(net) -> Tuple[float, float]:
         images = torch.stack([cache.get(p) for p in val_paths])
         probabilities = _predict_tensor(net.eval(), images, 128)
-        accuracy = float(np.mean((probabilities >= 0.5) == np.asarray(val_labels, dtype=bool)))
-        return accuracy, roc_auc(probabilities, val_labels)
+        return validation_metrics(probabilities, val_labels, 0.5, direction="higher")
 
     def final_scores(net) -> Dict[str, Any]:
         return {

@@ -466,18 +466,17 @@ def variant_direction(variant: str) -> str:
     return "higher" if variant == "improved" else "lower"
 
 
-def validation_metrics(scores: np.ndarray, labels: Sequence[int], variant: str, threshold: float
-                       ) -> Tuple[float, float]:
-    """(accuracy at ``threshold``, ROC-AUC) of scored pairs, by :mod:`drugsim.evaluation.metrics`, the
-    functions every evaluation uses. A diverged network's NaN scores give (NaN, NaN): that epoch is then
-    never the best, instead of stopping the training. AUC is NaN when the pairs hold one label only."""
+def validation_metrics(scores: np.ndarray, labels: Sequence[int], threshold: float, *, direction: str
+                       ) -> tuple[float, float]:
+    """(accuracy at ``threshold``, ROC-AUC) of scored pairs or images, by :mod:`drugsim.evaluation.metrics`,
+    the functions every evaluation uses. A diverged network's NaN scores give (NaN, NaN): that epoch is then
+    never the best, instead of stopping the training. AUC is NaN when there is one label only."""
     from drugsim.evaluation.metrics import accuracy, roc_auc
 
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels)
     if scores.size == 0 or not np.all(np.isfinite(scores)):
         return float("nan"), float("nan")
-    direction = variant_direction(variant)
     return accuracy(scores, labels, threshold, direction=direction), roc_auc(scores, labels, direction=direction)
 
 
@@ -567,17 +566,17 @@ def train_siamese(
             recalibrate_batchnorm(net, net.embed, batches)
 
     def validate(net: nn.Module) -> Tuple[float, float]:
-        return validation_metrics(pair_scores(net, cache, val_pairs), val_labels, config.variant, config.threshold)
+        return validation_metrics(pair_scores(net, cache, val_pairs), val_labels, config.threshold, direction=variant_direction(config.variant))
 
     def final_scores(net: nn.Module) -> Dict[str, Any]:
         started = time.perf_counter()
         scores = pair_scores(net, cache, eval_pairs)
         rate = len(eval_pairs) / max(time.perf_counter() - started, 1e-9)
-        val_accuracy, val_auc = validation_metrics(pair_scores(net, cache, val_pairs), val_labels, config.variant,
-                                                   config.threshold)
+        val_accuracy, val_auc = validation_metrics(pair_scores(net, cache, val_pairs), val_labels, config.threshold,
+                                                   direction=variant_direction(config.variant))
         return {
-            "train_accuracy": validation_metrics(scores, [p.label for p in eval_pairs], config.variant,
-                                                 config.threshold)[0],
+            "train_accuracy": validation_metrics(scores, [p.label for p in eval_pairs], config.threshold,
+                                                 direction=variant_direction(config.variant))[0],
             "val_accuracy": val_accuracy,
             "val_auc": val_auc,
             "cached_pairs_per_second": rate,
@@ -674,17 +673,17 @@ def _train_frozen_head(config: SiameseConfig, train_pairs: List[Pair], val_pairs
     val_labels = [p.label for p in val_pairs]
 
     def validate(net: nn.Module) -> Tuple[float, float]:
-        return validation_metrics(scores(net, val_pairs), val_labels, config.variant, config.threshold)
+        return validation_metrics(scores(net, val_pairs), val_labels, config.threshold, direction=variant_direction(config.variant))
 
     def final_scores(net: nn.Module) -> Dict[str, Any]:
         started = time.perf_counter()
         train = pair_scores(net, cache, eval_pairs)  # timed through the backbone, like every other model
         rate = len(eval_pairs) / max(time.perf_counter() - started, 1e-9)
-        val_accuracy, val_auc = validation_metrics(scores(net, val_pairs), val_labels, config.variant,
-                                                   config.threshold)
+        val_accuracy, val_auc = validation_metrics(scores(net, val_pairs), val_labels, config.threshold,
+                                                   direction=variant_direction(config.variant))
         return {
-            "train_accuracy": validation_metrics(train, [p.label for p in eval_pairs], config.variant,
-                                                 config.threshold)[0],
+            "train_accuracy": validation_metrics(train, [p.label for p in eval_pairs], config.threshold,
+                                                 direction=variant_direction(config.variant))[0],
             "val_accuracy": val_accuracy,
             "val_auc": val_auc,
             "cached_pairs_per_second": rate,

@@ -114,7 +114,7 @@ def pair_labels(pairs: Sequence[Pair]) -> np.ndarray:
     return np.fromiter((int(pair.label) for pair in pairs), dtype=np.int8, count=len(pairs))
 
 
-def pair_classes(pairs: Sequence[Pair], records: Optional[Sequence[ImageRecord]] = None) -> np.ndarray:
+def pair_classes(pairs: Sequence[Pair], records: Sequence[ImageRecord] | None = None) -> np.ndarray:
     """(N,) class of each pair for the class-level (cluster) bootstrap: the class of its first image.
 
     A positive pair's two images share their class; a negative pair is counted with its first image's

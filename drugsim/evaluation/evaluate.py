@@ -53,7 +53,7 @@ CI_UNITS = ("class", "pair")
 PAPER_PROTOCOL_LABEL = "paper's protocol (midpoint fitted on the test pairs)"
 
 
-def fitted_on_label(fitted_on: Optional[str]) -> str:
+def fitted_on_label(fitted_on: str | None) -> str:
     """Words for a ``threshold_fitted_on`` value, as tables print it (``"test"`` = the paper's protocol)."""
     if fitted_on == "test":
         return PAPER_PROTOCOL_LABEL
@@ -63,7 +63,7 @@ def fitted_on_label(fitted_on: Optional[str]) -> str:
 
 
 def check_protocol(
-    protocol: str, *, has_val: bool, threshold: Optional[float], threshold_rule: str
+    protocol: str, *, has_val: bool, threshold: float | None, threshold_rule: str
 ) -> str:
     """Say, before any scoring, whether the threshold can be fitted as asked; return ``protocol``.
 
@@ -348,7 +348,7 @@ def evaluate_method(
     threshold_source: Optional[str] = None,
     protocol: str = "val",
     ci_unit: str = "class",
-    classes: Optional[Sequence[str]] = None,
+    classes: Sequence[str] | None = None,
     target_far: float = 0.01,
     per_pair: bool = False,
     cache_dir: Optional[PathLike] = None,

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from drugsim.data.records import Pair
 from drugsim import data
+from drugsim.data.records import Pair
 from drugsim.errors import ConfigError
 from drugsim.evaluation import bench
 from drugsim.io import write_image

@@ -167,7 +167,7 @@ def test_given_threshold_is_used_unchanged():
 def test_lower_direction_means_on_method_scale():
     scores, labels = _toy()
     distances = 10 - scores
-    common = dict(protocol="paper", clusters=CLASSES, n_boot=50)
+    common = {"protocol": "paper", "clusters": CLASSES, "n_boot": 50}
     higher = evaluate_scores(scores, labels, direction="higher", **common)
     lower = evaluate_scores(distances, labels, direction="lower", **common)
     assert lower["positive_mean"] == pytest.approx(10 - higher["positive_mean"])
