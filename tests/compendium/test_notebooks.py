@@ -65,7 +65,7 @@ def test_every_profile_has_a_section_per_notebook(name):
 
 #: Text that cannot hold a typed result: code (fences, MyST directives, spans), math, glue and other roles
 #: ({cite}, {numref}), link targets, URLs, HTML comments and MyST labels.
-_NOT_PROSE = [re.compile(p, re.S | re.M) for p in (
+_NOT_PROSE = [re.compile(p, re.DOTALL | re.MULTILINE) for p in (
     r"```.*?```", r"<!--.*?-->", r"\{[a-z:]+\}`[^`]*`", r"`[^`]*`", r"\$[^$]*\$", r"\]\([^)]*\)",
     r"https?://\S+", r"^\(\w[\w-]*\)=$",
 )]
@@ -85,7 +85,7 @@ _SETTING = re.compile(
     r"|\[\s*\d+\s*,\s*\d+\s*\]|\b\d+-\d+\b(?=\s*(?:grey|range|\)))"
     r"|\b1:N\b|@\d+|\b\d+e-\d+\b"
     r"|\d+\s?%(?=\s*(?:confidence|interval|CI|bootstrap))"
-    r"|\((?:0|1)\)|^\s*\d+\.\s|\bin (?:19|20)\d\d\b", re.M)
+    r"|\((?:0|1)\)|^\s*\d+\.\s|\bin (?:19|20)\d\d\b", re.MULTILINE)
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 
 
