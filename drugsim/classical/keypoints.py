@@ -310,6 +310,8 @@ def _midpoint_accuracy(scores: np.ndarray, labels: np.ndarray) -> Dict[str, floa
         "accuracy": metrics["accuracy"],
         "roc_auc": metrics["roc_auc"],
         "separation": float(separation),
+        # The filters are ranked on validation pairs: the midpoint is fitted on those same pairs.
+        "threshold_fitted_on": "val",
     }
 
 

@@ -249,6 +249,7 @@ def table9_frame(rows: Sequence[Mapping[str, Any]]):
         "model": row["model"],
         "train acc": row["train_accuracy"],
         "test acc": row["test_accuracy"],
+        "threshold fitted on": row["threshold_fitted_on"],
         "test acc @0.8": row["test_accuracy_at_paper_threshold"],
         "ROC AUC": row["roc_auc"],
         "pairs/s": row["pairs_per_second"],
@@ -329,13 +330,18 @@ def seed_summary(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ("t
                     for metric in metrics} for model in models}
 
 
-def seed_frame(summary: Mapping[str, Mapping[str, Mapping[str, Any]]]):
-    """One row per model: seeds, then mean, sd, min and max of test accuracy and ROC AUC."""
+def seed_frame(summary: Mapping[str, Mapping[str, Mapping[str, Any]]],
+               rows: Optional[Sequence[Mapping[str, Any]]] = None):
+    """One row per model: seeds, where the thresholds were fitted (from :func:`seed_study`'s ``rows``,
+    when given), then mean, sd, min and max of test accuracy and ROC AUC."""
     import pandas as pd
 
     records = []
     for model, metrics in summary.items():
         record: Dict[str, Any] = {"model": model, "seeds": next(iter(metrics.values()))["n"]}
+        if rows is not None:
+            record["threshold fitted on"] = "/".join(sorted({str(r["threshold_fitted_on"]) for r in rows
+                                                              if r["model"] == model}))
         for metric, label in (("test_accuracy", "test acc"), ("roc_auc", "ROC AUC")):
             stats = metrics[metric]
             record.update({f"{label} mean": stats["mean"], f"{label} sd": stats["std"],
