@@ -109,8 +109,12 @@ def _load_json(path: Path, what: str) -> Dict[str, Any]:
     return data
 
 
-def threshold_from_file(path: Path, method_name: str) -> Tuple[float, str]:
-    """(threshold, rule) saved by an earlier ``drugsim evaluate --json``; the method must match."""
+def threshold_from_file(path: Path, method_name: str) -> Tuple[float, str, str]:
+    """(threshold, rule, source label) saved by an earlier ``drugsim evaluate --json``; the method must match.
+
+    The label is ``file:PATH``, plus a warning in words when that threshold was fitted on its own test pairs
+    (the paper's protocol), so a reused test-fitted threshold never passes for a validation-fitted one.
+    """
     data = _load_json(path, "--threshold-from")
     threshold = data.get("threshold")
     if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not math.isfinite(threshold):
@@ -122,7 +126,10 @@ def threshold_from_file(path: Path, method_name: str) -> Tuple[float, str]:
         raise ConfigError(
             f"--threshold-from {path}: the threshold was fitted for {saved_method!r}, not {method_name!r}"
         )
-    return float(threshold), str(data.get("threshold_rule", "given"))
+    label = f"file:{path}"
+    if data.get("threshold_fitted_on") == "test":
+        label += " (paper's protocol: fitted on that run's test pairs)"
+    return float(threshold), str(data.get("threshold_rule", "given")), label
 
 
 def _write_json(path: Path, payload: Dict[str, Any]) -> None:
@@ -167,8 +174,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.threshold is not None:
         threshold, source = float(args.threshold), "--threshold"
     elif args.threshold_from is not None:
-        threshold, rule = threshold_from_file(args.threshold_from, method.name)
-        source = f"file:{args.threshold_from} ({rule})"
+        threshold, rule, label = threshold_from_file(args.threshold_from, method.name)
+        source = f"{label} ({rule})"
     else:
         threshold, source = default_threshold(method, paper_protocol=args.paper_protocol)
     similar = method.is_similar(score, threshold) if threshold is not None else None
@@ -353,10 +360,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     threshold_source = "--threshold" if threshold is not None else None
     rule = args.threshold_rule
     if args.threshold_from is not None:
-        threshold, rule = threshold_from_file(args.threshold_from, method.name)
+        threshold, rule, threshold_source = threshold_from_file(args.threshold_from, method.name)
         if rule not in RULES:
             rule = args.threshold_rule
-        threshold_source = f"file:{args.threshold_from}"
     root, test_pairs, val_pairs, source = _pairs_for(args)
     filter_info: Dict[str, Any] = {}
     if args.filter_model is not None:

@@ -81,6 +81,12 @@ def test_compare_default_threshold_and_json(fake_data, capsys):
     payload = json.loads(capsys.readouterr().out)
     assert payload["threshold"] == 64 and payload["direction"] == "higher"
     assert payload["similar"] is (payload["score"] >= 64)
+    # A threshold fitted the paper's way keeps saying so when reused.
+    paper_json = a.parent.parent / "paper.json"
+    paper_json.write_text(json.dumps({"method": "ahash", "threshold": 40.0, "threshold_rule": "midpoint",
+                                      "threshold_fitted_on": "test"}))
+    assert main(["compare", str(a), str(b), "--method", "ahash", "--threshold-from", str(paper_json), "--json"]) == 0
+    assert "paper's protocol" in json.loads(capsys.readouterr().out)["threshold_source"]
 
 
 def test_compare_without_default_threshold_says_so(fake_data, capsys):
