@@ -331,7 +331,7 @@ def seed_summary(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ("t
 
 
 def seed_frame(summary: Mapping[str, Mapping[str, Mapping[str, Any]]],
-               rows: Optional[Sequence[Mapping[str, Any]]] = None):
+               rows: Sequence[Mapping[str, Any]] | None = None):
     """One row per model: seeds, where the thresholds were fitted (from :func:`seed_study`'s ``rows``,
     when given), then mean, sd, min and max of test accuracy and ROC AUC."""
     import pandas as pd
