@@ -13,6 +13,9 @@ share that class, and a negative pair is counted once, with its first image's cl
 in exactly one cluster (:func:`drugsim.evaluation.engine.pair_classes` makes the class list). Pair-level
 resampling stays available (``clusters=None``), for comparison or for data without classes.
 
+With very few test classes (a `tiny` run has a handful) a class-level interval can take only a few distinct
+values and is itself unreliable; results therefore report ``n_classes`` beside every interval.
+
 Resamples are drawn as count matrices: class counts ``(rows, K)`` expanded to pair weights ``(rows, N)``
 (a pair's weight is how often its class was drawn), and all metrics of a block of resamples are computed
 at once by :func:`drugsim.evaluation.metrics.weighted_metrics` (vectorised, no Python loop per resample).
