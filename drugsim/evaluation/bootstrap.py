@@ -224,8 +224,8 @@ def paired_bootstrap_difference(
     Both methods are resampled with the same draws, so the pair-to-pair difficulty they share cancels out
     (a much tighter interval than comparing two separate intervals). With ``clusters`` the draws are of
     classes (cluster bootstrap), so methods that differ on a few classes are not credited with every pair
-    of those classes as independent evidence. This, not McNemar's test (which assumes independent pairs),
-    decides which differences are real.
+    of those classes as independent evidence. Its p-value is coarse when there are few classes; whether a
+    difference is real is decided by :func:`cluster_sign_test`.
 
     Args:
         correct_a, correct_b: (N,) booleans, whether each method decided pair i correctly.
@@ -256,6 +256,55 @@ def paired_bootstrap_difference(
     return {"difference": observed, "ci_low": low, "ci_high": high, "p_value": float(min(1.0, 2.0 * tail))}
 
 
+def cluster_sign_test(
+    correct_a,
+    correct_b,
+    clusters,
+    *,
+    n_perm: int = 20000,
+    seed: int | np.random.Generator | None = 0,
+    exact_up_to: int = 16,
+) -> dict[str, float]:
+    """Are two methods' accuracies different on the same pairs? A sign-flip test over classes.
+
+    Each class contributes the sum of its pairs' differences (A right minus B right). Under the null
+    hypothesis the two methods are exchangeable, so every class's contribution is as likely to have the
+    opposite sign; the p-value is the share of the ``2^K`` sign assignments whose total is at least as far
+    from zero as the observed one (all of them enumerated for ``K <= exact_up_to`` classes, else
+    ``n_perm`` random ones). Unlike a bootstrap over few classes it cannot call a difference real on too
+    little evidence: with ``K`` classes the smallest possible p-value is ``2 / 2^K`` (0.5 for two classes).
+
+    Args:
+        correct_a, correct_b: (N,) booleans, whether each method decided pair i correctly.
+        clusters: (N,) class of each pair (see :func:`drugsim.evaluation.engine.pair_classes`).
+        n_perm, seed: random sign assignments and their seed, when there are too many to enumerate.
+        exact_up_to: enumerate every assignment up to this many classes.
+
+    Returns:
+        ``{"p_value", "n_classes", "exact"}``.
+    """
+    a = np.asarray(correct_a, dtype=np.float64).reshape(-1)
+    b = np.asarray(correct_b, dtype=np.float64).reshape(-1)
+    if a.shape != b.shape or a.size == 0:
+        raise ConfigError(
+            "paired comparison needs the same non-empty pair list for both methods; "
+            f"got {a.size} and {b.size}"
+        )
+    inverse = cluster_ids(clusters, a.size)
+    totals = np.bincount(inverse, weights=a - b)
+    observed = abs(float(totals.sum()))
+    k = totals.size
+    exact = k <= exact_up_to
+    if exact:
+        signs = 1.0 - 2.0 * ((np.arange(2**k)[:, None] >> np.arange(k)) & 1)
+    else:
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        signs = rng.choice([-1.0, 1.0], size=(n_perm, k))
+    extreme = np.abs(signs @ totals) >= observed - 1e-9
+    p_value = float(np.mean(extreme)) if exact else float((1 + extreme.sum()) / (n_perm + 1))
+    return {"p_value": min(1.0, p_value), "n_classes": int(k), "exact": bool(exact)}
+
+
 def _row_means(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Weighted mean of ``values`` for each weight row (a cluster resample's number of pairs varies)."""
     return (weights @ values) / weights.sum(axis=1)
@@ -265,7 +314,7 @@ def mcnemar_test(correct_a, correct_b) -> Dict[str, float]:
     """Exact McNemar test: do two methods err on the same pairs at different rates?
 
     It assumes independent pairs, which pairs sharing images and classes are not, so it is reported as a
-    pair-level reference only; :func:`paired_bootstrap_difference` with ``clusters`` decides.
+    pair-level reference only; :func:`cluster_sign_test` decides.
 
     Only discordant pairs count: ``b01`` = A right, B wrong; ``b10`` = A wrong, B right. Under the null
     both are equally likely, so ``min(b01, b10)`` is Binomial(b01 + b10, 1/2); the two-sided p-value

@@ -7,9 +7,10 @@ of the paper asks:
   only as such) lies from thresholds fitted on validation drugs, and what that does to test accuracy
   (:func:`threshold_table`); the rule to recommend is chosen by *validation* accuracy;
 * every headline number with its 95 % class-level bootstrap interval (:func:`headline_table`);
-* which differences between methods are real: a paired cluster bootstrap of accuracy differences on the
-  same pairs (classes resampled with their pairs), Holm-adjusted over all comparisons; McNemar's test,
-  which assumes independent pairs, is listed beside as a pair-level reference (:func:`pairwise_table`);
+* which differences between methods are real: a sign-flip test over classes on the same pairs,
+  Holm-adjusted over all comparisons, with a paired cluster bootstrap interval of the accuracy difference;
+  McNemar's test, which assumes independent pairs, is listed beside as a pair-level reference
+  (:func:`pairwise_table`);
 * 1:N search precision@1 and MAP@R (:func:`retrieval_table`).
 
 Nothing is picked by test accuracy: the best rule and the best method are those with the highest
@@ -36,7 +37,7 @@ import numpy as np
 
 from drugsim.data.records import ImageRecord, Pair
 from drugsim.errors import ConfigError, DrugsimError
-from drugsim.evaluation.bootstrap import mcnemar_test, paired_bootstrap_difference
+from drugsim.evaluation.bootstrap import cluster_sign_test, mcnemar_test, paired_bootstrap_difference
 from drugsim.evaluation.evaluate import evaluate_scores, timed_scores
 from drugsim.evaluation.metrics import accuracy as accuracy_at
 from drugsim.evaluation.thresholds import THRESHOLD_RULES, predict
@@ -294,10 +295,11 @@ def pairwise_table(
     """Every pair of methods on the same test pairs, each at its own validation-fitted threshold.
 
     Columns: ``threshold_fitted_on`` (of both methods' thresholds), ``accuracy_difference`` (A - B), its
-    paired *class-level* bootstrap interval (``ci_low/high``) and p-value (``bootstrap_p``),
-    ``bootstrap_p_holm`` (adjusted over all rows) and ``real`` (adjusted p < ``alpha``). The pair-level
-    McNemar test (``mcnemar_p``, ``mcnemar_p_holm``, ``real_if_pairs_independent``) is kept beside it to
-    show how much treating correlated pairs as independent overstates the evidence.
+    paired *class-level* bootstrap interval (``ci_low/high``) and bootstrap p-value (``bootstrap_p``), the
+    sign-flip test over classes (``class_sign_p``, ``n_classes``), ``class_sign_p_holm`` (adjusted over
+    all rows) and ``real`` (adjusted p < ``alpha``). The pair-level McNemar test (``mcnemar_p``,
+    ``mcnemar_p_holm``, ``real_if_pairs_independent``) is kept beside it to show how much treating
+    correlated pairs as independent overstates the evidence.
     """
     import pandas as pd
 
@@ -309,6 +311,7 @@ def pairwise_table(
             correct_a, correct_b, n_boot=n_boot, seed=seed, clusters=scored[a].test_classes
         )
         test = mcnemar_test(correct_a, correct_b)
+        sign = cluster_sign_test(correct_a, correct_b, scored[a].test_classes, seed=seed)
         fitted_on = {results[a]["threshold_fitted_on"], results[b]["threshold_fitted_on"]}
         rows.append(
             {
@@ -319,6 +322,8 @@ def pairwise_table(
                 "ci_low": paired["ci_low"],
                 "ci_high": paired["ci_high"],
                 "bootstrap_p": paired["p_value"],
+                "class_sign_p": sign["p_value"],
+                "n_classes": sign["n_classes"],
                 "a_only_correct": test["a_only_correct"],
                 "b_only_correct": test["b_only_correct"],
                 "mcnemar_p": test["p_value"],
@@ -326,8 +331,8 @@ def pairwise_table(
         )
     table = pd.DataFrame(rows)
     if not table.empty:
-        table["bootstrap_p_holm"] = holm_adjust(table["bootstrap_p"].to_numpy())
-        table["real"] = table["bootstrap_p_holm"] < alpha
+        table["class_sign_p_holm"] = holm_adjust(table["class_sign_p"].to_numpy())
+        table["real"] = table["class_sign_p_holm"] < alpha
         table["mcnemar_p_holm"] = holm_adjust(table["mcnemar_p"].to_numpy())
         table["real_if_pairs_independent"] = table["mcnemar_p_holm"] < alpha
     return table

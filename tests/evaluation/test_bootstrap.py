@@ -8,6 +8,7 @@ from drugsim.errors import ConfigError
 from drugsim.evaluation.bootstrap import (
     bootstrap_intervals,
     bootstrap_metric_samples,
+    cluster_sign_test,
     mcnemar_test,
     paired_bootstrap_difference,
     resample_counts,
@@ -189,3 +190,27 @@ def test_cluster_errors():
         bootstrap_intervals([0.1, 0.9, 0.2, 0.8], [0, 1, 0, 1], 0.5, direction="higher", clusters=[1, 2, 3])
     with pytest.raises(ConfigError, match="at least 2 classes; all 2 pairs belong to 'x'"):
         paired_bootstrap_difference([1, 0], [1, 1], clusters=["x", "x"])
+
+
+def test_cluster_sign_test_by_hand():
+    # A right and B wrong on one pair in each of three classes: the observed total (+3) is matched only by
+    # all-plus and all-minus of the 2**3 sign assignments, so p = 2 / 8.
+    classes = np.array(["a", "a", "b", "b", "c", "c"])
+    correct_a = np.array([1, 1, 1, 1, 1, 1], bool)
+    correct_b = np.array([0, 1, 0, 1, 0, 1], bool)
+    test = cluster_sign_test(correct_a, correct_b, classes)
+    assert test == {"p_value": 0.25, "n_classes": 3, "exact": True}
+    # Two classes can never show a real difference; identical methods give p = 1.
+    assert cluster_sign_test(correct_a[:4], correct_b[:4], classes[:4])["p_value"] == 0.5
+    assert cluster_sign_test(correct_a, correct_a, classes)["p_value"] == 1.0
+    # Ten classes all one way: 2 / 2**10, exact; many classes fall back to seeded random flips.
+    many = np.repeat(np.arange(10), 2)
+    one_wrong_each = np.tile([False, True], 10)
+    assert cluster_sign_test(np.ones(20, bool), one_wrong_each, many)["p_value"] == pytest.approx(2 / 2**10)
+    wide = np.repeat(np.arange(30), 2)
+    b_wide = np.tile([False, True], 30)
+    first = cluster_sign_test(np.ones(60, bool), b_wide, wide, n_perm=500, seed=3)
+    assert not first["exact"] and first == cluster_sign_test(np.ones(60, bool), b_wide, wide, n_perm=500, seed=3)
+    assert first["p_value"] < 0.01
+    with pytest.raises(ConfigError, match="same non-empty pair list"):
+        cluster_sign_test([1, 0], [1], ["a", "b"])

@@ -43,7 +43,9 @@ def test_chapter_pipeline_on_generated_images(image_set, tmp_path):
     assert set(headline["n_classes"]) == {3}  # class3, class4, class5
     pairwise = threshold_study.pairwise_table(scored, results, n_boot=100)
     assert len(pairwise) == 1
-    assert {"bootstrap_p_holm", "real", "mcnemar_p_holm", "real_if_pairs_independent"} <= set(pairwise.columns)
+    assert {"class_sign_p_holm", "real", "mcnemar_p_holm", "real_if_pairs_independent"} <= set(pairwise.columns)
+    # Three test classes: the sign-flip test cannot go below 2 / 2**3, so nothing is called real.
+    assert (pairwise["class_sign_p"] >= 0.25).all() and not pairwise["real"].any()
     assert set(pairwise["threshold_fitted_on"]) == {"val"}
     records = [ImageRecord(p, label) for p, label in zip(paths, labels)]
     retrieval = threshold_study.retrieval_table(methods, records, max_queries=6, n_jobs=1)
