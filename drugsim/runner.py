@@ -527,10 +527,8 @@ def prepare_dataset(plan: RunPlan, *, progress: bool = True, log: Callable[[str]
             rc.write_stamp(stamp_path, wanted)
         info.update(preset=preset, seed=seed)
     elif kind == "grocery":
-        try:
-            from drugsim.data import resolve_data_root
-        except ImportError as exc:  # pragma: no cover - until the data layer lands
-            raise DatasetError(f"the Grocery Store loader is not available ({exc})") from exc
+        from drugsim.data import resolve_data_root
+
         plan.data_dir = Path(resolve_data_root("grocery")).resolve()
     else:
         assert plan.data_dir is not None

@@ -19,6 +19,11 @@ records with a ``method`` / ``name`` / ``model`` / ``face`` field naming the row
 
 Accuracies are fractions in [0, 1], as in :mod:`drugsim.paper`. A row no notebook reported shows as
 missing (NaN), never as a typed number.
+
+Thresholds: a record may say where its threshold was fitted (``threshold_fitted_on``). The "this run"
+column takes records fitted on validation pairs (or given); a record fitted on the test pairs (``"test"``:
+the paper's protocol) is never the headline, it appears in an extra row labelled "(paper's protocol)"
+beside it. Every row carries ``threshold_fitted_on`` (``"no threshold"`` for means, speeds and counts).
 """
 
 from __future__ import annotations
@@ -65,17 +70,32 @@ def load_results(results_dir: Path, *, order: Optional[List[str]] = None) -> Dic
     return out
 
 
+#: Quantities decided by a similarity threshold (the classifier's Table 6 accuracy is not).
+THRESHOLD_QUANTITIES = ("threshold", "accuracy", "test_accuracy", "train_accuracy")
+#: Label of the rows that show the paper's protocol (threshold fitted on the test pairs) beside ours.
+PAPER_PROTOCOL_SUFFIX = " (paper's protocol)"
+#: Tables whose numbers depend on a fitted threshold, so a paper's-protocol row may sit beside.
+_THRESHOLD_TABLES = ("table8", "table9", "table10")
+
 #: Fields that name a row when a table is saved as a list of records (``DataFrame.to_dict("records")``).
 _ROW_FIELDS = ("method", "name", "model", "row", "key", "face")
 #: Fields holding the single value of a Table 3 / Table 4 row saved as a record.
 _VALUE_FIELDS = ("value", "ours", "score")
 
 
-def _as_mapping(block: Any) -> Optional[Mapping[str, Any]]:
-    """A table as ``{row: {quantity: value}}``, from that form or from a list of records."""
+def _protocol_matches(entry: Any, protocol: str) -> bool:
+    """Whether a record belongs to ``protocol``: ``"paper"`` = fitted on test, ``"val"`` = anything else."""
+    fitted_on = entry.get("threshold_fitted_on") if isinstance(entry, Mapping) else None
+    return (fitted_on == "test") == (protocol == "paper")
+
+
+def _as_mapping(block: Any, protocol: str = "val") -> Optional[Mapping[str, Any]]:
+    """A table as ``{row: {quantity: value}}``, from that form or from a list of records, keeping only the
+    records of ``protocol`` (see :func:`_protocol_matches`)."""
     if isinstance(block, Mapping):
-        return block
+        return {row: entry for row, entry in block.items() if _protocol_matches(entry, protocol)}
     if isinstance(block, list) and block and all(isinstance(r, Mapping) for r in block):
+        block = [r for r in block if _protocol_matches(r, protocol)]
         for field in _ROW_FIELDS:
             if all(field in r for r in block):
                 out = {}
@@ -91,13 +111,17 @@ def _as_mapping(block: Any) -> Optional[Mapping[str, Any]]:
     return None
 
 
-def _lookup(payload: Mapping[str, Any], table: str, row: str, quantity: str) -> Optional[float]:
+def _lookup(
+    payload: Mapping[str, Any], table: str, row: str, quantity: str, protocol: str = "val"
+) -> tuple[float | None, str | None]:
+    """(value, where its threshold was fitted) of one number in one chapter's results, or (None, None)."""
     block = payload.get(table)
     if block is None and isinstance(payload.get("tables"), Mapping):
         block = payload["tables"].get(table)
-    block = _as_mapping(block)
-    if block is None:
-        return None
+    block = _as_mapping(block, protocol)
+    if not block:
+        return None, None
+    entry: Any = None
     if table == "table6" and row not in block:
         value = block.get(quantity)  # Table 6 is one row: allow it flat
     else:
@@ -107,8 +131,17 @@ def _lookup(payload: Mapping[str, Any], table: str, row: str, quantity: str) -> 
         else:
             value = entry if quantity == "value" else None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
+        return None, None
+    fitted_on = entry.get("threshold_fitted_on") if isinstance(entry, Mapping) else None
+    return float(value), fitted_on
+
+
+def _fitted_on_cell(table: str, quantity: str, fitted_on: str | None, found: bool) -> str:
+    if table == "table6" or quantity not in THRESHOLD_QUANTITIES:
+        return "no threshold"
+    if not found:
+        return ""
+    return fitted_on or "not recorded"
 
 
 def _rows_by(payload: Mapping[str, Any], key: str, field: str) -> List[Mapping[str, Any]]:
@@ -131,7 +164,8 @@ def _siamese_tables(payload: Mapping[str, Any]) -> Dict[str, Any]:
 def _combined_tables(payload: Mapping[str, Any]) -> Dict[str, Any]:
     """07_combined saves ``rows`` of ``{"pipeline": model, "accuracy_combined", "pairs_per_second_combined"}``."""
     return {"table10": {f"resnet18-classifier+{r['pipeline']}": {
-        "test_accuracy": r.get("accuracy_combined"), "pairs_per_second": r.get("pairs_per_second_combined")}
+        "test_accuracy": r.get("accuracy_combined"), "pairs_per_second": r.get("pairs_per_second_combined"),
+        "threshold_fitted_on": r.get("threshold_fitted_on_combined")}
         for r in _rows_by(payload, "rows", "pipeline")}}
 
 
@@ -165,35 +199,50 @@ def _with_adapters(name: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
 def comparison_table(results: Mapping[str, Mapping[str, Any]]):
     """A ``pandas.DataFrame`` with one row per number of Tables 3-10: paper, ours, and which notebook.
 
-    Columns: ``table``, ``row``, ``quantity``, ``paper``, ``ours``, ``notebook`` (the first notebook, in
-    run order, whose results report that number; for speeds, the speed chapter first).
+    Columns: ``table``, ``row``, ``quantity``, ``paper``, ``ours``, ``threshold_fitted_on``, ``notebook``
+    (the first notebook, in run order, whose results report that number; for speeds, the speed chapter
+    first). ``ours`` never comes from a threshold fitted on the test pairs; where a chapter also reported
+    the paper's protocol, a row with quantity ``"<quantity> (paper's protocol)"`` follows the row.
     """
     import pandas as pd
 
     results = {name: _with_adapters(name, payload) for name, payload in results.items()}
     rows = []
+
+    def find(table: str, row: str, quantity: str, protocol: str) -> tuple[float | None, str | None, str]:
+        preferred = _PREFERRED.get((table, quantity))
+        order = ([preferred] if preferred in results else []) + [n for n in results if n != preferred]
+        for name in order:
+            value, fitted_on = _lookup(results[name], table, row, quantity, protocol)
+            if value is not None:
+                return value, fitted_on, name
+        return None, None, ""
+
     for table, caption, entries in paper_tables():
+        label = caption.split(":")[0]
         for row, quantities in entries.items():
             for quantity, paper_value in quantities.items():
-                ours, source = None, ""
-                preferred = _PREFERRED.get((table, quantity))
-                order = ([preferred] if preferred in results else []) + [n for n in results if n != preferred]
-                for name in order:
-                    payload = results[name]
-                    ours = _lookup(payload, table, row, quantity)
-                    if ours is not None:
-                        source = name
-                        break
-                rows.append({"table": caption.split(":")[0], "row": row, "quantity": quantity,
-                             "paper": float(paper_value), "ours": ours, "notebook": source})
-    frame = pd.DataFrame(rows, columns=["table", "row", "quantity", "paper", "ours", "notebook"])
+                ours, fitted_on, source = find(table, row, quantity, "val")
+                rows.append({"table": label, "row": row, "quantity": quantity, "paper": float(paper_value),
+                             "ours": ours, "threshold_fitted_on": _fitted_on_cell(table, quantity, fitted_on,
+                                                                                  ours is not None),
+                             "notebook": source})
+                if table in _THRESHOLD_TABLES and quantity in THRESHOLD_QUANTITIES:
+                    theirs, _, paper_source = find(table, row, quantity, "paper")
+                    if theirs is not None:
+                        rows.append({"table": label, "row": row, "quantity": quantity + PAPER_PROTOCOL_SUFFIX,
+                                     "paper": float(paper_value), "ours": theirs, "threshold_fitted_on": "test",
+                                     "notebook": paper_source})
+    frame = pd.DataFrame(rows, columns=["table", "row", "quantity", "paper", "ours", "threshold_fitted_on",
+                                        "notebook"])
     frame["ours"] = frame["ours"].astype(float)
     return frame
 
 
 def coverage(frame) -> Dict[str, int]:
-    """How many of the paper's numbers this run reproduced."""
-    return {"n_paper_numbers": int(len(frame)), "n_reproduced": int(frame["ours"].notna().sum())}
+    """How many of the paper's numbers this run reproduced (the paper's-protocol rows are not counted)."""
+    ours = frame[~frame["quantity"].str.endswith(PAPER_PROTOCOL_SUFFIX)]
+    return {"n_paper_numbers": int(len(ours)), "n_reproduced": int(ours["ours"].notna().sum())}
 
 
 def machine_info() -> Dict[str, Any]:
@@ -293,6 +342,7 @@ def styled_tables(frame) -> list:
     styled = []
     for table, rows in shown.groupby("table", sort=False):
         body = rows.drop(columns="table").rename(columns={"row": "method / face", "ours": "this run",
+                                                          "threshold_fitted_on": "threshold fitted on",
                                                           "notebook": "from chapter"})
         styler = body.style.hide(axis="index").set_caption(captions.get(table, table))
         styler = styler.set_table_attributes('class="table"')  # the book theme's table style
@@ -308,7 +358,7 @@ def plot_accuracy(frame, *, ax=None):
 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3.5))
-    rows = frame[frame["quantity"].str.contains("accuracy")]
+    rows = frame[frame["quantity"].str.contains("accuracy") & ~frame["quantity"].str.endswith(PAPER_PROTOCOL_SUFFIX)]
     labels = [f"{t.split()[1]}: {r} ({q.replace('_accuracy', '')})" for t, r, q in
               zip(rows["table"], rows["row"], rows["quantity"])]
     x = np.arange(len(rows))
@@ -324,3 +374,90 @@ def plot_accuracy(frame, *, ax=None):
     ax.set_ylim(0, 100)
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     return ax
+
+
+# ------------------------------------------------------------------------------------- the README table
+
+#: The README holds one generated block between these lines; nothing else in it is written by a command.
+README_START = "<!-- results:start -->"
+README_END = "<!-- results:end -->"
+
+
+def evaluation_results(results_dir: Path) -> dict[str, dict[str, Any]]:
+    """The ``drugsim evaluate --json`` results in ``results_dir``, by file stem (other JSON files skipped).
+
+    Raises:
+        ConfigError: the folder is missing or holds no evaluation result.
+    """
+    from drugsim.errors import ConfigError
+
+    if not Path(results_dir).is_dir():
+        raise ConfigError(f"--results {results_dir}: no such folder (expected `drugsim evaluate --json` files)")
+    found = {name: payload for name, payload in load_results(Path(results_dir)).items()
+             if isinstance(payload, Mapping) and {"accuracy", "threshold", "method", "ci95"} <= set(payload)}
+    if not found:
+        raise ConfigError(f"--results {results_dir}: no `drugsim evaluate --json` result in it "
+                          "(expected JSON files with method, threshold, accuracy and ci95)")
+    return found
+
+
+def _percent(value: float | None) -> str:
+    import math
+
+    return "n/a" if value is None or math.isnan(value) else f"{100 * value:.2f} %"
+
+
+def readme_results_table(results: Mapping[str, Mapping[str, Any]], *, source: str) -> str:
+    """A markdown table of evaluation results beside the paper's Table 9 row for the same network.
+
+    Every row says where its threshold was fitted and what its interval resamples (``ci_unit``: results
+    written before class-level intervals existed resampled pairs). ``source`` names the folder in the
+    block's first line, so a reader knows the command that wrote it.
+    """
+    from drugsim.evaluation.evaluate import fitted_on_label
+
+    lines = [
+        (f"Generated by `drugsim report readme --results {source}` from the committed results of a recorded run "
+         "(see its README.md); do not edit by hand."),
+        "",
+        ("| data | method | backbone (weights) | test pairs | threshold (rule, fitted on) | test accuracy [95 % CI] "
+         "| CI resamples | ROC-AUC | paper (Table 9) |"),
+        "|---|---|---|---:|---|---|---|---:|---:|",
+    ]
+    for name in sorted(results):
+        result = results[name]
+        config = result.get("method_config") or {}
+        backbone = config.get("backbone", "")
+        weights = f" ({config['weights']})" if config.get("weights") else ""
+        published = paper.TABLE9.get(f"{backbone}-{config.get('variant', '')}", {}).get("test_accuracy")
+        low, high = (result.get("ci95") or {}).get("accuracy") or (None, None)
+        unit = result.get("ci_unit") or (result.get("bootstrap") or {}).get("unit", "pair")
+        unit = {"pairs": "pairs", "pair": "pairs", "class": "classes"}.get(unit, unit)
+        roc_auc = result.get("roc_auc")
+        lines.append(
+            f"| {Path(str(result.get('dataset', ''))).name} | {result['method']} | {backbone}{weights} "
+            f"| {result.get('n_pairs', '')} | {result.get('threshold_rule', '')}, "
+            f"{fitted_on_label(result.get('threshold_fitted_on'))} "
+            f"| {_percent(result['accuracy'])} [{_percent(low)}, {_percent(high)}] | {unit} "
+            f"| {'n/a' if roc_auc is None else f'{roc_auc:.3f}'} | {_percent(published)} |"
+        )
+    if any(line.split("|")[7].strip() == "pairs" for line in lines[4:]):
+        lines += ["", ("Rows whose interval resamples pairs were written before class-level intervals existed; pairs "
+                       "share images and classes, so those intervals are too narrow (a rerun gives `ci_unit: class`).")]
+    return "\n".join(lines) + "\n"
+
+
+def replace_readme_block(readme: str, table: str) -> str:
+    """``readme`` with the text between :data:`README_START` and :data:`README_END` replaced by ``table``.
+
+    Raises:
+        ConfigError: the markers are missing, repeated or out of order.
+    """
+    from drugsim.errors import ConfigError
+
+    if readme.count(README_START) != 1 or readme.count(README_END) != 1 or (
+            readme.index(README_START) > readme.index(README_END)):
+        raise ConfigError(f"the README needs exactly one '{README_START}' line followed by one '{README_END}' line")
+    head, rest = readme.split(README_START)
+    _, tail = rest.split(README_END)
+    return f"{head}{README_START}\n{table}{README_END}{tail}"

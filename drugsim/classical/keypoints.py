@@ -311,26 +311,25 @@ class KeypointMethod(SimilarityMethod):
 
 
 def _midpoint_accuracy(scores: np.ndarray, labels: np.ndarray) -> Dict[str, float]:
-    positive, negative = scores[labels == 1], scores[labels == 0]
-    positive_mean = float(positive.mean()) if len(positive) else float("nan")
-    negative_mean = float(negative.mean()) if len(negative) else float("nan")
-    threshold = (positive_mean + negative_mean) / 2.0
-    accuracy = float(np.mean((scores >= threshold) == (labels == 1))) if len(scores) else float("nan")
-    pooled = np.sqrt((positive.var() + negative.var()) / 2.0) if len(positive) and len(negative) else 0.0
-    separation = (positive_mean - negative_mean) / pooled if pooled > 0 else float("nan")
-    try:
-        from sklearn.metrics import roc_auc_score
+    """Means, midpoint threshold, accuracy and ROC-AUC of match counts (higher = more similar) by the
+    evaluation's own functions, plus the separation of the means in pooled standard deviations."""
+    from drugsim.evaluation.metrics import compute_metrics
+    from drugsim.evaluation.thresholds import fit_threshold
 
-        auc = float(roc_auc_score(labels, scores)) if 0 < labels.sum() < len(labels) else float("nan")
-    except ImportError:  # pragma: no cover - scikit-learn is a dependency
-        auc = float("nan")
+    threshold = fit_threshold(scores, labels, rule="midpoint", direction="higher")
+    metrics = compute_metrics(scores, labels, threshold, direction="higher")
+    positive, negative = scores[labels == 1], scores[labels == 0]
+    pooled = np.sqrt((positive.var() + negative.var()) / 2.0)
+    separation = (metrics["positive_mean"] - metrics["negative_mean"]) / pooled if pooled > 0 else float("nan")
     return {
-        "positive_mean": positive_mean,
-        "negative_mean": negative_mean,
-        "threshold": threshold,
-        "accuracy": accuracy,
-        "roc_auc": auc,
+        "positive_mean": metrics["positive_mean"],
+        "negative_mean": metrics["negative_mean"],
+        "threshold": float(threshold),
+        "accuracy": metrics["accuracy"],
+        "roc_auc": metrics["roc_auc"],
         "separation": float(separation),
+        # The filters are ranked on validation pairs: the midpoint is fitted on those same pairs.
+        "threshold_fitted_on": "val",
     }
 
 

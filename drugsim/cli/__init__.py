@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "drugsim.cli.train",  # train siamese|classifier
     "drugsim.cli.bench",  # bench
     "drugsim.cli.reproduce",  # reproduce
+    "drugsim.cli.report",  # report readme
 )
 
 EPILOG = """examples:

@@ -33,16 +33,18 @@ COMPARE_EPILOG = """examples:
   drugsim compare a.jpg b.jpg --method orb --threshold-from results/orb_youden.json
   drugsim compare a.jpg b.jpg --method siamese-improved --model models/resnet18-improved.pt
 
-Default thresholds: the checkpoint's own for Siamese networks ({siamese:g}, paper section 4.2); SIFT {sift:g}
-and ORB {orb:g} (paper Table 8); cosine {siamese:g} (paper section 2.2); aHash/pHash/dHash/wHash 54 of 64
-equal bits (a
-conventional near-duplicate cut, not from the paper). Other methods need --threshold or --threshold-from
-(fit one with `drugsim evaluate`). `drugsim methods` lists every method and its direction.
+Default thresholds: the checkpoint's own for Siamese networks ({siamese:g}, paper section 4.2); cosine
+{siamese:g} (paper section 2.2); aHash/pHash/dHash/wHash 54 of 64 equal bits (a conventional near-duplicate
+cut, not from the paper). Other methods need --threshold or --threshold-from a result of `drugsim
+evaluate --json` (fitted on validation pairs). --paper-protocol uses the paper's Table 8 thresholds for
+SIFT ({sift:g}) and ORB ({orb:g}), which the paper fitted on its own test pairs (labelled so).
+`drugsim methods` lists every method and its direction.
 """
 
 EVALUATE_EPILOG = """examples:
   drugsim evaluate --data data/synthetic-quick --method orb --json orb.json
   drugsim evaluate --data data/synthetic-quick --method orb --threshold-rule youden --json orb_youden.json
+  drugsim evaluate --data data/synthetic-quick --method orb --paper-protocol --json orb_paper.json
   drugsim evaluate --data grocery --method ahash --n-pairs 1000 --per-pair
   drugsim evaluate --data my_photos --method orb --split all --threshold-from orb_youden.json
   drugsim evaluate --data data/synthetic-quick --method siamese-improved --model m.pt \\
@@ -50,11 +52,12 @@ EVALUATE_EPILOG = """examples:
   drugsim evaluate --data data/synthetic-quick --method sift --pairs test_pairs.txt --cache-dir cache
 
 Pairs: Algorithm 2 on the test drugs of a class-disjoint split (seeded), unless --pairs gives a file.
-Threshold: midpoint (the paper's rule) is fitted on the evaluated pairs themselves, as the paper did
-(threshold_fitted_on = "test"); every other rule is fitted on Algorithm 2 pairs of the validation drugs
-and applied unchanged to the test pairs ("val"); --threshold-from reuses an earlier result's threshold
-("file:PATH"). The JSON has every metric with a 95 % bootstrap interval over pairs (ci95) and the
-threshold every rule fits (thresholds).
+Threshold: every rule, the midpoint included, is fitted on pairs of the validation drugs and applied
+unchanged to the test pairs (threshold_fitted_on = "val"); --threshold-from reuses an earlier result's
+threshold ("file:PATH"). --paper-protocol fits the midpoint on the evaluated pairs themselves, as the
+paper did (threshold_fitted_on = "test", labelled the paper's protocol). The JSON has every metric with a
+95 % bootstrap interval (ci95) that resamples classes with their pairs (ci_unit = "class"; --ci-unit pair
+for the narrower pair-level interval) and the threshold every rule fits (thresholds).
 """
 
 SEARCH_EPILOG = """examples:
@@ -108,8 +111,12 @@ def _load_json(path: Path, what: str) -> Dict[str, Any]:
     return data
 
 
-def threshold_from_file(path: Path, method_name: str) -> Tuple[float, str]:
-    """(threshold, rule) saved by an earlier ``drugsim evaluate --json``; the method must match."""
+def threshold_from_file(path: Path, method_name: str) -> Tuple[float, str, str]:
+    """(threshold, rule, source label) saved by an earlier ``drugsim evaluate --json``; the method must match.
+
+    The label is ``file:PATH``, plus a warning in words when that threshold was fitted on its own test pairs
+    (the paper's protocol), so a reused test-fitted threshold never passes for a validation-fitted one.
+    """
     data = _load_json(path, "--threshold-from")
     threshold = data.get("threshold")
     if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not math.isfinite(threshold):
@@ -121,7 +128,10 @@ def threshold_from_file(path: Path, method_name: str) -> Tuple[float, str]:
         raise ConfigError(
             f"--threshold-from {path}: the threshold was fitted for {saved_method!r}, not {method_name!r}"
         )
-    return float(threshold), str(data.get("threshold_rule", "given"))
+    label = f"file:{path}"
+    if data.get("threshold_fitted_on") == "test":
+        label += " (paper's protocol: fitted on that run's test pairs)"
+    return float(threshold), str(data.get("threshold_rule", "given")), label
 
 
 def _write_json(path: Path, payload: Dict[str, Any]) -> None:
@@ -169,10 +179,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.threshold is not None:
         threshold, source = float(args.threshold), "--threshold"
     elif args.threshold_from is not None:
-        threshold, rule = threshold_from_file(args.threshold_from, method.name)
-        source = f"file:{args.threshold_from} ({rule})"
+        threshold, rule, label = threshold_from_file(args.threshold_from, method.name)
+        source = f"{label} ({rule})"
     else:
-        threshold, source = default_threshold(method)
+        threshold, source = default_threshold(method, paper_protocol=args.paper_protocol)
     similar = method.is_similar(score, threshold) if threshold is not None else None
     payload = {
         "image_a": str(args.image_a),
@@ -192,7 +202,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(f"{method.name}: score {_fmt(score)} ({better} = more similar)")
     if threshold is None:
         print(
-            f"threshold: none ({source}); pass --threshold T or --threshold-from RESULT.json for a decision"
+            f"threshold: none ({source}); pass --threshold T or --threshold-from RESULT.json (a "
+            "validation-fitted `drugsim evaluate --json` result) for a decision"
         )
     else:
         relation = ">=" if method.direction == "higher" else "<="
@@ -238,6 +249,8 @@ def _apply_filter(model: Path, test_pairs, val_pairs, progress: bool):
 
 
 def _print_summary(result: Dict[str, Any]) -> None:
+    from drugsim.evaluation.evaluate import fitted_on_label
+
     timing = result["timing"]
     print(
         f"{result['method']} on {result['n_pairs']} pairs ({result['n_positive']} positive, "
@@ -249,8 +262,11 @@ def _print_summary(result: Dict[str, Any]) -> None:
     )
     print(
         f"  threshold {_fmt(result['threshold'])} ({result['threshold_rule']}, fitted on "
-        f"{result['threshold_fitted_on']})"
+        f"{fitted_on_label(result['threshold_fitted_on'])})"
     )
+    unit = "classes" if result["ci_unit"] == "class" else "pairs"
+    n_classes = f" ({result['n_classes']} classes)" if result["n_classes"] else ""
+    print(f"  95% intervals resample {unit}{n_classes}")
     ci = result["ci95"]
     for key, label in (
         ("accuracy", "accuracy"),
@@ -262,8 +278,9 @@ def _print_summary(result: Dict[str, Any]) -> None:
     ):
         low, high = ci.get(key, (None, None))
         print(f"  {label:<18} {_fmt(result[key])}  95% CI [{_fmt(low)}, {_fmt(high)}]")
-    rules = ", ".join(f"{rule} {_fmt(value)}" for rule, value in result["thresholds"].items())
-    print(f"  thresholds fitted on {result['thresholds_fitted_on']}: {rules}")
+    if result["thresholds_fitted_on"] is not None:
+        rules = ", ".join(f"{rule} {_fmt(value)}" for rule, value in result["thresholds"].items())
+        print(f"  thresholds fitted on {fitted_on_label(result['thresholds_fitted_on'])}: {rules}")
     if "share_skipped" in result:
         print(
             f"  feature-face filter skipped {result['n_pairs_skipped']} of {result['n_pairs_before_filter']} "
@@ -284,16 +301,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if args.threshold_from is not None and args.threshold is not None:
         raise ConfigError("give --threshold or --threshold-from, not both")
+    if args.paper_protocol and (args.threshold is not None or args.threshold_from is not None):
+        raise ConfigError(
+            "--paper-protocol fits the midpoint on the evaluated pairs; do not combine it with --threshold "
+            "or --threshold-from"
+        )
+    if args.paper_protocol and args.threshold_rule != "midpoint":
+        raise ConfigError(
+            f"--paper-protocol is the paper's midpoint rule; got --threshold-rule {args.threshold_rule} "
+            "(other rules are fitted on validation pairs: drop --paper-protocol)"
+        )
     method = _build_method(args.method, args.model)
     threshold = args.threshold
     threshold_source = "--threshold" if threshold is not None else None
     rule = args.threshold_rule
     if args.threshold_from is not None:
-        threshold, rule = threshold_from_file(args.threshold_from, method.name)
+        threshold, rule, threshold_source = threshold_from_file(args.threshold_from, method.name)
         if rule not in RULES:
             rule = args.threshold_rule
-        threshold_source = f"file:{args.threshold_from}"
-    needs_val = args.threshold_from is None and args.threshold is None and args.threshold_rule != "midpoint"
+    needs_val = args.threshold_from is None and args.threshold is None and not args.paper_protocol
     pairs = evaluation_pairs(args.data, split=args.split, settings=ProtocolSettings(seed=args.seed),
                              pair_file=args.pairs, n_pairs=args.n_pairs, with_val=needs_val,
                              val_reason=f"the {args.threshold_rule!r} threshold")
@@ -310,6 +336,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         threshold_rule=rule,
         threshold=threshold,
         threshold_source=threshold_source,
+        protocol="paper" if args.paper_protocol else "val",
+        ci_unit=args.ci_unit,
         target_far=args.target_far,
         per_pair=args.per_pair,
         cache_dir=args.cache_dir,
@@ -514,6 +542,11 @@ def register(subparsers) -> None:
         help="use the threshold of an earlier `drugsim evaluate --json` result",
     )
     compare.add_argument("--model", type=Path, metavar="CKPT", help="checkpoint of a siamese-* method")
+    compare.add_argument(
+        "--paper-protocol",
+        action="store_true",
+        help="default to the paper's Table 8 threshold (SIFT, ORB), fitted on the paper's test pairs",
+    )
     compare.add_argument("--json", action="store_true", help="print JSON instead of text")
     compare.set_defaults(func=cmd_compare)
 
@@ -548,7 +581,18 @@ def register(subparsers) -> None:
         "--threshold-rule",
         default="midpoint",
         choices=RULES,
-        help="how to choose the threshold (default: midpoint, the paper's rule)",
+        help="how to choose the threshold on validation pairs (default: midpoint, the paper's rule)",
+    )
+    evaluate.add_argument(
+        "--paper-protocol",
+        action="store_true",
+        help="the paper's protocol: fit the midpoint on the evaluated (test) pairs themselves (labelled)",
+    )
+    evaluate.add_argument(
+        "--ci-unit",
+        default="class",
+        choices=("class", "pair"),
+        help="what the bootstrap resamples: classes with their pairs (default) or single pairs",
     )
     evaluate.add_argument(
         "--threshold-from",

@@ -455,7 +455,7 @@ def evaluation_pairs(
     if with_val and split in ("all", "val") and pair_file is None:
         raise ConfigError(
             f"--split {split} leaves no separate validation drugs to fit {val_reason} on; "
-            "evaluate --split test, or pass --threshold-from EARLIER.json, or use --threshold-rule midpoint"
+            "evaluate --split test, or pass --threshold-from EARLIER.json, or use --paper-protocol"
         )
     root = resolve_data_root(str(data_dir)).resolve() if data_dir is not None else None
     data: Optional[ProtocolData] = None

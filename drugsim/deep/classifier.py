@@ -35,7 +35,7 @@ from drugsim.deep.training import (
     load_checkpoint,
     load_weights,
     recalibrate_batchnorm,
-    roc_auc,
+    validation_metrics,
 )
 from drugsim.errors import DatasetError
 from drugsim.io import read_image
@@ -151,8 +151,7 @@ def train_classifier(
     def validate(net) -> Tuple[float, float]:
         images = torch.stack([cache.get(p) for p in val_paths])
         probabilities = _predict_tensor(net.eval(), images, 128)
-        accuracy = float(np.mean((probabilities >= 0.5) == np.asarray(val_labels, dtype=bool)))
-        return accuracy, roc_auc(probabilities, val_labels)
+        return validation_metrics(probabilities, val_labels, 0.5, direction="higher")
 
     def final_scores(net) -> Dict[str, Any]:
         return {

@@ -74,20 +74,30 @@ def run_combined(
         pairs: the test pairs.
         classifier: a :class:`~drugsim.deep.classifier.FeatureFacePredictor` (its time counts in pairs/s),
             or a ready ``{path: feature_rich}`` mapping (e.g. the ground-truth flags: an oracle filter).
-        val_pairs: validation pairs to fit the threshold on (filtered the same way, not timed).
+        val_pairs: validation pairs to fit the threshold on (filtered the same way, not timed). When the
+            filter leaves them a single label, the threshold is fitted on all of them, unfiltered, and
+            ``val_filtered`` says so; it is never fitted on the test pairs. Required unless ``threshold``.
         threshold: a fixed threshold on the method's scale instead of fitting one.
         threshold_rule: rule of :func:`drugsim.evaluation.evaluate.evaluate_scores`.
 
     Returns:
         ``{"method", "n_pairs", "n_compared", "skipped_share", "accuracy", "pairs_per_second",
-        "classifier_seconds", "compare_seconds", "evaluation": <evaluate_method result>}``;
-        ``pairs_per_second`` counts every pair handled (skipped ones included) over the total time of
-        classifying and comparing, like the paper's Table 10.
+        "threshold_fitted_on", "val_filtered", "classifier_seconds", "compare_seconds",
+        "evaluation": <evaluate_method result>}``; ``pairs_per_second`` counts every pair handled (skipped
+        ones included) over the total time of classifying and comparing, like the paper's Table 10.
+
+    Raises:
+        ConfigError: no pairs, or neither validation pairs nor a threshold.
     """
     from drugsim.evaluation.evaluate import evaluate_method
 
     if not pairs:
         raise ConfigError("no pairs to run the combined pipeline on")
+    if not val_pairs and threshold is None:
+        raise ConfigError(
+            "the combined pipeline needs validation pairs to fit its threshold on (or a fixed threshold); "
+            "it never fits one on the test pairs"
+        )
     paths = list(dict.fromkeys([Path(p.path_a) for p in pairs] + [Path(p.path_b) for p in pairs]))
     started = time.perf_counter()
     if hasattr(classifier, "predict_paths"):
@@ -98,25 +108,30 @@ def run_combined(
         filter_name = "given-flags"
     classifier_seconds = time.perf_counter() - started
     kept, compared = filter_pairs(pairs, flags)
-    kept_val = None
+    kept_val, val_filtered = None, False
     if val_pairs:
         val_paths = list(dict.fromkeys([Path(p.path_a) for p in val_pairs] + [Path(p.path_b) for p in val_pairs]))
         val_flags = classifier.predict_paths(val_paths) if hasattr(classifier, "predict_paths") else flags
         kept_val, _ = filter_pairs(val_pairs, val_flags)
-        if len({p.label for p in kept_val}) < 2:
-            kept_val = None  # a threshold cannot be fitted on one class; fall back to the test pairs
+        val_filtered = len({p.label for p in kept_val}) >= 2
+        if not val_filtered:
+            kept_val = list(val_pairs)  # one label left: fit on every validation pair (recorded), not on test
     result: Dict[str, Any] = {
         "method": method.name, "filter": filter_name, "n_pairs": len(pairs), "n_compared": int(compared.sum()),
         "skipped_share": float(1.0 - compared.mean()), "classifier_seconds": classifier_seconds,
+        "threshold_fitted_on": "given" if threshold is not None else "val", "val_filtered": val_filtered,
     }
     if not kept or len({p.label for p in kept}) < 2:
         result.update(accuracy=float("nan"), pairs_per_second=len(pairs) / max(classifier_seconds, 1e-9),
                       compare_seconds=0.0, evaluation=None)
         return result
-    evaluation, _ = evaluate_method(method, kept, val_pairs=kept_val, threshold=threshold,
+    # A filter may leave the pairs of a single class: then intervals can only resample pairs (recorded).
+    ci_unit = "class" if len({Path(p.path_a).parent for p in kept}) >= 2 else "pair"
+    evaluation, _ = evaluate_method(method, kept, val_pairs=kept_val, threshold=threshold, ci_unit=ci_unit,
                                     threshold_rule=threshold_rule, progress=progress, n_boot=n_boot, seed=seed)
     compare_seconds = float(evaluation["timing"]["total_seconds"])
     result.update(accuracy=evaluation["accuracy"], compare_seconds=compare_seconds,
+                  threshold_fitted_on=evaluation["threshold_fitted_on"],
                   pairs_per_second=len(pairs) / max(classifier_seconds + compare_seconds, 1e-9),
                   evaluation=evaluation)
     return result

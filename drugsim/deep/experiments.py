@@ -150,8 +150,8 @@ def evaluate_siamese(trained: Mapping[str, Any], test_pairs: Sequence[Pair], val
     The headline threshold is fitted on the validation drugs (``threshold_rule``); the accuracy at the
     paper's fixed 0.8 is reported beside it.
     """
-    from drugsim.deep.training import pair_accuracy
     from drugsim.evaluation.evaluate import evaluate_method
+    from drugsim.evaluation.metrics import accuracy
     from drugsim.methods import create_method
 
     _, variant = split_model_name(trained["name"])
@@ -166,10 +166,13 @@ def evaluate_siamese(trained: Mapping[str, Any], test_pairs: Sequence[Pair], val
         "train_accuracy": train["accuracy"],
         "test_accuracy": test["accuracy"],
         "test_accuracy_ci95": test["ci95"].get("accuracy"),
-        "test_accuracy_at_paper_threshold": pair_accuracy(test_scores, labels, variant, method.threshold),
-        "train_accuracy_at_paper_threshold": pair_accuracy(train_scores, [p.label for p in train_pairs], variant,
-                                                           method.threshold),
+        "test_accuracy_at_paper_threshold": accuracy(test_scores, labels, method.threshold,
+                                                     direction=method.direction),
+        "train_accuracy_at_paper_threshold": accuracy(train_scores, [p.label for p in train_pairs], method.threshold,
+                                                      direction=method.direction),
         "threshold": test["threshold"],
+        "threshold_fitted_on": test["threshold_fitted_on"],
+        "ci_unit": test["ci_unit"],
         "roc_auc": test["roc_auc"],
         "pairs_per_second": test["pairs_per_second"],
         "positive_mean": test["positive_mean"],
@@ -191,6 +194,7 @@ def table9_frame(rows: Sequence[Mapping[str, Any]]):
         "model": row["model"],
         "train acc": row["train_accuracy"],
         "test acc": row["test_accuracy"],
+        "threshold fitted on": row["threshold_fitted_on"],
         "test acc @0.8": row["test_accuracy_at_paper_threshold"],
         "ROC AUC": row["roc_auc"],
         "pairs/s": row["pairs_per_second"],
@@ -257,7 +261,7 @@ def seed_study(names: Sequence[str], profile: str, pairs: Mapping[str, Sequence[
                                         progress=False, n_boot=n_boot, seed=run_seed)
             rows.append({"model": name, "seed": int(run_seed), "test_accuracy": result["accuracy"],
                          "roc_auc": result["roc_auc"], "threshold": result["threshold"],
-                         "train_seconds": trained["train_seconds"], "reused": trained["reused"]})
+                         "threshold_fitted_on": result["threshold_fitted_on"], "train_seconds": trained["train_seconds"], "reused": trained["reused"]})
     return rows
 
 
@@ -271,13 +275,18 @@ def seed_summary(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ("t
                     for metric in metrics} for model in models}
 
 
-def seed_frame(summary: Mapping[str, Mapping[str, Mapping[str, Any]]]):
-    """One row per model: seeds, then mean, sd, min and max of test accuracy and ROC AUC."""
+def seed_frame(summary: Mapping[str, Mapping[str, Mapping[str, Any]]],
+               rows: Sequence[Mapping[str, Any]] | None = None):
+    """One row per model: seeds, where the thresholds were fitted (from :func:`seed_study`'s ``rows``,
+    when given), then mean, sd, min and max of test accuracy and ROC AUC."""
     import pandas as pd
 
     records = []
     for model, metrics in summary.items():
         record: Dict[str, Any] = {"model": model, "seeds": next(iter(metrics.values()))["n"]}
+        if rows is not None:
+            record["threshold fitted on"] = "/".join(sorted({str(r["threshold_fitted_on"]) for r in rows
+                                                              if r["model"] == model}))
         for metric, label in (("test_accuracy", "test acc"), ("roc_auc", "ROC AUC")):
             stats = metrics[metric]
             record.update({f"{label} mean": stats["mean"], f"{label} sd": stats["std"],
@@ -377,7 +386,8 @@ def evaluate_methods_table(methods: Mapping[str, Any], test_pairs: Sequence[Pair
                                     progress=False, n_boot=n_boot, seed=seed, cache_dir=cache_dir, n_jobs=n_jobs)
         rows.append({"label": label, "method": method.name, "direction": method.direction,
                      "positive_mean": result["positive_mean"], "negative_mean": result["negative_mean"],
-                     "threshold": result["threshold"], "accuracy": result["accuracy"],
+                     "threshold": result["threshold"], "threshold_fitted_on": result["threshold_fitted_on"],
+                     "accuracy": result["accuracy"], "ci_unit": result["ci_unit"],
                      "accuracy_ci95": result["ci95"].get("accuracy"), "roc_auc": result["roc_auc"],
                      "pairs_per_second": result["pairs_per_second"], "n_pairs": result["n_pairs"],
                      "config": method.config()})
@@ -408,7 +418,8 @@ def companion_methods(names: Sequence[str], *, device: Optional[str] = None, com
 def companion_frame(rows: Sequence[Mapping[str, Any]]):
     import pandas as pd
 
-    keys = ("positive_mean", "negative_mean", "threshold", "accuracy", "roc_auc", "pairs_per_second")
+    keys = ("positive_mean", "negative_mean", "threshold", "threshold_fitted_on", "accuracy", "roc_auc",
+            "pairs_per_second")
     return pd.DataFrame([{"method": row["label"], **{k: row[k] for k in keys}} for row in rows]).set_index("method")
 
 
@@ -427,7 +438,10 @@ def combined_rows(classifier_checkpoint: str | Path, methods: Mapping[str, Any],
                                    progress=False, n_boot=200, seed=seed)
         combined = run_combined(method, test_pairs, classifier=predictor, val_pairs=val_pairs,
                                 threshold_rule=threshold_rule, seed=seed)
-        rows.append({"pipeline": label, "method": method.name, "accuracy_alone": alone["accuracy"],
+        rows.append({"pipeline": label, "method": method.name,
+                     "threshold_fitted_on_alone": alone["threshold_fitted_on"],
+                     "threshold_fitted_on_combined": combined["threshold_fitted_on"],
+                     "val_filtered": combined["val_filtered"], "accuracy_alone": alone["accuracy"],
                      "pairs_per_second_alone": alone["pairs_per_second"], "accuracy_combined": combined["accuracy"],
                      "pairs_per_second_combined": combined["pairs_per_second"],
                      "skipped_share": combined["skipped_share"], "n_pairs": combined["n_pairs"],
@@ -445,6 +459,8 @@ def table10_frame(rows: Sequence[Mapping[str, Any]]):
 
     return pd.DataFrame([{
         "pipeline": f"classifier + {row['pipeline']}",
+        "threshold fitted on": "/".join(sorted({row["threshold_fitted_on_alone"],
+                                                row["threshold_fitted_on_combined"]})),
         "accuracy alone": row["accuracy_alone"], "accuracy combined": row["accuracy_combined"],
         "skipped": row["skipped_share"], "pairs/s alone": row["pairs_per_second_alone"],
         "pairs/s combined": row["pairs_per_second_combined"],

@@ -24,7 +24,7 @@ import torch
 
 from drugsim.deep.config import SiameseConfig
 from drugsim.deep.datasets import images_to_tensor
-from drugsim.deep.training import load_siamese, resolve_device
+from drugsim.deep.training import load_siamese, resolve_device, variant_direction
 from drugsim.errors import ConfigError
 from drugsim.methods import SimilarityMethod
 
@@ -68,7 +68,7 @@ class SiameseMethod(SimilarityMethod):
             )
         self.variant = variant
         self.name = f"siamese-{variant}"
-        self.direction = "higher" if variant == "improved" else "lower"
+        self.direction = variant_direction(variant)
         self.paper_section = "beyond" if variant == "triplet" else "2.6"
         self.model_path = Path(model)
         self.batch_size = int(batch_size)

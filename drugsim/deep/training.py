@@ -487,34 +487,27 @@ def pair_scores(model: SiameseNetwork, cache: ImageCache, pairs: Sequence[Pair],
     return model.similarity(raw).double().cpu().numpy()
 
 
-def roc_auc(scores: np.ndarray, labels: Sequence[int]) -> float:
-    """Area under the ROC curve of scores oriented higher = more similar (Mann-Whitney, ties count half)."""
+def variant_direction(variant: str) -> str:
+    """Which way a Siamese variant's score means "more similar": a probability (improved) or a distance."""
+    return "higher" if variant == "improved" else "lower"
+
+
+def validation_metrics(scores: np.ndarray, labels: Sequence[int], threshold: float, *, direction: str
+                       ) -> tuple[float, float]:
+    """(accuracy at ``threshold``, ROC-AUC) of scored pairs or images, by :mod:`drugsim.evaluation.metrics`,
+    the functions every evaluation uses. A diverged network's NaN scores give (NaN, NaN): that epoch is then
+    never the best, instead of stopping the training. AUC is NaN when there is one label only."""
+    from drugsim.evaluation.metrics import accuracy, roc_auc
+
     scores = np.asarray(scores, dtype=np.float64)
-    labels = np.asarray(labels, dtype=bool)
-    positives, negatives = scores[labels], scores[~labels]
-    if not len(positives) or not len(negatives):
-        return float("nan")
-    greater = (positives[:, None] > negatives[None, :]).sum()
-    ties = (positives[:, None] == negatives[None, :]).sum()
-    return float((greater + 0.5 * ties) / (len(positives) * len(negatives)))
+    labels = np.asarray(labels)
+    if scores.size == 0 or not np.all(np.isfinite(scores)):
+        return float("nan"), float("nan")
+    return accuracy(scores, labels, threshold, direction=direction), roc_auc(scores, labels, direction=direction)
 
 
 def _nan_low(value: float) -> float:
     return -math.inf if value is None or not math.isfinite(value) else float(value)
-
-
-def decide(scores: np.ndarray, variant: str, threshold: float) -> np.ndarray:
-    """Similar (True) or not: probability >= threshold (improved), distance <= threshold (classic, triplet)."""
-    scores = np.asarray(scores, dtype=np.float64)
-    return scores >= threshold if variant == "improved" else scores <= threshold
-
-
-def pair_accuracy(scores: np.ndarray, labels: Sequence[int], variant: str, threshold: float) -> float:
-    """Share of pairs decided correctly at ``threshold``."""
-    labels = np.asarray(labels, dtype=bool)
-    if labels.size == 0:
-        return float("nan")
-    return float(np.mean(decide(scores, variant, threshold) == labels))
 
 
 def _siamese_step(config: SiameseConfig) -> Callable[[nn.Module, Sequence[torch.Tensor]], torch.Tensor]:
@@ -599,19 +592,19 @@ def train_siamese(
             recalibrate_batchnorm(net, net.embed, batches)
 
     def validate(net: nn.Module) -> Tuple[float, float]:
-        scores = pair_scores(net, cache, val_pairs)
-        oriented = scores if config.variant == "improved" else -scores
-        return pair_accuracy(scores, val_labels, config.variant, config.threshold), roc_auc(oriented, val_labels)
+        return validation_metrics(pair_scores(net, cache, val_pairs), val_labels, config.threshold, direction=variant_direction(config.variant))
 
     def final_scores(net: nn.Module) -> Dict[str, Any]:
         started = time.perf_counter()
         scores = pair_scores(net, cache, eval_pairs)
         rate = len(eval_pairs) / max(time.perf_counter() - started, 1e-9)
-        val = pair_scores(net, cache, val_pairs)
+        val_accuracy, val_auc = validation_metrics(pair_scores(net, cache, val_pairs), val_labels, config.threshold,
+                                                   direction=variant_direction(config.variant))
         return {
-            "train_accuracy": pair_accuracy(scores, [p.label for p in eval_pairs], config.variant, config.threshold),
-            "val_accuracy": pair_accuracy(val, val_labels, config.variant, config.threshold),
-            "val_auc": roc_auc(val if config.variant == "improved" else -val, val_labels),
+            "train_accuracy": validation_metrics(scores, [p.label for p in eval_pairs], config.threshold,
+                                                 direction=variant_direction(config.variant))[0],
+            "val_accuracy": val_accuracy,
+            "val_auc": val_auc,
             "cached_pairs_per_second": rate,
             "n_train_items": len(items), "n_val_pairs": len(val_pairs),
         }
@@ -706,18 +699,19 @@ def _train_frozen_head(config: SiameseConfig, train_pairs: List[Pair], val_pairs
     val_labels = [p.label for p in val_pairs]
 
     def validate(net: nn.Module) -> Tuple[float, float]:
-        val = scores(net, val_pairs)
-        return pair_accuracy(val, val_labels, config.variant, config.threshold), roc_auc(val, val_labels)
+        return validation_metrics(scores(net, val_pairs), val_labels, config.threshold, direction=variant_direction(config.variant))
 
     def final_scores(net: nn.Module) -> Dict[str, Any]:
         started = time.perf_counter()
         train = pair_scores(net, cache, eval_pairs)  # timed through the backbone, like every other model
         rate = len(eval_pairs) / max(time.perf_counter() - started, 1e-9)
-        val = scores(net, val_pairs)
+        val_accuracy, val_auc = validation_metrics(scores(net, val_pairs), val_labels, config.threshold,
+                                                   direction=variant_direction(config.variant))
         return {
-            "train_accuracy": pair_accuracy(train, [p.label for p in eval_pairs], config.variant, config.threshold),
-            "val_accuracy": pair_accuracy(val, val_labels, config.variant, config.threshold),
-            "val_auc": roc_auc(val, val_labels),
+            "train_accuracy": validation_metrics(train, [p.label for p in eval_pairs], config.threshold,
+                                                 direction=variant_direction(config.variant))[0],
+            "val_accuracy": val_accuracy,
+            "val_auc": val_auc,
             "cached_pairs_per_second": rate,
             "n_train_items": len(train_pairs), "n_val_pairs": len(val_pairs), "frozen_views": n_views,
         }

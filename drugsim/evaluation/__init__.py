@@ -7,7 +7,8 @@ Modules (import what you need; none imports torch):
 * :mod:`~drugsim.evaluation.thresholds`: the paper's midpoint rule and max-accuracy, Youden, EER and
   target-FAR rules, direction-aware.
 * :mod:`~drugsim.evaluation.metrics` and :mod:`~drugsim.evaluation.bootstrap`: accuracy, balanced
-  accuracy, precision, recall, ROC-AUC, EER; bootstrap intervals, paired comparisons, seed summaries.
+  accuracy, precision, recall, ROC-AUC, EER; class-level (cluster) bootstrap intervals, paired comparisons,
+  seed summaries.
 * :mod:`~drugsim.evaluation.evaluate`: ``evaluate_scores`` / ``evaluate_method``, the JSON of
   ``drugsim evaluate``.
 * :mod:`~drugsim.evaluation.retrieval` and :mod:`~drugsim.evaluation.search`: precision@1, MAP@R and

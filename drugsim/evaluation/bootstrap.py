@@ -1,20 +1,32 @@
-"""Uncertainty: bootstrap percentile intervals over pairs, paired method comparisons, spread over seeds.
+"""Uncertainty: cluster bootstrap intervals over classes, paired method comparisons, spread over seeds.
 
 The paper reports single numbers (one test set, one run per model). Here every headline metric gets a
-95 % percentile bootstrap interval over the test pairs: resample the pairs with replacement ``n_boot``
-times, recompute the metric, take the 2.5 % and 97.5 % quantiles. Resamples are drawn as count matrices
-and all metrics are computed for a block of resamples at once by :func:`drugsim.evaluation.metrics.
-weighted_metrics` (vectorised, no Python loop per resample).
+95 % percentile bootstrap interval: resample with replacement ``n_boot`` times, recompute the metric,
+take the 2.5 % and 97.5 % quantiles.
 
-Pairs share images, so pair-level resampling treats correlated pairs as independent and tends to give
-intervals that are somewhat too narrow; the book says so next to the numbers.
+What is resampled matters. Pairs share images and a test split holds only a handful of classes (drugs or
+products), so pairs of one class are correlated: resampling pairs as if they were independent gives
+intervals that are too narrow. By default callers resample *classes* (a cluster bootstrap): draw the
+test classes with replacement and keep every pair that belongs to a drawn class, as often as the class
+was drawn. A pair belongs to the class of its *first* image (``path_a``): a positive pair's two images
+share that class, and a negative pair is counted once, with its first image's class, so each pair sits
+in exactly one cluster (:func:`drugsim.evaluation.engine.pair_classes` makes the class list). Pair-level
+resampling stays available (``clusters=None``), for comparison or for data without classes.
+
+With very few test classes (a `tiny` run has a handful) a class-level interval can take only a few distinct
+values and is itself unreliable; results therefore report ``n_classes`` beside every interval.
+
+Resamples are drawn as count matrices: class counts ``(rows, K)`` expanded to pair weights ``(rows, N)``
+(a pair's weight is how often its class was drawn), and all metrics of a block of resamples are computed
+at once by :func:`drugsim.evaluation.metrics.weighted_metrics` (vectorised, no Python loop per resample).
 
 Example:
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> labels = rng.integers(0, 2, 400)
     >>> scores = labels + rng.normal(0, 1, 400)
-    >>> ci = bootstrap_intervals(scores, labels, 0.5, direction="higher", n_boot=200, seed=0)
+    >>> classes = np.arange(400) % 20
+    >>> ci = bootstrap_intervals(scores, labels, 0.5, direction="higher", clusters=classes, n_boot=200)
     >>> ci["accuracy"][0] < 0.69 < ci["accuracy"][1]
     True
 """
@@ -48,6 +60,56 @@ def resample_counts(
         done += rows
 
 
+def cluster_ids(clusters, n: int) -> np.ndarray:
+    """(N,) integer class ids 0..K-1 of ``clusters`` (any sortable labels, one per pair), checked.
+
+    Raises:
+        ConfigError: when the length differs from the ``n`` pairs, or there are fewer than two classes
+            (one class cannot be resampled: every resample would repeat it).
+    """
+    values = np.asarray(clusters).reshape(-1)
+    if values.size != n:
+        raise ConfigError(
+            f"need one class per pair for the class-level bootstrap; got {values.size} classes for {n} pairs"
+        )
+    _, inverse = np.unique(values, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if n and inverse.max() < 1:
+        raise ConfigError(
+            f"the class-level bootstrap needs pairs from at least 2 classes; all {n} pairs belong to "
+            f"{str(values[0])!r} (use pair-level intervals: ci_unit='pair')"
+        )
+    return inverse
+
+
+def resample_weights(
+    n: int,
+    n_boot: int,
+    rng: np.random.Generator,
+    *,
+    clusters=None,
+    chunk_cells: int = _CHUNK_CELLS,
+) -> Iterator[np.ndarray]:
+    """Yield (rows, n) pair weights of ``n_boot`` resamples, in chunks.
+
+    Args:
+        n: number of pairs.
+        n_boot: number of resamples.
+        rng: the generator (the same seed gives the same resamples).
+        clusters: (n,) class of each pair; when given, classes are drawn with replacement and each pair
+            weighs as often as its class was drawn (cluster bootstrap); None resamples single pairs.
+        chunk_cells: bound on rows x pairs held at once.
+    """
+    if clusters is None:
+        yield from resample_counts(n, n_boot, rng, chunk_cells=chunk_cells)
+        return
+    inverse = cluster_ids(clusters, n)
+    n_classes = int(inverse.max()) + 1
+    rows_per_chunk = max(1, chunk_cells // max(n, 1))
+    for class_counts in resample_counts(n_classes, n_boot, rng, chunk_cells=rows_per_chunk * n_classes):
+        yield class_counts[:, inverse]
+
+
 def percentile_interval(values: np.ndarray, level: float = 0.95) -> Tuple[float, float]:
     """The central ``level`` percentile interval of ``values`` (NaNs ignored; NaN if all are NaN)."""
     values = np.asarray(values, dtype=np.float64)
@@ -68,8 +130,9 @@ def bootstrap_metric_samples(
     n_boot: int = 1000,
     seed: int | np.random.Generator | None = 0,
     refit_midpoint: bool = False,
+    clusters=None,
 ) -> Dict[str, np.ndarray]:
-    """Every metric of :data:`~drugsim.evaluation.metrics.METRIC_NAMES` on ``n_boot`` resamples of the pairs.
+    """Every metric of :data:`~drugsim.evaluation.metrics.METRIC_NAMES` on ``n_boot`` resamples.
 
     Args:
         scores, labels: (N,) scored pairs (method's scale) and 0/1 labels.
@@ -81,6 +144,7 @@ def bootstrap_metric_samples(
         refit_midpoint: refit the paper's midpoint threshold inside every resample (use when the
             threshold was fitted on the evaluated pairs themselves, as the paper does, so the interval
             includes the threshold's own sampling noise).
+        clusters: (N,) class of each pair for the class-level (cluster) bootstrap; None resamples pairs.
 
     Returns:
         dict metric -> (n_boot,) array (``threshold`` included when refitted).
@@ -96,7 +160,7 @@ def bootstrap_metric_samples(
     sorted_scores = _SortedScores(oriented, labels)
     parts: Dict[str, list] = {name: [] for name in METRIC_NAMES}
     thresholds_used = []
-    for counts in resample_counts(labels.size, n_boot, rng):
+    for counts in resample_weights(labels.size, n_boot, rng, clusters=clusters):
         if refit_midpoint:
             w_pos = counts[:, labels == 1]
             w_neg = counts[:, labels == 0]
@@ -129,6 +193,7 @@ def bootstrap_intervals(
     level: float = 0.95,
     seed: int | np.random.Generator | None = 0,
     refit_midpoint: bool = False,
+    clusters=None,
 ) -> Dict[str, Tuple[float, float]]:
     """Percentile bootstrap interval (``level``, default 95 %) of every metric; see
     :func:`bootstrap_metric_samples` for the arguments."""
@@ -140,6 +205,7 @@ def bootstrap_intervals(
         n_boot=n_boot,
         seed=seed,
         refit_midpoint=refit_midpoint,
+        clusters=clusters,
     )
     return {name: percentile_interval(values, level) for name, values in samples.items()}
 
@@ -151,14 +217,19 @@ def paired_bootstrap_difference(
     n_boot: int = 2000,
     level: float = 0.95,
     seed: int | np.random.Generator | None = 0,
+    clusters=None,
 ) -> Dict[str, float]:
     """Accuracy of method A minus method B on the same pairs, with a paired bootstrap interval.
 
-    Both methods are resampled with the same pair indices, so the pair-to-pair difficulty they share
-    cancels out (a much tighter interval than comparing two separate intervals).
+    Both methods are resampled with the same draws, so the pair-to-pair difficulty they share cancels out
+    (a much tighter interval than comparing two separate intervals). With ``clusters`` the draws are of
+    classes (cluster bootstrap), so methods that differ on a few classes are not credited with every pair
+    of those classes as independent evidence. Its p-value is coarse when there are few classes; whether a
+    difference is real is decided by :func:`cluster_sign_test`.
 
     Args:
         correct_a, correct_b: (N,) booleans, whether each method decided pair i correctly.
+        clusters: (N,) class of each pair; None resamples single pairs.
 
     Returns:
         ``{"difference", "ci_low", "ci_high", "p_value"}``; the two-sided p-value is the bootstrap
@@ -173,7 +244,9 @@ def paired_bootstrap_difference(
         )
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     delta = a - b
-    diffs = np.concatenate([counts @ delta / a.size for counts in resample_counts(a.size, n_boot, rng)])
+    diffs = np.concatenate(
+        [_row_means(weights, delta) for weights in resample_weights(a.size, n_boot, rng, clusters=clusters)]
+    )
     observed = float(delta.mean())
     low, high = percentile_interval(diffs, level)
     if observed >= 0:
@@ -183,8 +256,65 @@ def paired_bootstrap_difference(
     return {"difference": observed, "ci_low": low, "ci_high": high, "p_value": float(min(1.0, 2.0 * tail))}
 
 
+def cluster_sign_test(
+    correct_a,
+    correct_b,
+    clusters,
+    *,
+    n_perm: int = 20000,
+    seed: int | np.random.Generator | None = 0,
+    exact_up_to: int = 16,
+) -> dict[str, float]:
+    """Are two methods' accuracies different on the same pairs? A sign-flip test over classes.
+
+    Each class contributes the sum of its pairs' differences (A right minus B right). Under the null
+    hypothesis the two methods are exchangeable, so every class's contribution is as likely to have the
+    opposite sign; the p-value is the share of the ``2^K`` sign assignments whose total is at least as far
+    from zero as the observed one (all of them enumerated for ``K <= exact_up_to`` classes, else
+    ``n_perm`` random ones). Unlike a bootstrap over few classes it cannot call a difference real on too
+    little evidence: with ``K`` classes the smallest possible p-value is ``2 / 2^K`` (0.5 for two classes).
+
+    Args:
+        correct_a, correct_b: (N,) booleans, whether each method decided pair i correctly.
+        clusters: (N,) class of each pair (see :func:`drugsim.evaluation.engine.pair_classes`).
+        n_perm, seed: random sign assignments and their seed, when there are too many to enumerate.
+        exact_up_to: enumerate every assignment up to this many classes.
+
+    Returns:
+        ``{"p_value", "n_classes", "exact"}``.
+    """
+    a = np.asarray(correct_a, dtype=np.float64).reshape(-1)
+    b = np.asarray(correct_b, dtype=np.float64).reshape(-1)
+    if a.shape != b.shape or a.size == 0:
+        raise ConfigError(
+            "paired comparison needs the same non-empty pair list for both methods; "
+            f"got {a.size} and {b.size}"
+        )
+    inverse = cluster_ids(clusters, a.size)
+    totals = np.bincount(inverse, weights=a - b)
+    observed = abs(float(totals.sum()))
+    k = totals.size
+    exact = k <= exact_up_to
+    if exact:
+        signs = 1.0 - 2.0 * ((np.arange(2**k)[:, None] >> np.arange(k)) & 1)
+    else:
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        signs = rng.choice([-1.0, 1.0], size=(n_perm, k))
+    extreme = np.abs(signs @ totals) >= observed - 1e-9
+    p_value = float(np.mean(extreme)) if exact else float((1 + extreme.sum()) / (n_perm + 1))
+    return {"p_value": min(1.0, p_value), "n_classes": int(k), "exact": bool(exact)}
+
+
+def _row_means(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Weighted mean of ``values`` for each weight row (a cluster resample's number of pairs varies)."""
+    return (weights @ values) / weights.sum(axis=1)
+
+
 def mcnemar_test(correct_a, correct_b) -> Dict[str, float]:
     """Exact McNemar test: do two methods err on the same pairs at different rates?
+
+    It assumes independent pairs, which pairs sharing images and classes are not, so it is reported as a
+    pair-level reference only; :func:`cluster_sign_test` decides.
 
     Only discordant pairs count: ``b01`` = A right, B wrong; ``b10`` = A wrong, B right. Under the null
     both are equally likely, so ``min(b01, b10)`` is Binomial(b01 + b10, 1/2); the two-sided p-value

@@ -47,7 +47,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
-from drugsim.data.records import Pair
+from drugsim.data.records import ImageRecord, Pair
 from drugsim.errors import ConfigError, DrugsimError, ImageReadError
 from drugsim.io import PathLike, read_image
 from drugsim.methods import SimilarityMethod
@@ -123,6 +123,23 @@ def _picklable_or_none(value: Any) -> Any:
     except Exception:  # noqa: BLE001 - a lambda or closure: workers keep Python's default
         return None
     return value
+
+
+def pair_classes(pairs: Sequence[Pair], records: Sequence[ImageRecord] | None = None) -> np.ndarray:
+    """(N,) class of each pair for the class-level (cluster) bootstrap: the class of its first image.
+
+    A positive pair's two images share their class; a negative pair is counted with its first image's
+    class only, so every pair belongs to exactly one class (see :mod:`drugsim.evaluation.bootstrap`).
+
+    Args:
+        pairs: the pair list.
+        records: the dataset's records; when given, a path's class is its record's ``label``. Without
+            them (or for a path they do not list) it is the name of the image's parent folder, which is
+            the class in every layout drugsim reads (paper, Grocery, one folder per class).
+    """
+    labels = {Path(record.path): record.label for record in records or ()}
+    first_images = [Path(pair.path_a) for pair in pairs]
+    return np.array([labels.get(path, path.parent.name) for path in first_images], dtype=str)
 
 
 def _init_worker(method: SimilarityMethod, show_warning: Any = None) -> None:

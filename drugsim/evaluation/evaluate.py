@@ -3,24 +3,28 @@
 Two layers:
 
 * :func:`evaluate_scores` is pure: scores and labels in, a JSON-ready dict out. The threshold is either
-  given (``--threshold-from`` an earlier result), fitted on *validation* scores when they are passed
-  (and then applied unchanged to the test scores, which the fit never sees), or, as in the paper, fitted
-  on the evaluated pairs themselves (``threshold_fitted_on = "test"``, the reproduction baseline).
+  given (``--threshold-from`` an earlier result) or fitted on *validation* scores (pairs of other
+  classes) and applied unchanged to the test scores, which the fit never sees. Fitting on the evaluated
+  pairs themselves, as the paper did, happens only when asked for by name (``protocol="paper"``; the
+  result then says ``threshold_fitted_on = "test"`` and ``protocol = "paper"``); without validation
+  scores and without that request it is a :class:`~drugsim.errors.ConfigError`, never a silent fallback.
 * :func:`evaluate_method` runs the engine on the pair lists (or the paper's per-pair way), times it
   (``pairs_per_second = n_pairs / (describe seconds + score seconds)``) and calls :func:`evaluate_scores`.
 
 The dict's keys are stable (issues 4 and 6): ``method``, ``n_pairs``, ``positive_mean``,
 ``negative_mean``, ``threshold``, ``threshold_rule``, ``threshold_fitted_on``, ``accuracy``,
 ``pairs_per_second``, ``balanced_accuracy``, ``roc_auc``, ``eer``, ``precision``, ``recall``,
-``thresholds`` (``midpoint``, ``max_accuracy``, ``youden``, ``eer``, ``far``) and ``ci95`` (the 95 %
-bootstrap interval of each metric), plus a few more described in :func:`evaluate_scores`.
+``thresholds`` (``midpoint``, ``max_accuracy``, ``youden``, ``eer``, ``far``), ``ci95`` (the 95 %
+bootstrap interval of each metric) and ``ci_unit`` (``"class"``: classes resampled with their pairs, the
+default; ``"pair"`` only when asked), plus a few more described in :func:`evaluate_scores`.
 
 Example:
-    >>> import numpy as np
     >>> result = evaluate_scores([0.9, 0.8, 0.4, 0.6, 0.3, 0.1], [1, 1, 1, 0, 0, 0], direction="higher",
-    ...                          n_boot=100)
-    >>> result["threshold_rule"], result["threshold_fitted_on"], round(result["accuracy"], 4)
-    ('midpoint', 'test', 0.6667)
+    ...                          val_scores=[0.7, 0.2], val_labels=[1, 0], clusters=list("aabbcc"))
+    >>> round(result["threshold"], 4), result["threshold_fitted_on"], result["ci_unit"]
+    (0.45, 'val', 'class')
+    >>> round(result["accuracy"], 4)
+    0.6667
 """
 
 from __future__ import annotations
@@ -39,6 +43,71 @@ from drugsim.evaluation.metrics import compute_metrics
 from drugsim.evaluation.thresholds import THRESHOLD_RULES, check_direction, check_rule, check_scores_labels
 from drugsim.io import PathLike
 from drugsim.methods import SimilarityMethod
+
+#: ``"val"``: thresholds fitted on validation pairs (the default everywhere); ``"paper"``: the paper's
+#: protocol, the midpoint of the evaluated (test) pairs' means, shown only where labelled as such.
+PROTOCOLS = ("val", "paper")
+#: What the bootstrap resamples: ``"class"`` (drugs/products with their pairs, the default) or ``"pair"``.
+CI_UNITS = ("class", "pair")
+#: How tables and the book name a threshold fitted on the test pairs.
+PAPER_PROTOCOL_LABEL = "paper's protocol (midpoint fitted on the test pairs)"
+
+
+def fitted_on_label(fitted_on: str | None) -> str:
+    """Words for a ``threshold_fitted_on`` value, as tables print it (``"test"`` = the paper's protocol)."""
+    if fitted_on == "test":
+        return PAPER_PROTOCOL_LABEL
+    if fitted_on == "val":
+        return "validation pairs"
+    return fitted_on or "n/a"
+
+
+def check_protocol(
+    protocol: str, *, has_val: bool, threshold: float | None, threshold_rule: str
+) -> str:
+    """Say, before any scoring, whether the threshold can be fitted as asked; return ``protocol``.
+
+    Raises:
+        ConfigError: unknown protocol; the paper's protocol with a given threshold or a rule other than the
+            midpoint; or the default validation protocol with neither validation pairs nor a threshold.
+    """
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"threshold protocol {protocol!r} is not supported. Try one of {list(PROTOCOLS)}")
+    if protocol == "paper":
+        if threshold is not None:
+            raise ConfigError(
+                "the paper's protocol fits the midpoint on the test pairs; give a threshold or "
+                "protocol='paper', not both"
+            )
+        if threshold_rule != "midpoint":
+            raise ConfigError(
+                f"the paper's protocol is the midpoint rule fitted on the test pairs; got threshold rule "
+                f"{threshold_rule!r} (fit other rules on validation pairs)"
+            )
+    elif threshold is None and not has_val:
+        raise ConfigError(
+            f"no validation pairs to fit the {threshold_rule!r} threshold on: pass validation pairs (other "
+            "classes than the test pairs), a threshold, or protocol='paper' to fit the paper's midpoint on "
+            "the test pairs themselves (labelled as the paper's protocol)"
+        )
+    return protocol
+
+
+def _check_ci_unit(ci_unit: str, clusters, n_pairs: int):
+    """The per-pair classes the bootstrap resamples (None for pair-level intervals)."""
+    if ci_unit not in CI_UNITS:
+        raise ConfigError(f"ci_unit {ci_unit!r} is not supported. Try one of {list(CI_UNITS)}")
+    if ci_unit == "pair":
+        return None
+    if clusters is None:
+        raise ConfigError(
+            "class-level intervals need the class of every test pair (clusters=pair_classes(pairs)); "
+            "or ask for pair-level intervals with ci_unit='pair'"
+        )
+    clusters = np.asarray(clusters).reshape(-1)
+    if clusters.size != n_pairs:
+        raise ConfigError(f"clusters: got {clusters.size} classes for {n_pairs} test pairs (one per pair)")
+    return clusters
 
 
 def _fit_every_rule(scores, labels, direction: str, target_far: float) -> Dict[str, Optional[float]]:
@@ -63,6 +132,9 @@ def evaluate_scores(
     threshold_rule: str = "midpoint",
     threshold: Optional[float] = None,
     threshold_source: Optional[str] = None,
+    protocol: str = "val",
+    clusters=None,
+    ci_unit: str = "class",
     target_far: float = 0.01,
     n_boot: int = 1000,
     seed: int = 0,
@@ -80,16 +152,30 @@ def evaluate_scores(
             only labels where it came from.
         threshold_source: what to report as ``threshold_fitted_on`` for a given threshold
             (e.g. ``"file:orb_val.json"``); default ``"given"``.
+        protocol: ``"val"`` (default): fit on the validation scores, which must then be given unless a
+            threshold is; ``"paper"``: the paper's protocol, the midpoint fitted on the test scores
+            themselves (every rule of ``thresholds`` too), reported as ``threshold_fitted_on = "test"``.
+        clusters: (N,) class of each test pair (e.g. :func:`drugsim.evaluation.engine.pair_classes`);
+            required for ``ci_unit="class"``.
+        ci_unit: ``"class"`` (default): intervals resample classes with their pairs (cluster
+            bootstrap); ``"pair"``: single pairs, as if independent.
         target_far: false-accept rate of the ``far`` rule.
         n_boot, seed, level: bootstrap resamples, their seed, and the interval's coverage.
 
     Returns:
         A JSON-ready dict (NaN where a metric is undefined):
         ``n_pairs, n_positive, n_negative, direction, positive_mean, negative_mean, threshold,
-        threshold_rule, threshold_fitted_on, accuracy, balanced_accuracy, precision, recall, roc_auc, eer,
-        confusion{true_positives, false_positives, true_negatives, false_negatives}, thresholds{rule: value},
-        thresholds_fitted_on, accuracy_by_rule{rule: test accuracy at that rule's threshold},
-        ci95{metric: [low, high]}, bootstrap{n_boot, seed, level, threshold_refitted}``.
+        threshold_rule, threshold_fitted_on, protocol, accuracy, balanced_accuracy, precision, recall,
+        roc_auc, eer, confusion{true_positives, false_positives, true_negatives, false_negatives},
+        thresholds{rule: value} (None each when nothing was fitted), thresholds_fitted_on,
+        val_accuracy (validation accuracy at the threshold; None without validation scores or under the
+        paper's protocol), accuracy_by_rule{rule: test accuracy at that rule's threshold},
+        ci95{metric: [low, high]},
+        ci_unit, n_classes, bootstrap{n_boot, seed, level, threshold_refitted, unit}``.
+
+    Raises:
+        ConfigError: see :func:`check_protocol`; a missing or mismatched class list for
+            ``ci_unit="class"``; invalid scores, labels, rule or direction.
     """
     check_direction(direction)
     check_rule(threshold_rule)
@@ -98,11 +184,22 @@ def evaluate_scores(
         raise ConfigError("give both val_scores and val_labels, or neither")
     if val_scores is not None:
         val_scores, val_labels = check_scores_labels(val_scores, val_labels, what="validation scores")
-        fit_scores, fit_labels, fitted_on = val_scores, val_labels, "val"
-    else:
+    check_protocol(
+        protocol, has_val=val_scores is not None, threshold=threshold, threshold_rule=threshold_rule
+    )
+    clusters = _check_ci_unit(ci_unit, clusters, labels.size)
+    if protocol == "paper":
         fit_scores, fit_labels, fitted_on = scores, labels, "test"
+    elif val_scores is not None:
+        fit_scores, fit_labels, fitted_on = val_scores, val_labels, "val"
+    else:  # a given threshold and nothing to fit the other rules on
+        fit_scores = fit_labels = fitted_on = None
 
-    rule_thresholds = _fit_every_rule(fit_scores, fit_labels, direction, target_far)
+    rule_thresholds = (
+        _fit_every_rule(fit_scores, fit_labels, direction, target_far)
+        if fit_scores is not None
+        else {rule: None for rule in THRESHOLD_RULES}
+    )
     if threshold is not None:
         chosen = float(threshold)
         if not math.isfinite(chosen):
@@ -127,6 +224,7 @@ def evaluate_scores(
         seed=seed,
         level=level,
         refit_midpoint=refit,
+        clusters=clusters,
     )
     accuracy_by_rule = {
         rule: (
@@ -146,6 +244,14 @@ def evaluate_scores(
         "threshold": chosen,
         "threshold_rule": threshold_rule,
         "threshold_fitted_on": chosen_from,
+        "protocol": protocol,
+        # What a choice between methods or rules may look at: the accuracy on the pairs the threshold was
+        # fitted on (None under the paper's protocol, where those are the test pairs themselves).
+        "val_accuracy": (
+            compute_metrics(val_scores, val_labels, chosen, direction=direction)["accuracy"]
+            if val_scores is not None and protocol != "paper"
+            else None
+        ),
         "accuracy": metrics["accuracy"],
         "balanced_accuracy": metrics["balanced_accuracy"],
         "precision": metrics["precision"],
@@ -161,12 +267,14 @@ def evaluate_scores(
         "target_far": float(target_far),
         "accuracy_by_rule": accuracy_by_rule,
         "ci95": {name: [low, high] for name, (low, high) in intervals.items()},
+        "ci_unit": ci_unit,
+        "n_classes": int(np.unique(clusters).size) if clusters is not None else None,
         "bootstrap": {
             "n_boot": int(n_boot),
             "seed": int(seed),
             "level": float(level),
             "threshold_refitted": bool(refit),
-            "unit": "pairs",
+            "unit": ci_unit,
         },
     }
 
@@ -238,6 +346,9 @@ def evaluate_method(
     threshold_rule: str = "midpoint",
     threshold: Optional[float] = None,
     threshold_source: Optional[str] = None,
+    protocol: str = "val",
+    ci_unit: str = "class",
+    classes: Sequence[str] | None = None,
     target_far: float = 0.01,
     per_pair: bool = False,
     cache_dir: Optional[PathLike] = None,
@@ -253,7 +364,11 @@ def evaluate_method(
         method: the method to evaluate.
         test_pairs: the pairs the reported metrics describe.
         val_pairs: pairs from other classes (the validation drugs) to fit the threshold on; their
-            scoring is not part of the reported speed.
+            scoring is not part of the reported speed. Required unless a threshold is given or
+            ``protocol="paper"``.
+        protocol, ci_unit: as :func:`evaluate_scores`.
+        classes: class of each test pair for the class-level bootstrap; default
+            :func:`~drugsim.evaluation.engine.pair_classes` (the parent folder of each pair's first image).
         per_pair: score the paper's way (describe both images for every pair) instead of the engine.
         cache_dir, n_jobs, batch_size, progress: passed to the engine.
         Other arguments: as :func:`evaluate_scores`.
@@ -264,6 +379,11 @@ def evaluate_method(
     """
     if not test_pairs:
         raise ConfigError("no test pairs to evaluate (the pair list is empty)")
+    check_protocol(protocol, has_val=bool(val_pairs), threshold=threshold, threshold_rule=threshold_rule)
+    from drugsim.evaluation.engine import pair_classes, pair_labels
+
+    if ci_unit == "class" and classes is None:
+        classes = pair_classes(test_pairs)
     scores, timing = timed_scores(
         method,
         test_pairs,
@@ -273,10 +393,8 @@ def evaluate_method(
         progress=progress,
         batch_size=batch_size,
     )
-    from drugsim.evaluation.engine import pair_labels
-
     val_scores = val_labels = None
-    if val_pairs:
+    if val_pairs and protocol != "paper":
         val_scores, _ = timed_scores(
             method,
             val_pairs,
@@ -296,6 +414,9 @@ def evaluate_method(
         threshold_rule=threshold_rule,
         threshold=threshold,
         threshold_source=threshold_source,
+        protocol=protocol,
+        clusters=classes,
+        ci_unit=ci_unit,
         target_far=target_far,
         n_boot=n_boot,
         seed=seed,
@@ -307,6 +428,6 @@ def evaluate_method(
         **result,
         "pairs_per_second": timing["pairs_per_second"],
         "timing": timing,
-        "n_val_pairs": len(val_pairs) if val_pairs else 0,
+        "n_val_pairs": len(val_pairs) if val_pairs and protocol != "paper" else 0,
     }
     return result, scores

@@ -39,15 +39,17 @@ THRESHOLD_RULES: Tuple[str, ...] = ("midpoint", "max_accuracy", "youden", "eer",
 DIRECTIONS: Tuple[str, ...] = ("higher", "lower")
 
 
-def default_threshold(method) -> Tuple[Optional[float], str]:
+def default_threshold(method, *, paper_protocol: bool = False) -> Tuple[Optional[float], str]:
     """The threshold ``drugsim compare`` uses when none is given, and where it comes from.
 
-    Order: the method's own ``threshold`` attribute (a Siamese checkpoint stores the one it was trained
-    with, 0.8 in the paper); the paper's thresholds (Table 8: SIFT 160, ORB 200; section 2.2 suggests
-    0.8 for cosine, the value the paper also uses for the Siamese networks); a conventional cut for the
-    64-bit hashes (at most 10 differing bits, i.e. at least 54 equal bits, a common near-duplicate
-    setting, not from the paper). Histogram metrics get none: the paper shows they do not separate
-    matching from non-matching faces, so any fixed value would mislead; fit one with ``drugsim evaluate``.
+    Only settings that no test pairs chose are defaults: the method's own ``threshold`` attribute (a
+    Siamese checkpoint stores the one it was trained with, 0.8 in the paper); the cosine threshold the
+    paper suggests in section 2.2 (0.8); a conventional cut for the 64-bit hashes (at most 10 differing
+    bits, i.e. at least 54 equal bits, a common near-duplicate setting, not from the paper). The paper's
+    Table 8 thresholds (SIFT, ORB) are midpoints fitted on the paper's own test pairs, so they are used
+    only with ``paper_protocol=True`` and labelled so. Everything else needs a threshold fitted on
+    validation pairs (``drugsim evaluate --json``, then ``--threshold-from``); histogram metrics never get
+    one, since the paper shows they do not separate matching from non-matching faces.
 
     Returns:
         (threshold or None, a short description of its source).
@@ -59,7 +61,12 @@ def default_threshold(method) -> Tuple[Optional[float], str]:
         return float(own), "the checkpoint's training threshold (paper section 4.2)"
     name = getattr(method, "name", str(method))
     if name in paper.TABLE8_THRESHOLDS:
-        return float(paper.TABLE8_THRESHOLDS[name]), "paper Table 8 (midpoint of the Table 7 means)"
+        if paper_protocol:
+            return (
+                float(paper.TABLE8_THRESHOLDS[name]),
+                "paper's protocol: Table 8, the midpoint of the paper's own test pairs' means",
+            )
+        return None, "no validation-fitted default (Table 8's value was fitted on the paper's test pairs)"
     if name == "cosine":
         return float(paper.TRAINING["siamese"]["threshold"]), "paper section 2.2 (cosine threshold e.g. 0.8)"
     if name in ("ahash", "phash", "dhash", "whash"):

@@ -18,10 +18,12 @@ def test_chapter_path_on_tiny_synthetic(tiny_dataset, tmp_path):
     results = study.evaluate_methods(
         [create_method("orb"), create_method("ahash"), create_method("hist-chisqr")],
         sample,
+        val_pairs=study.balanced_sample(pairs["val"], 40, seed=0),
         n_jobs=1,
         n_boot=20,
     )
     rows = {row["method"]: row for row in study.table7_rows(results)}
+    assert {row["threshold_fitted_on"] for row in rows.values()} == {"val"}
     assert set(rows) == {"orb", "ahash", "hist-chisqr"}
     assert rows["orb"]["positive_mean"] > rows["orb"]["negative_mean"]  # same face: more ORB matches
     assert all(np.isfinite(row["roc_auc"]) for row in rows.values())
@@ -31,8 +33,12 @@ def test_chapter_path_on_tiny_synthetic(tiny_dataset, tmp_path):
 
 def test_pairs_on_grocery_photos(grocery_root, tmp_path):
     settings = protocol.ProtocolSettings(max_images_per_class=3)
-    data = protocol.load_protocol_pairs(grocery_root, work_dir=tmp_path, settings=settings, splits=("test",))
+    data = protocol.load_protocol_pairs(grocery_root, work_dir=tmp_path, settings=settings, splits=("val", "test"))
     pairs = data.pairs_by_split
     sample = protocol.sample_pairs(pairs["test"], 16, seed=0)
-    results = study.evaluate_methods([create_method("hist-correl")], sample, n_jobs=1, n_boot=20)
+    val_sample = protocol.sample_pairs(pairs["val"], 16, seed=0)
+    results = study.evaluate_methods(
+        [create_method("hist-correl")], sample, val_pairs=val_sample, n_jobs=1, n_boot=20
+    )
     assert results["hist-correl"]["n_pairs"] == len(sample) > 0
+    assert results["hist-correl"]["ci_unit"] == "class"

@@ -11,7 +11,7 @@ from classical_images import box_face, rotate
 from drugsim import paper
 from drugsim.classical import study
 from drugsim.data.records import Pair
-from drugsim.errors import DatasetError
+from drugsim.errors import ConfigError, DatasetError
 from drugsim.io import write_image
 
 
@@ -61,8 +61,19 @@ def test_table_rows_carry_paper_columns():
     (row8,) = study.table8_rows({"orb@ratio": result})
     assert row8["paper_accuracy"] == paper.TABLE8["orb"]["accuracy"] and row8["paper_threshold"] == 200.0
     assert (row8["accuracy_ci95_low"], row8["accuracy_ci95_high"]) == (0.7, 0.9)
+    assert row8["threshold_fitted_on"] == "test" and "paper's protocol" in row8["protocol"]
     (beyond,) = study.table8_rows({"orb-ransac": result})
     assert math.isnan(beyond["paper_accuracy"])
+
+
+def test_best_method_is_chosen_by_validation_accuracy():
+    results = {
+        "sift": {"accuracy": 0.95, "val_accuracy": 0.70},
+        "orb": {"accuracy": 0.80, "val_accuracy": 0.85},
+    }
+    assert study.best_by_validation(results) == "orb"
+    with pytest.raises(ConfigError, match="no result has a validation accuracy"):
+        study.best_by_validation({"sift": {"accuracy": 0.9, "val_accuracy": None}})
 
 
 def test_best_filter_ignores_unfiltered_matching():

@@ -57,3 +57,25 @@ def test_classifier_trains_predicts_and_filters(tmp_path, toy_records, toy_pair_
     kept, compared = filter_pairs(toy_pair_list, flags)
     oracle_kept, _ = filter_pairs(toy_pair_list, feature_rich_map(toy_records))
     assert len(kept) == compared.sum() and len(oracle_kept) <= len(toy_pair_list)
+
+
+def test_run_combined_fits_on_validation_never_on_test(toy_records, toy_pair_list):
+    from drugsim.deep.combined import run_combined
+    from drugsim.errors import ConfigError
+    from drugsim.methods import create_method
+
+    method = create_method("ahash")
+    flags = {record.path: bool(record.feature_rich) for record in toy_records}
+    val_pairs = [p for p in toy_pair_list if Path(p.path_a).parent.name in ("drug0", "drug1")]
+    test_pairs = [p for p in toy_pair_list if p not in val_pairs]
+    with pytest.raises(ConfigError, match="needs validation pairs to fit its threshold on"):
+        run_combined(method, test_pairs, classifier=flags)
+    result = run_combined(method, test_pairs, classifier=flags, val_pairs=val_pairs, n_boot=20)
+    assert result["threshold_fitted_on"] == "val"
+    assert result["evaluation"]["threshold_fitted_on"] == "val"
+    # Every flag False: the filtered validation pairs are empty, so all of them are used (and it says so).
+    poor = {path: False for path in flags}
+    poor.update({p.path_a: True for p in test_pairs})
+    fallback = run_combined(method, test_pairs, classifier=poor, val_pairs=val_pairs, n_boot=20)
+    assert fallback["val_filtered"] is False and fallback["threshold_fitted_on"] == "val"
+    assert fallback["evaluation"]["n_val_pairs"] == len(val_pairs)

@@ -121,8 +121,9 @@ def test_seed_study_trains_each_seed_and_summarises_the_spread(tmp_path, toy_pai
     assert summary["n"] == 3
     assert summary["mean"] == pytest.approx(np.mean(values))
     assert summary["std"] == pytest.approx(np.std(values, ddof=1))
-    frame = ex.seed_frame(ex.seed_summary(rows))
+    frame = ex.seed_frame(ex.seed_summary(rows), rows)
     assert list(frame.index) == ["resnet18-frozen-improved"] and frame.loc["resnet18-frozen-improved", "seeds"] == 3
+    assert frame.loc["resnet18-frozen-improved", "threshold fitted on"] == "val"
 
 
 def test_seed_study_needs_a_seed(tmp_path, toy_pair_list):

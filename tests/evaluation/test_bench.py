@@ -8,13 +8,11 @@ import json
 import numpy as np
 import pytest
 
+from drugsim import data
 from drugsim.data.records import Pair
 from drugsim.errors import ConfigError
+from drugsim.evaluation import bench
 from drugsim.io import write_image
-
-pytest.importorskip("drugsim.evaluation.engine")
-
-from drugsim.evaluation import bench  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -143,9 +141,6 @@ def test_search_benchmark_small():
 def test_cli_bench_on_pair_list(tmp_path, pair_list, monkeypatch):
     from drugsim.cli import main
 
-    data = pytest.importorskip("drugsim.data")
-    if not hasattr(data, "write_pairs"):
-        pytest.skip("drugsim.data.write_pairs not available yet")
     pair_file = tmp_path / "pairs.txt"
     data.write_pairs(pair_file, pair_list)
     out = tmp_path / "bench.json"

@@ -8,9 +8,11 @@ from drugsim.errors import ConfigError
 from drugsim.evaluation.bootstrap import (
     bootstrap_intervals,
     bootstrap_metric_samples,
+    cluster_sign_test,
     mcnemar_test,
     paired_bootstrap_difference,
     resample_counts,
+    resample_weights,
     summarise_seeds,
 )
 from drugsim.evaluation.metrics import compute_metrics
@@ -113,3 +115,102 @@ def test_errors():
         bootstrap_intervals([0.1, 0.9], [0, 1], 0.5, direction="higher", n_boot=0)
     with pytest.raises(ConfigError, match="same non-empty pair list"):
         paired_bootstrap_difference([1, 0], [1])
+
+
+# ------------------------------------------------------------------------------- class-level (cluster)
+
+
+def test_cluster_bootstrap_by_hand():
+    # Class A: two pairs, both decided right; class B: two pairs, both wrong. A cluster resample draws two
+    # classes, so its accuracy is (number of A drawn) / 2, one of 0, 0.5, 1, never the pair-level 0.25.
+    scores = np.array([0.9, 0.1, 0.2, 0.8])
+    labels = np.array([1, 0, 1, 0])
+    classes = np.array(["A", "A", "B", "B"])
+    samples = bootstrap_metric_samples(
+        scores, labels, 0.5, direction="higher", n_boot=200, seed=4, clusters=classes
+    )
+    class_counts = next(resample_counts(2, 200, np.random.default_rng(4)))
+    np.testing.assert_allclose(samples["accuracy"], class_counts[:, 0] / 2)
+    assert set(np.unique(samples["accuracy"])) == {0.0, 0.5, 1.0}
+    weights = next(resample_weights(4, 3, np.random.default_rng(4), clusters=classes))
+    np.testing.assert_array_equal(weights, class_counts[:3][:, [0, 0, 1, 1]])
+
+
+def _correlated(seed=0, n_classes=20, per_class=30):
+    """Pairs whose difficulty depends on their class: a class-wide shift of every score."""
+    rng = np.random.default_rng(seed)
+    classes = np.repeat(np.arange(n_classes), per_class)
+    labels = rng.integers(0, 2, classes.size)
+    class_shift = rng.normal(0, 1.5, n_classes)[classes]
+    scores = labels + class_shift * (2 * labels - 1) + rng.normal(0, 0.3, classes.size)
+    return scores, labels, classes
+
+
+def test_cluster_intervals_wider_than_pair_intervals_for_correlated_pairs():
+    scores, labels, classes = _correlated()
+    by_pair = bootstrap_intervals(scores, labels, 0.5, direction="higher", n_boot=400, seed=0)
+    by_class = bootstrap_intervals(
+        scores, labels, 0.5, direction="higher", n_boot=400, seed=0, clusters=classes
+    )
+    for metric in ("accuracy", "roc_auc"):
+        pair_width = by_pair[metric][1] - by_pair[metric][0]
+        class_width = by_class[metric][1] - by_class[metric][0]
+        assert class_width > 1.5 * pair_width, metric
+
+
+def test_cluster_bootstrap_is_seeded():
+    scores, labels, classes = _correlated(seed=1)
+    a = bootstrap_intervals(scores, labels, 0.5, direction="higher", n_boot=60, seed=7, clusters=classes)
+    b = bootstrap_intervals(scores, labels, 0.5, direction="higher", n_boot=60, seed=7, clusters=classes)
+    c = bootstrap_intervals(scores, labels, 0.5, direction="higher", n_boot=60, seed=8, clusters=classes)
+    assert a == b and a != c
+    # Chunking the draws does not change them.
+    whole = np.concatenate(list(resample_weights(600, 30, np.random.default_rng(2), clusters=classes)))
+    chunked = np.concatenate(
+        list(resample_weights(600, 30, np.random.default_rng(2), clusters=classes, chunk_cells=600 * 7))
+    )
+    np.testing.assert_array_equal(whole, chunked)
+
+
+def test_paired_difference_on_one_class_is_not_real_at_class_level():
+    # B errs on every pair of one class out of ten: pair-level resampling calls it a clear difference; at the
+    # class level it is one class's worth of evidence, and the interval reaches zero.
+    classes = np.repeat(np.arange(10), 20)
+    correct_a = np.ones(200, bool)
+    correct_b = classes != 3
+    by_pair = paired_bootstrap_difference(correct_a, correct_b, n_boot=1000, seed=0)
+    by_class = paired_bootstrap_difference(correct_a, correct_b, n_boot=1000, seed=0, clusters=classes)
+    assert by_pair["difference"] == by_class["difference"] == pytest.approx(0.1)
+    assert by_pair["ci_low"] > 0.05 and by_pair["p_value"] < 0.01
+    assert by_class["ci_low"] == 0.0 and by_class["p_value"] > 0.05
+
+
+def test_cluster_errors():
+    with pytest.raises(ConfigError, match="got 3 classes for 4 pairs"):
+        bootstrap_intervals([0.1, 0.9, 0.2, 0.8], [0, 1, 0, 1], 0.5, direction="higher", clusters=[1, 2, 3])
+    with pytest.raises(ConfigError, match="at least 2 classes; all 2 pairs belong to 'x'"):
+        paired_bootstrap_difference([1, 0], [1, 1], clusters=["x", "x"])
+
+
+def test_cluster_sign_test_by_hand():
+    # A right and B wrong on one pair in each of three classes: the observed total (+3) is matched only by
+    # all-plus and all-minus of the 2**3 sign assignments, so p = 2 / 8.
+    classes = np.array(["a", "a", "b", "b", "c", "c"])
+    correct_a = np.array([1, 1, 1, 1, 1, 1], bool)
+    correct_b = np.array([0, 1, 0, 1, 0, 1], bool)
+    test = cluster_sign_test(correct_a, correct_b, classes)
+    assert test == {"p_value": 0.25, "n_classes": 3, "exact": True}
+    # Two classes can never show a real difference; identical methods give p = 1.
+    assert cluster_sign_test(correct_a[:4], correct_b[:4], classes[:4])["p_value"] == 0.5
+    assert cluster_sign_test(correct_a, correct_a, classes)["p_value"] == 1.0
+    # Ten classes all one way: 2 / 2**10, exact; many classes fall back to seeded random flips.
+    many = np.repeat(np.arange(10), 2)
+    one_wrong_each = np.tile([False, True], 10)
+    assert cluster_sign_test(np.ones(20, bool), one_wrong_each, many)["p_value"] == pytest.approx(2 / 2**10)
+    wide = np.repeat(np.arange(30), 2)
+    b_wide = np.tile([False, True], 30)
+    first = cluster_sign_test(np.ones(60, bool), b_wide, wide, n_perm=500, seed=3)
+    assert not first["exact"] and first == cluster_sign_test(np.ones(60, bool), b_wide, wide, n_perm=500, seed=3)
+    assert first["p_value"] < 0.01
+    with pytest.raises(ConfigError, match="same non-empty pair list"):
+        cluster_sign_test([1, 0], [1], ["a", "b"])

@@ -43,15 +43,27 @@ def test_methods_lists_every_method(capsys):
 def test_compare_default_threshold_and_json(fake_data, capsys):
     _, records = fake_data
     a, b = records[0].path, records[1].path
+    # Table 8's ORB threshold was fitted on the paper's test pairs: not a default, only on request.
     assert main(["compare", str(a), str(a), "--method", "orb"]) == 0
     out = capsys.readouterr().out
-    assert "higher = more similar" in out and "paper Table 8" in out and "decision:" in out
+    assert "higher = more similar" in out and "no validation-fitted default" in out and "decision:" not in out
+    assert main(["compare", str(a), str(a), "--method", "orb", "--paper-protocol"]) == 0
+    out = capsys.readouterr().out
+    assert "paper's protocol: Table 8" in out and "decision:" in out
+    assert main(["compare", str(a), str(b), "--method", "ahash"]) == 0
+    assert "54 of 64 bits" in capsys.readouterr().out
     assert main(["compare", str(a), str(a), "--method", "orb", "--threshold", "10"]) == 0
     assert "decision: SIMILAR" in capsys.readouterr().out
     assert main(["compare", str(a), str(b), "--method", "ahash", "--threshold", "64", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["threshold"] == 64 and payload["direction"] == "higher"
     assert payload["similar"] is (payload["score"] >= 64)
+    # A threshold fitted the paper's way keeps saying so when reused.
+    paper_json = a.parent.parent / "paper.json"
+    paper_json.write_text(json.dumps({"method": "ahash", "threshold": 40.0, "threshold_rule": "midpoint",
+                                      "threshold_fitted_on": "test"}))
+    assert main(["compare", str(a), str(b), "--method", "ahash", "--threshold-from", str(paper_json), "--json"]) == 0
+    assert "paper's protocol" in json.loads(capsys.readouterr().out)["threshold_source"]
 
 
 def test_compare_without_default_threshold_says_so(fake_data, capsys):
@@ -133,10 +145,25 @@ def test_evaluate_midpoint_writes_json(fake_data, tmp_path, capsys):
         "threshold_fitted_on",
     ):
         assert key in result, key
-    assert result["threshold_fitted_on"] == "test" and result["threshold_rule"] == "midpoint"
+    # The default: midpoint fitted on the validation drugs' pairs, intervals over the test classes.
+    assert result["threshold_fitted_on"] == "val" and result["threshold_rule"] == "midpoint"
+    assert result["protocol"] == "val" and result["n_val_pairs"] > 0
+    assert result["ci_unit"] == "class" and result["n_classes"] == 2
     assert set(result["thresholds"]) == {"midpoint", "max_accuracy", "youden", "eer", "far"}
     # Test pairs come from the test drugs only.
     assert result["pairs_source"] == "algorithm2:test"
+    assert "fitted on validation pairs" in text and "resample classes" in text
+
+
+def test_evaluate_paper_protocol_and_pair_intervals_only_when_asked(fake_data, tmp_path, capsys):
+    root, _ = fake_data
+    out = tmp_path / "paper.json"
+    base = ["evaluate", "--data", str(root), "--method", "ahash", "--quiet", "--n-boot", "50", "--jobs", "1"]
+    assert main(base + ["--paper-protocol", "--ci-unit", "pair", "--json", str(out)]) == 0
+    assert "paper's protocol" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert result["threshold_fitted_on"] == "test" and result["protocol"] == "paper"
+    assert result["ci_unit"] == "pair" and result["n_val_pairs"] == 0
 
 
 def test_evaluate_rule_fits_on_val_and_threshold_from_reuses(fake_data, tmp_path, capsys, monkeypatch):
@@ -267,6 +294,7 @@ def test_evaluate_pairs_file(fake_data, tmp_path, capsys):
     )
     result = json.loads(out.read_text())
     assert result["n_pairs"] == 4 and result["pairs_source"] == f"file:{pairs_file}"
+    assert result["threshold_fitted_on"] == "val" and result["n_classes"] == 2  # class4 and class5
     capsys.readouterr()
 
 
@@ -275,6 +303,12 @@ def test_evaluate_errors(fake_data, tmp_path, capsys):
     base = ["evaluate", "--data", str(root), "--quiet", "--n-boot", "10", "--jobs", "1"]
     assert main(base + ["--method", "ahash", "--split", "all", "--threshold-rule", "eer"]) == 2
     assert "leaves no separate validation drugs" in capsys.readouterr().err
+    assert main(base + ["--method", "ahash", "--split", "all"]) == 2  # the midpoint too needs validation
+    assert "leaves no separate validation drugs" in capsys.readouterr().err
+    assert main(base + ["--method", "ahash", "--paper-protocol", "--threshold", "50"]) == 2
+    assert "--paper-protocol fits the midpoint on the evaluated pairs" in capsys.readouterr().err
+    assert main(base + ["--method", "ahash", "--paper-protocol", "--threshold-rule", "youden"]) == 2
+    assert "--paper-protocol is the paper's midpoint rule" in capsys.readouterr().err
     assert main(base + ["--method", "ahash", "--threshold-from", str(tmp_path / "none.json")]) == 2
     assert "none.json: no such file" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
@@ -323,7 +357,6 @@ def test_search_ranks_query_first(fake_data, tmp_path, capsys):
 
 
 def test_search_with_index(fake_data, tmp_path, capsys):
-    pytest.importorskip("faiss")
     root, records = fake_data
     index_path = tmp_path / "gallery.faiss"
     args = [
@@ -400,7 +433,6 @@ def test_threshold_json_is_strict(fake_data, tmp_path, capsys):
 
 def test_evaluate_filter_model_skips_feature_poor_pairs(fake_data, tmp_path, capsys, monkeypatch):
     """Table 10 wiring: the classifier's verdicts decide which pairs are compared (classifier faked)."""
-    pytest.importorskip("torch")
     import drugsim.deep.classifier as classifier
 
     root, records = fake_data
@@ -448,20 +480,13 @@ def test_evaluate_filter_model_skips_feature_poor_pairs(fake_data, tmp_path, cap
 
 def test_evaluate_on_the_real_data_layer(request, tmp_path, capsys):
     """End to end with drugsim.data (load, split, Algorithm 2 pairs) once the data layer provides them."""
-    import drugsim.data as data
-
-    needed = ("load_dataset", "split_dataset", "make_pairs", "resolve_data_root", "read_pairs")
-    if not all(hasattr(data, name) for name in needed):
-        pytest.skip("drugsim.data does not provide the agreed loaders yet")
-    try:
-        root = request.getfixturevalue("tiny_dataset")
-    except pytest.FixtureLookupError:
-        pytest.skip("tests/conftest.py has no tiny_dataset fixture yet")
+    root = request.getfixturevalue("tiny_dataset")
     out = tmp_path / "orb.json"
     assert main(["evaluate", "--data", str(root), "--method", "ahash", "--threshold-rule", "youden", "--json",
                  str(out), "--quiet", "--n-boot", "50", "--n-pairs", "60"]) == 0
     result = json.loads(out.read_text())
     assert result["threshold_fitted_on"] == "val" and result["n_pairs"] <= 60
+    assert result["ci_unit"] == "class" and result["n_classes"] >= 2
     capsys.readouterr()
 
 

@@ -9,19 +9,12 @@ from drugsim.data.records import Pair
 from drugsim.errors import ConfigError, ImageReadError
 from drugsim.evaluation import engine
 from drugsim.evaluation.cache import FeatureCache, file_sha256
-from drugsim.methods import SimilarityMethod, create_method
-
-
-def _method_or_skip(name: str) -> SimilarityMethod:
-    try:
-        return create_method(name)
-    except (ImportError, AttributeError) as exc:  # the classical package may still be in progress
-        pytest.skip(f"method {name!r} not available yet: {exc}")
+from drugsim.methods import create_method
 
 
 @pytest.mark.parametrize("name", ["ahash", "dhash", "hist-correl", "hist-chisqr", "orb", "sift"])
 def test_engine_equals_per_pair(name, pair_list):
-    method = _method_or_skip(name)
+    method = create_method(name)
     per_pair = engine.score_pairs_per_pair(method, pair_list, progress=False)
     features = engine.describe_images(method, engine.pair_paths(pair_list), n_jobs=1, progress=False)
     np.testing.assert_allclose(engine.score_pair_list(method, pair_list, features), per_pair, rtol=1e-9)
@@ -31,7 +24,7 @@ def test_engine_equals_per_pair(name, pair_list):
 def test_process_pool_equals_serial(name, image_set, monkeypatch):
     _, paths, _ = image_set
     monkeypatch.setattr(engine, "WORKER_START_SECONDS", -1.0)  # always choose the pool
-    method = _method_or_skip(name)
+    method = create_method(name)
     serial = engine.describe_images(method, paths, n_jobs=1, progress=False)
     parallel = engine.describe_images(method, paths, n_jobs=2, progress=False)
     assert list(parallel) == list(serial)
@@ -96,8 +89,8 @@ def test_cache_keyed_by_content_not_path(image_set, tmp_path):
 
 def test_cache_separates_method_settings(image_set, tmp_path):
     _, paths, _ = image_set
-    first = _method_or_skip("ahash")
-    second = _method_or_skip("dhash")
+    first = create_method("ahash")
+    second = create_method("dhash")
     assert first.cache_key() != second.cache_key()
     a = engine.describe_images(first, paths[:3], cache_dir=tmp_path, n_jobs=1, progress=False)
     b = engine.describe_images(second, paths[:3], cache_dir=tmp_path, n_jobs=1, progress=False)
@@ -124,7 +117,7 @@ def test_missing_image_is_a_clear_error(tmp_path, image_set):
 def test_corrupt_image_error_crosses_process_boundary(tmp_path, image_set, monkeypatch):
     _, paths, _ = image_set
     monkeypatch.setattr(engine, "WORKER_START_SECONDS", -1.0)  # always choose the pool
-    method = _method_or_skip("ahash")
+    method = create_method("ahash")
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"not a jpeg at all")
     with pytest.raises(ImageReadError, match="broken.jpg"):
@@ -174,5 +167,5 @@ def test_cheap_images_stay_in_process(image_set, monkeypatch):
         raise AssertionError("the process pool should not start for cheap images")
 
     monkeypatch.setattr(engine, "_describe_processes", no_pool)
-    features = engine.describe_images(_method_or_skip("ahash"), paths, n_jobs=2, progress=False)
+    features = engine.describe_images(create_method("ahash"), paths, n_jobs=2, progress=False)
     assert len(features) == len(paths)

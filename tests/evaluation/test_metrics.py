@@ -99,3 +99,37 @@ def test_errors():
         roc_auc(SCORES, LABELS, direction="sideways")
     with pytest.raises(ConfigError, match="6 scores but 2 labels"):
         accuracy(SCORES, LABELS[:2], 0.5, direction="higher")
+
+
+def test_training_and_match_filter_metrics_are_the_evaluation_metrics():
+    """Training-time validation (deep/training.py) and the match-filter ranking (classical/keypoints.py)
+    compute accuracy and ROC-AUC with drugsim.evaluation.metrics: same numbers as evaluation, and as a
+    by-hand Mann-Whitney count."""
+    from sklearn.metrics import roc_auc_score
+
+    from drugsim.classical.keypoints import _midpoint_accuracy
+    from drugsim.deep.training import validation_metrics, variant_direction
+    from drugsim.evaluation import metrics
+    from drugsim.evaluation.thresholds import fit_threshold
+
+    rng = np.random.default_rng(7)
+    labels = rng.integers(0, 2, 120)
+    probability = np.clip(0.5 + 0.3 * (labels - 0.5) + rng.normal(0, 0.2, 120), 0, 1).round(2)  # ties too
+    distance = 1.0 - probability
+    for variant, scores, direction in (("improved", probability, "higher"), ("classic", distance, "lower")):
+        assert variant_direction(variant) == direction
+        accuracy, auc = validation_metrics(scores, labels, 0.5, direction=direction)
+        assert accuracy == metrics.accuracy(scores, labels, 0.5, direction=direction)
+        assert auc == metrics.roc_auc(scores, labels, direction=direction)
+        similar = scores >= 0.5 if direction == "higher" else scores <= 0.5
+        assert accuracy == pytest.approx(np.mean(similar == (labels == 1)))
+        assert auc == pytest.approx(roc_auc_score(labels, probability))
+    assert all(np.isnan(validation_metrics(np.array([np.nan, 0.2]), [1, 0], 0.5, direction="higher")))
+
+    counts = rng.poisson(4 + 6 * labels).astype(float)
+    row = _midpoint_accuracy(counts, labels)
+    threshold = fit_threshold(counts, labels, rule="midpoint", direction="higher")
+    expected = metrics.compute_metrics(counts, labels, threshold, direction="higher")
+    assert row["threshold"] == threshold
+    assert row["accuracy"] == expected["accuracy"] and row["roc_auc"] == expected["roc_auc"]
+    assert row["roc_auc"] == pytest.approx(roc_auc_score(labels, counts))

@@ -33,12 +33,20 @@ def test_chapter_pipeline_on_generated_images(image_set, tmp_path):
     assert {"paper_midpoint", "youden", "youden_shift", "far_accuracy", "best_val_rule"} <= set(
         thresholds.columns
     )
+    assert set(thresholds["threshold_fitted_on"]) == {"val"}
+    assert set(thresholds["paper_midpoint_fitted_on"]) == {"test"}
     results = threshold_study.headline_results(scored, rule="youden", n_boot=50)
     assert all(r["threshold_fitted_on"] == "val" for r in results.values())
     headline = threshold_study.headline_table(results)
     assert (headline["accuracy_low"] <= headline["accuracy"]).all()
+    assert set(headline["threshold_fitted_on"]) == {"val"} and set(headline["ci_unit"]) == {"class"}
+    assert set(headline["n_classes"]) == {3}  # class3, class4, class5
     pairwise = threshold_study.pairwise_table(scored, results, n_boot=100)
-    assert len(pairwise) == 1 and {"mcnemar_p_holm", "real"} <= set(pairwise.columns)
+    assert len(pairwise) == 1
+    assert {"class_sign_p_holm", "real", "mcnemar_p_holm", "real_if_pairs_independent"} <= set(pairwise.columns)
+    # Three test classes: the sign-flip test cannot go below 2 / 2**3, so nothing is called real.
+    assert (pairwise["class_sign_p"] >= 0.25).all() and not pairwise["real"].any()
+    assert set(pairwise["threshold_fitted_on"]) == {"val"}
     records = [ImageRecord(p, label) for p, label in zip(paths, labels)]
     retrieval = threshold_study.retrieval_table(methods, records, max_queries=6, n_jobs=1)
     assert retrieval.loc["ahash", "n_queries"] == 6
@@ -84,3 +92,33 @@ def test_score_methods_needs_both_pair_lists():
     with pytest.raises(Exception, match="need validation and test pairs"):
         threshold_study.score_methods({}, [], [])
     assert MethodScores  # exported for notebooks
+
+
+def _scores(name, val_separates: bool, seed: int) -> MethodScores:
+    """Toy scores: perfect on one split and coin-flip on the other."""
+    rng = np.random.default_rng(seed)
+    labels = np.tile([1, 0], 40)
+    clean = labels + 0.01 * rng.normal(size=labels.size)
+    noisy = rng.normal(size=labels.size)
+    val, test = (clean, noisy) if val_separates else (noisy, clean)
+    classes = np.repeat([f"c{i}" for i in range(8)], 10)
+    return MethodScores(name, "higher", val, labels, test, labels, None, classes)
+
+
+def test_best_method_and_rule_are_chosen_on_validation():
+    scored = {"good-on-val": _scores("good-on-val", True, 0), "good-on-test": _scores("good-on-test", False, 1)}
+    thresholds = threshold_study.threshold_table(scored, n_boot=20)
+    results = threshold_study.headline_results(scored, rule="midpoint", n_boot=20)
+    headline = threshold_study.headline_table(results)
+    # The test accuracy would pick the other method; the validation accuracy picks this one.
+    assert headline.loc["good-on-test", "accuracy"] > headline.loc["good-on-val", "accuracy"]
+    pairwise = threshold_study.pairwise_table(scored, results, n_boot=50)
+    glued = threshold_study.glue_study(thresholds, headline, pairwise, None)
+    assert glued["thr_best_method"] == "good-on-val"
+    assert glued["thr_best_val_accuracy"] == 1.0
+    row = thresholds.loc["good-on-val"]
+    best = row["best_val_rule"]
+    assert row[f"{best}_val_accuracy"] == max(
+        row[f"{rule}_val_accuracy"] for rule in ("midpoint", "max_accuracy", "youden", "eer", "far")
+    )
+    assert row["best_val_rule_accuracy"] == row[f"{best}_accuracy"]
