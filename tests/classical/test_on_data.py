@@ -18,7 +18,7 @@ def test_chapter_path_on_tiny_synthetic(tiny_dataset, tmp_path):
     results = study.evaluate_methods(
         [create_method("orb"), create_method("ahash"), create_method("hist-chisqr")],
         sample,
-        val_pairs=study.balanced_sample(pairs["val"], 40, seed=0),
+        val_pairs=protocol.sample_pairs(pairs["val"], 40, seed=0),
         n_jobs=1,
         n_boot=20,
     )
