@@ -268,7 +268,8 @@ def test_evaluate_pairs_file(fake_data, tmp_path, capsys):
     pairs_file = tmp_path / "pairs.txt"
     rel = [r.path.relative_to(root) for r in records]
     pairs_file.write_text(
-        f"{rel[0]}\t{rel[1]}\t1\n{rel[0]}\t{rel[8]}\t0\n{rel[4]}\t{rel[5]}\t1\n{rel[4]}\t{rel[20]}\t0\n"
+        # Test classes only (class4 = records 16-19, class5 = 20-23): the threshold is fitted on the val classes.
+        f"{rel[16]}\t{rel[17]}\t1\n{rel[16]}\t{rel[20]}\t0\n{rel[20]}\t{rel[21]}\t1\n{rel[21]}\t{rel[17]}\t0\n"
     )
     out = tmp_path / "r.json"
     assert (
