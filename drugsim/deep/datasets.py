@@ -2,8 +2,8 @@
 
 Decoding a JPEG is slower on a CPU than a small network's forward pass, and Algorithm 2 reuses every
 image in many pairs, so :class:`ImageCache` reads and resizes each distinct image once (at the training
-size) into one uint8 tensor; datasets index into it. Training images then pass through the paper's
-augmentation (section 4.1.3) on the fly.
+size) into one uint8 tensor; Siamese training batches are rows of it, augmented on the device in
+batches (:mod:`drugsim.deep.device_input`); the classifier's dataset indexes into it per image.
 
 Example:
     >>> import numpy as np
@@ -109,42 +109,6 @@ def training_augmentation(image_size: int) -> Transform:
     """
     del image_size  # images arrive at the training size from the cache
     return PaperAugmentation()
-
-
-class PairDataset(Dataset):
-    """(image_a, image_b, label) for each pair, from an :class:`ImageCache`."""
-
-    def __init__(self, pairs: Sequence[Pair], cache: ImageCache, transform: Optional[Transform] = None) -> None:
-        self.pairs = list(pairs)
-        self.cache = cache
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.pairs)
-
-    def _load(self, path: Path) -> torch.Tensor:
-        image = self.cache.get(path)
-        return self.transform(image) if self.transform is not None else image
-
-    def __getitem__(self, index: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        pair = self.pairs[index]
-        return self._load(pair.path_a), self._load(pair.path_b), torch.tensor(float(pair.label))
-
-
-class TripletDataset(PairDataset):
-    """(anchor, positive, negative) images for each triplet of paths."""
-
-    def __init__(self, triplets: Sequence[Tuple[Path, Path, Path]], cache: ImageCache,
-                 transform: Optional[Transform] = None) -> None:
-        super().__init__([], cache, transform)
-        self.triplets = list(triplets)
-
-    def __len__(self) -> int:
-        return len(self.triplets)
-
-    def __getitem__(self, index: int):  # type: ignore[override]
-        anchor, positive, negative = self.triplets[index]
-        return self._load(anchor), self._load(positive), self._load(negative)
 
 
 class ImageLabelDataset(Dataset):
