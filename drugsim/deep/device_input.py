@@ -25,9 +25,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Optional, Sequence
 
 import numpy as np
 import torch
@@ -75,12 +75,12 @@ class AugmentationParams:
     hue: torch.Tensor
 
 
-def _uniform(n: int, bounds: Sequence[float], generator: Optional[torch.Generator]) -> torch.Tensor:
+def _uniform(n: int, bounds: Sequence[float], generator: torch.Generator | None) -> torch.Tensor:
     low, high = float(bounds[0]), float(bounds[1])
     return low + (high - low) * torch.rand(n, generator=generator)
 
 
-def sample_augmentation(n: int, *, generator: Optional[torch.Generator] = None) -> AugmentationParams:
+def sample_augmentation(n: int, *, generator: torch.Generator | None = None) -> AugmentationParams:
     """Draw section 4.1.3's augmentation for ``n`` images (settings from :data:`drugsim.paper.TRAINING`).
 
     Args:
@@ -177,7 +177,7 @@ def apply_augmentation(images: torch.Tensor, params: AugmentationParams) -> torc
     return _shift_hue(out, _per_image(params.hue, out)).clamp_(0.0, 1.0)
 
 
-def augment_batch(images: torch.Tensor, *, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def augment_batch(images: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
     """Draw (:func:`sample_augmentation`) and apply (:func:`apply_augmentation`) the paper's augmentation."""
     return apply_augmentation(images, sample_augmentation(len(images), generator=generator))
 
@@ -207,7 +207,7 @@ class CachedBatches:
     def __init__(self, cache: ImageCache, *, augment: bool) -> None:
         self.cache = cache
         self.augment = augment
-        self._copies: Dict[torch.device, torch.Tensor] = {}
+        self._copies: dict[torch.device, torch.Tensor] = {}
 
     def rows(self, paths: Sequence[Path]) -> torch.Tensor:
         """Row indices of ``paths`` in the cache."""

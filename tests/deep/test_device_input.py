@@ -48,7 +48,7 @@ def test_cached_step_turns_rows_into_augmented_images_and_passes_labels(toy_reco
 
     rows = batches.rows(paths)
     cached_step(step, batches, 2)(None, [rows, rows.flip(0), torch.ones(4)])
-    image_a, image_b, labels = seen["batch"]
+    image_a, _, labels = seen["batch"]
     assert image_a.shape == (4, 3, 24, 24) and image_a.dtype == torch.float32 and torch.equal(labels, torch.ones(4))
     assert not torch.equal(image_a, batches.images(rows, CPU))  # augmented
 
