@@ -109,3 +109,18 @@ def test_a_broken_manifest_is_named(tmp_path):
     (tmp_path / "run" / "run.json").write_text("not json")
     with pytest.raises(ConfigError, match="run.json: not readable JSON"):
         recorded.load_recorded_runs(tmp_path)
+
+
+def test_the_summary_chapter_shows_recorded_runs_with_glued_descriptions():
+    import re
+    from pathlib import Path
+
+    notebook = json.loads((Path(__file__).resolve().parents[2] / "notebooks" / "13_summary.ipynb").read_text())
+    code = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
+    text = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    for call in ("recorded.load_recorded_runs()", "recorded.with_recorded_columns(table", "recorded.run_sentence",
+                 "recorded.plot_recorded("):
+        assert call in code
+    wanted = {"n_recorded_runs", "recorded_runs_described", "fig_recorded_runs"}
+    assert wanted <= set(re.findall(r"\{glue:text\}`(\w+)`", text)) | set(re.findall(r"glue:figure\} (\w+)", text))
+    assert all(f'glue("{key}"' in code for key in wanted)
