@@ -133,3 +133,14 @@ def test_paper_profile_trains_on_the_cpu_at_toy_size(tmp_path, toy_data):
     assert config["profile"] == "paper" and config["image_size"] == paper.TRAINING["image_size"]
     assert (config["batch_size"], config["lr"], config["augment"]) == (expected["batch_size"], expected["lr"], True)
     assert config["epochs"] == 1
+
+
+def test_input_throughput_times_the_three_paths_on_the_same_draws(toy_records):
+    from drugsim.deep.device_input import input_throughput
+
+    result = input_throughput([r.path for r in toy_records[:4]], size=16, batch_size=4, n_batches=1, device=CPU)
+    rates = [result[f"{name}_images_per_second"] for name in ("decode", "cached_per_image", "cached")]
+    assert all(rate > 0 for rate in rates) and result["cache_images"] == 4
+    assert result["cached_over_decode"] == pytest.approx(rates[2] / rates[0])
+    with pytest.raises(ValueError, match="no images to time"):
+        input_throughput([], size=16, batch_size=4, n_batches=1, device=CPU)
