@@ -132,6 +132,13 @@ def record_run(name: str, results_dir: Path, *, dest_root: Path, command: Sequen
         timings["command_seconds"] = float(command_seconds)
     record = manifest(name, commit=commit, hardware=hardware, command=command, timings=timings,
                       protocol=protocol_notes(results))
+    stamp = results_dir.parent / "dataset.json"  # a reproduce run's results/ sits beside the runner's stamp
+    if stamp.is_file():
+        try:
+            record["dataset_info"] = json.loads(stamp.read_text(encoding="utf-8"))
+            record["dataset"] = str(record["dataset_info"].get("kind", "folder"))
+        except ValueError:
+            pass  # an unreadable stamp leaves the data kind unknown, not the record
     (dest / MANIFEST).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return dest
 
@@ -213,7 +220,7 @@ def load_recorded_runs(root: Path = RECORDED_DIR) -> list[dict[str, Any]]:
             raise ConfigError(f"{folder / MANIFEST}: not readable JSON ({exc})") from exc
         results = _read_json_files(folder)
         rows += evaluation_rows(folder.name, record, results)
-        rows += chapter_rows(folder.name, record, results, str(record.get("dataset", "synthetic")))
+        rows += chapter_rows(folder.name, record, results, str(record.get("dataset", "folder")))
     return rows
 
 

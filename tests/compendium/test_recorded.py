@@ -72,14 +72,17 @@ def test_record_cli_runs_times_and_records_a_command(tmp_path):
 
 
 def test_a_recorded_reproduce_run_gives_the_summarys_rows(tmp_path):
-    folder = tmp_path / "repro"
-    folder.mkdir()
-    (folder / "run.json").write_text(json.dumps({"commit": "abc", "hardware": {}, "dataset": "synthetic"}))
-    (folder / "05_siamese.json").write_text(json.dumps({"rows": [{"model": "resnet18-improved",
-                                                                   "test_accuracy": 0.91}]}))
-    rows = recorded.load_recorded_runs(tmp_path)
+    work = tmp_path / "runs" / "paper-synthetic"
+    (work / "results").mkdir(parents=True)
+    (work / "dataset.json").write_text(json.dumps({"kind": "synthetic", "preset": "quick", "seed": 0}))
+    (work / "results" / "05_siamese.json").write_text(json.dumps({"rows": [{"model": "resnet18-improved",
+                                                                            "test_accuracy": 0.91}]}))
+    assert main(["record", "repro", "--results", str(work / "results"), "--dest", str(tmp_path / "rec")]) == 0
+    assert json.loads((tmp_path / "rec" / "repro" / "run.json").read_text())["dataset"] == "synthetic"
+    rows = recorded.load_recorded_runs(tmp_path / "rec")
     assert [(r["table"], r["row"], r["quantity"], r["value"]) for r in rows] == [
         ("Table 9", "resnet18-improved", "test_accuracy", 0.91)]
+    assert rows[0]["dataset"] == "synthetic" and rows[0]["source"] == "05_siamese"
     assert recorded.load_recorded_runs(tmp_path / "missing") == []
 
 
