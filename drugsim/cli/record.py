@@ -8,6 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from drugsim.cli import options
 from drugsim.errors import DrugsimError
 
 EPILOG = """examples:
@@ -26,8 +27,11 @@ def run(args: argparse.Namespace) -> int:
     from drugsim.recorded import RECORDED_DIR, check_name, git_commit, record_run
 
     check_name(args.name)  # before a long command runs, not after
+    if args.run and (args.command or args.seconds is not None):
+        raise DrugsimError("--run measures the command itself; --command and --seconds describe a command run "
+                           "before, so give one or the other")
     command = shlex.split(args.run) if args.run else []
-    seconds = None
+    seconds = args.seconds
     if command:
         started = time.perf_counter()
         try:
@@ -38,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
         if code != 0:
             raise DrugsimError(f"{shlex.join(command)!r} failed with exit status {code}; nothing recorded")
     dest = record_run(args.name, Path(args.results), dest_root=Path(args.dest or RECORDED_DIR),
-                      command=command or "not given (results recorded as found)", hardware=hardware_info(),
+                      command=command or args.command or "not given (results recorded as found)",
+                      hardware=hardware_info(),
                       commit=git_commit(Path.cwd()), command_seconds=seconds, force=args.force)
     print(f"recorded {args.results} as {dest}")
     return 0
@@ -56,4 +61,8 @@ def register(subparsers) -> None:
     parser.add_argument("--force", action="store_true", help="replace an existing record of that name")
     parser.add_argument("--run", metavar="COMMAND", help="a command line (quoted) to run and time first; "
                         "it must succeed")
+    parser.add_argument("--command", metavar="TEXT", help="the command that produced the results (when it ran "
+                        "before, without --run)")
+    parser.add_argument("--seconds", type=options.positive_float, metavar="S",
+                        help="its wall time in seconds (with --command)")
     parser.set_defaults(func=run)

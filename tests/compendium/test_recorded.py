@@ -66,7 +66,11 @@ def test_record_cli_runs_times_and_records_a_command(tmp_path):
     assert record["command"] == [sys.executable, "-c", "pass"] and record["timings"]["command_seconds"] >= 0
     assert record["timings"]["r18_eval.evaluate_seconds"] == 2.0 and record["hardware"]["cpu_model"]
     assert "commit" in record and record["protocol"] == {"threshold_fitted_on": ["val"], "ci_unit": ["class"]}
-    rows = recorded.load_recorded_runs(dest)
+    assert main(["record", "described", "--results", str(results), "--dest", str(dest), "--command",
+                 "make reproduce PROFILE=paper", "--seconds", "12.5"]) == 0
+    described = json.loads((dest / "described" / "run.json").read_text())
+    assert (described["command"], described["timings"]["command_seconds"]) == ("make reproduce PROFILE=paper", 12.5)
+    rows = [r for r in recorded.load_recorded_runs(dest) if r["run"] == "toy-run"]
     assert [(r["run"], r["row"], r["value"], r["ci_unit"]) for r in rows] == [
         ("toy-run", "resnet18-improved", 0.7, "class")]
 
@@ -95,7 +99,9 @@ def test_a_recorded_reproduce_run_gives_the_summarys_rows(tmp_path):
     (["record", "ok", "--results", "{tmp}/good", "--dest", "{tmp}/dest", "--run",
       f"{sys.executable} -c 'raise SystemExit(3)'"], "failed with exit status 3; nothing recorded"),
     (["record", "ok", "--results", "{tmp}/good", "--dest", "{tmp}/dest", "--run", "{tmp}/no-such-program"],
-     "no-such-program': No such file or directory; nothing recorded")])
+     "no-such-program': No such file or directory; nothing recorded"),
+    (["record", "ok", "--results", "{tmp}/good", "--run", "true", "--command", "x"],
+     "--run measures the command itself; --command and --seconds describe a command run before")])
 def test_record_errors_are_one_line(tmp_path, capsys, argv, message):
     for name in ("empty", "broken", "good", "dest/taken"):
         (tmp_path / name).mkdir(parents=True)
