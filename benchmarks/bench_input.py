@@ -30,15 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the result here (default: print it)")
     args = parser.parse_args(argv)
 
+    import numpy as np
     import torch
 
-    from drugsim.deep.datasets import dataset_splits, subsample
+    from drugsim.data import load_dataset, resolve_data_root
     from drugsim.deep.device_input import input_throughput
     from drugsim.evaluation.bench import hardware_info
 
-    torch.set_num_threads(max(torch.get_num_threads(), 1))
-    train = dataset_splits(args.data)["train"]  # the one split of the project (class-disjoint)
-    paths = subsample([record.path for record in train], args.images, seed=0)
+    # Any images of the dataset will do: this times decoding and augmentation, it scores no pairs.
+    records = load_dataset(resolve_data_root(str(args.data)))
+    chosen = np.random.default_rng(0).permutation(len(records))[:args.images]
+    paths = [records[i].path for i in sorted(chosen)]
     result = input_throughput(paths, size=args.size, batch_size=args.batch_size, n_batches=args.batches,
                               device=torch.device(args.device))
     payload = {"benchmark": "training input path", "data": str(args.data), **result, "hardware": hardware_info()}

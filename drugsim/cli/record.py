@@ -12,7 +12,7 @@ from drugsim.cli import options
 from drugsim.errors import DrugsimError
 
 EPILOG = """examples:
-  drugsim record gpu-paper-2026-12-05 --results runs/paper-synthetic/results \
+  drugsim record gpu-paper-2026-12-05 --results runs/paper-synthetic/results \\
       --run "drugsim reproduce --profile paper --no-book"
   drugsim record lite0-grocery --results evals/          # results written earlier, recorded as they are
 

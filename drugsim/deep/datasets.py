@@ -38,10 +38,16 @@ def resize_image(image: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
 
 
-def images_to_tensor(images: Sequence[np.ndarray], size: int) -> torch.Tensor:
-    """A list of RGB uint8 arrays -> float tensor (N, 3, size, size) in [0, 1] (the eval transform)."""
-    batch = np.stack([resize_image(np.asarray(image), size) for image in images])
-    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
+def images_to_tensor(images: Sequence[np.ndarray], size: int, *, device: torch.device | str | None = None
+                     ) -> torch.Tensor:
+    """A list of RGB uint8 arrays -> float tensor (N, 3, size, size) in [0, 1] on ``device`` (default CPU).
+
+    The eval transform, through the training batches' path (:mod:`drugsim.deep.device_input`): resized to
+    uint8 on the CPU, converted to float on the device.
+    """
+    from drugsim.deep.device_input import to_unit_float, uint8_batch
+
+    return to_unit_float(uint8_batch(images, size), torch.device(device or "cpu"))
 
 
 class ImageCache:

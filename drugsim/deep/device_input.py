@@ -226,6 +226,20 @@ class CachedBatches:
         return augment_batch(batch) if (train and self.augment) else batch
 
 
+def row_dataset(items: Sequence, batches: CachedBatches, *, triplets: bool) -> tuple[torch.utils.data.Dataset, int]:
+    """Training items as cache row indices, and how many images each has.
+
+    Pairs (:class:`~drugsim.data.records.Pair`) give ``(rows_a, rows_b, label)``, triplets of paths
+    ``(anchor, positive, negative)``; :func:`cached_step` turns the rows into images on the device.
+    """
+    if triplets:
+        columns = [batches.rows([triplet[k] for triplet in items]) for k in range(3)]
+        return torch.utils.data.TensorDataset(*columns), 3
+    columns = [batches.rows([pair.path_a for pair in items]), batches.rows([pair.path_b for pair in items]),
+               torch.tensor([float(pair.label) for pair in items])]
+    return torch.utils.data.TensorDataset(*columns), 2
+
+
 def cached_step(step: Callable, batches: CachedBatches, n_images: int) -> Callable:
     """Wrap a training ``step(model, batch)`` so that its batch arrives as row indices of ``batches``' cache.
 

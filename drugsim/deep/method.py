@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from drugsim.deep.config import SiameseConfig
-from drugsim.deep.device_input import to_unit_float, uint8_batch
+from drugsim.deep.datasets import images_to_tensor
 from drugsim.deep.training import load_siamese, resolve_device
 from drugsim.errors import ConfigError
 from drugsim.methods import SimilarityMethod
@@ -102,8 +102,8 @@ class SiameseMethod(SimilarityMethod):
         features: List[np.ndarray] = []
         for start in range(0, len(images), self.batch_size):
             # The training batches' path: uint8 at the input size, converted to float on the device.
-            pixels = uint8_batch(images[start:start + self.batch_size], self.train_config.image_size)
-            batch = to_unit_float(pixels, self.device, channels_last=True)
+            batch = images_to_tensor(images[start:start + self.batch_size], self.train_config.image_size,
+                                     device=self.device).contiguous(memory_format=torch.channels_last)
             embeddings = self.network.embed(batch).float().cpu().numpy()
             features.extend(np.ascontiguousarray(row) for row in embeddings)
         return features

@@ -41,7 +41,7 @@ from drugsim.deep.datasets import (
     subsample,
     training_augmentation,
 )
-from drugsim.deep.device_input import CachedBatches, cached_step, to_unit_float
+from drugsim.deep.device_input import CachedBatches, cached_step, row_dataset, to_unit_float
 from drugsim.deep.losses import contrastive_loss, pair_bce_loss, triplet_loss
 from drugsim.deep.siamese import SiameseNetwork
 from drugsim.errors import ConfigError, DatasetError, DrugsimError
@@ -584,7 +584,7 @@ def train_siamese(
     # Batches are row indices into the uint8 cache, gathered and augmented on the training device
     # (drugsim.deep.device_input): at 224 px per-image augmentation on the CPU would bound a GPU.
     cached = CachedBatches(cache, augment=config.augment)
-    dataset, n_images = _row_dataset(items, cached, triplets=config.variant == "triplet")
+    dataset, n_images = row_dataset(items, cached, triplets=config.variant == "triplet")
     torch.manual_seed(config.seed)  # the initial weights are part of the seeded run
     model = build_siamese(config)
     val_labels = [p.label for p in val_pairs]
@@ -620,16 +620,6 @@ def train_siamese(
                step=cached_step(_siamese_step(config), cached, n_images),
                validate=validate, final_scores=final_scores, out=Path(out), resume=resume, progress=progress,
                recalibrate=recalibrate, extra=extra, clock=clock)
-
-
-def _row_dataset(items: Sequence[Any], batches: CachedBatches, *, triplets: bool) -> Tuple[Dataset, int]:
-    """Training items as cache row indices: (rows_a, rows_b, label) per pair, or (anchor, positive, negative)."""
-    if triplets:
-        columns = [batches.rows([triplet[k] for triplet in items]) for k in range(3)]
-        return torch.utils.data.TensorDataset(*columns), 3
-    columns = [batches.rows([pair.path_a for pair in items]), batches.rows([pair.path_b for pair in items]),
-               torch.tensor([float(pair.label) for pair in items])]
-    return torch.utils.data.TensorDataset(*columns), 2
 
 
 # ----------------------------------------------------------------------------------- frozen backbone

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import json
-
+import numpy as np
 import pytest
 import torch
 import torchvision.transforms.functional as TF
 
 from drugsim import paper
-from drugsim.deep.datasets import ImageCache, images_to_tensor
+from drugsim.deep.datasets import ImageCache, images_to_tensor, resize_image
 from drugsim.deep.device_input import (
     AugmentationParams,
     CachedBatches,
@@ -28,11 +27,14 @@ CPU = torch.device("cpu")
 
 def test_cached_batches_equal_decoded_batches_without_augmentation(toy_records):
     paths = [r.path for r in toy_records[:6]]
-    decoded = images_to_tensor([read_image(p) for p in paths], 48)  # decode path: read, resize, to float
+    # The decode path, spelled out: read each file, resize, scale to [0, 1].
+    decoded = torch.stack([torch.from_numpy(np.array(resize_image(read_image(p), 48))).permute(2, 0, 1)
+                           for p in paths]).float() / 255.0
     batches = CachedBatches(ImageCache(paths + paths[:2], 48), augment=True)
     cached = batches.images(batches.rows(paths), CPU, train=False)  # train=False: never augmented
     assert torch.equal(cached, decoded)
-    # The evaluation engine's path (SiameseMethod.describe_batch) gives the same tensor too.
+    # The evaluation engine's path (SiameseMethod.describe_batch: images_to_tensor) gives the same tensor too.
+    assert torch.equal(images_to_tensor([read_image(p) for p in paths], 48, device=CPU), decoded)
     assert torch.equal(to_unit_float(uint8_batch([read_image(p) for p in paths], 48), CPU, channels_last=True),
                        decoded)
 
@@ -109,30 +111,20 @@ def test_input_path_errors_are_one_line():
         apply_augmentation(torch.zeros(3, 3, 4, 4), sample_augmentation(2))
 
 
-@pytest.fixture
-def toy_data(monkeypatch, toy_records, toy_pair_list):
-    """Four toy pairs per split (at 224 px a CPU trains on them in seconds)."""
-    from drugsim.deep import datasets
+def test_paper_profile_trains_on_the_cpu_at_toy_size(tmp_path, toy_pair_list):
+    """The `paper` profile's training code path (224 px, batch 64, Adam 5e-4, the paper's augmentation on the
+    cached batches, every pair) for 1 epoch on four toy pairs (at 224 px a CPU trains on them in seconds)."""
+    from drugsim.deep.config import siamese_config
+    from drugsim.deep.training import load_siamese, train_siamese
 
-    splits = {"train": toy_records, "val": toy_records, "test": toy_records}
-    monkeypatch.setattr(datasets, "dataset_splits", lambda data, seed=0: splits)
-    monkeypatch.setattr(datasets, "split_pairs", lambda s, seed=0: {k: toy_pair_list[:4] for k in s})
-
-
-def test_paper_profile_trains_on_the_cpu_at_toy_size(tmp_path, toy_data):
-    """The `paper` profile's code path (224 px, batch 64, Adam 5e-4, augmentation, every pair) for 1 epoch."""
-    from drugsim.cli import main
-
-    out = tmp_path / "paper.pt"
-    code = main(["train", "siamese", "--variant", "improved", "--backbone", "resnet18", "--data", "toy",
-                 "--profile", "paper", "--epochs", "1", "--device", "cpu", "--quiet", "--out", str(out),
-                 "--json", str(tmp_path / "r.json")])
-    assert code == 0 and out.is_file()
-    config = json.loads((tmp_path / "r.json").read_text())["config"]
+    config = siamese_config("paper", device="cpu", epochs=1)
     expected = paper.TRAINING["siamese"]
-    assert config["profile"] == "paper" and config["image_size"] == paper.TRAINING["image_size"]
-    assert (config["batch_size"], config["lr"], config["augment"]) == (expected["batch_size"], expected["lr"], True)
-    assert config["epochs"] == 1
+    assert (config.image_size, config.batch_size, config.lr, config.augment, config.n_train_pairs) == (
+        paper.TRAINING["image_size"], expected["batch_size"], expected["lr"], True, None)
+    result = train_siamese(config, toy_pair_list[:4], toy_pair_list[4:8], out=tmp_path / "paper.pt", progress=False)
+    assert len(result.history) == 1 and result.extra["n_train_items"] == 4
+    _, payload = load_siamese(tmp_path / "paper.pt")
+    assert payload["config"]["profile"] == "paper" and payload["config"]["image_size"] == config.image_size
 
 
 def test_input_throughput_times_the_three_paths_on_the_same_draws(toy_records):
