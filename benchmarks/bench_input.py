@@ -43,7 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     paths = [records[i].path for i in sorted(chosen)]
     result = input_throughput(paths, size=args.size, batch_size=args.batch_size, n_batches=args.batches,
                               device=torch.device(args.device))
-    payload = {"benchmark": "training input path", "data": str(args.data), **result, "hardware": hardware_info()}
+    import os
+
+    payload = {"benchmark": "training input path", "data": str(args.data), **result, "hardware": hardware_info(),
+               # Other work on the machine slows every path; the ratios are what to read from a shared one.
+               "load_average_1min_after": os.getloadavg()[0]}
     text = json.dumps(payload, indent=2, sort_keys=True) + "\n"
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
