@@ -22,7 +22,7 @@ import yaml
 
 from drugsim import runner_cache as rc
 from drugsim.errors import DrugsimError
-from drugsim.summary import machine_info
+from drugsim.evaluation.bench import hardware_info
 
 if TYPE_CHECKING:  # pragma: no cover
     from drugsim.runner import NotebookOutcome, Profiles, ReproduceReport, RunPlan
@@ -108,7 +108,7 @@ def reproducibility_page(report: "ReproduceReport", profiles: "Profiles") -> str
     """Markdown: machine, package versions, and per run the profile, dataset hash, parameters and times."""
     from drugsim import __version__
 
-    machine = machine_info()
+    machine = hardware_info()
     versions = rc.package_versions(_TOOL_PACKAGES + rc.KEY_PACKAGES)
     versions["drugsim"] = versions.get("drugsim") or __version__
     out = [
@@ -121,10 +121,10 @@ def reproducibility_page(report: "ReproduceReport", profiles: "Profiles") -> str
         "## Machine",
         "",
         _table(["", ""], [
-            ["CPU", machine["cpu"]],
-            ["CPU cores (usable)", f"{machine['cpu_count']} ({machine['cpu_usable']})"],
-            ["Memory", f"{machine['memory_gb']} GB" if machine["memory_gb"] else "unknown"],
-            ["GPU", machine["gpu"] or "none"],
+            ["CPU", machine["cpu_model"]],
+            ["CPU cores (usable)", f"{machine['cpu_cores']} ({machine['cpu_cores_usable']})"],
+            ["Memory", f"{machine['ram_gib']} GiB" if machine["ram_gib"] else "unknown"],
+            ["Torch device", machine.get("torch_device") or "none"],
             ["Operating system", machine["platform"]],
             ["Python", machine["python"]],
         ]),

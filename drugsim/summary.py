@@ -29,9 +29,6 @@ beside it. Every row carries ``threshold_fitted_on`` (``"no threshold"`` for mea
 from __future__ import annotations
 
 import json
-import os
-import platform
-import sys
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -245,54 +242,20 @@ def coverage(frame) -> Dict[str, int]:
     return {"n_paper_numbers": int(len(ours)), "n_reproduced": int(ours["ours"].notna().sum())}
 
 
-def machine_info() -> Dict[str, Any]:
-    """CPU model, core counts, memory, GPU (when torch sees one), OS and Python of this machine."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory_gb = None
-    try:
-        memory_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9, 1)
-    except (ValueError, OSError, AttributeError):
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    gpu = None
-    if "torch" in sys.modules or _torch_installed():
-        try:
-            import torch
-
-            if torch.cuda.is_available():
-                gpu = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
-        except Exception:  # noqa: BLE001 - a broken CUDA set-up means no usable GPU
-            gpu = None
-    return {
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "cpu_usable": usable,
-        "memory_gb": memory_gb,
-        "gpu": gpu,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
-
-
-def _torch_installed() -> bool:
-    from importlib.util import find_spec
-
-    return find_spec("torch") is not None
-
-
 def hardware_sentence(info: Optional[Mapping[str, Any]] = None) -> str:
-    """E.g. ``"Intel Xeon ... (2 of 8 cores usable), 23.4 GB RAM, no GPU"``."""
-    info = dict(info or machine_info())
-    memory = f", {info['memory_gb']} GB RAM" if info.get("memory_gb") else ""
-    gpu = f", GPU {info['gpu']}" if info.get("gpu") else ", no GPU"
-    return f"{info['cpu']} ({info['cpu_usable']} of {info['cpu_count']} cores usable){memory}{gpu}"
+    """E.g. ``"Intel Xeon ... (2 of 8 cores usable), 23.4 GiB RAM, no GPU"``.
+
+    Args:
+        info: a :func:`drugsim.evaluation.bench.hardware_info` dict (the one description of a machine);
+            default: this machine's.
+    """
+    from drugsim.evaluation.bench import hardware_info
+
+    info = dict(info or hardware_info())
+    memory = f", {info['ram_gib']} GiB RAM" if info.get("ram_gib") else ""
+    device = str(info.get("torch_device") or "")
+    gpu = f", GPU {device[len('cuda ('):-1]}" if device.startswith("cuda (") else ", no GPU"
+    return f"{info['cpu_model']} ({info['cpu_cores_usable']} of {info['cpu_cores']} cores usable){memory}{gpu}"
 
 
 def dataset_sentence(work_dir: Path, dataset: str) -> str:

@@ -25,6 +25,7 @@ _COMMAND_MODULES = (
     "drugsim.cli.methods",  # compare, evaluate, search, methods
     "drugsim.cli.train",  # train siamese|classifier
     "drugsim.cli.bench",  # bench
+    "drugsim.cli.record",  # record
     "drugsim.cli.reproduce",  # reproduce
     "drugsim.cli.report",  # report readme
 )

@@ -2,8 +2,8 @@
 
 Decoding a JPEG is slower on a CPU than a small network's forward pass, and Algorithm 2 reuses every
 image in many pairs, so :class:`ImageCache` reads and resizes each distinct image once (at the training
-size) into one uint8 tensor; datasets index into it. Training images then pass through the paper's
-augmentation (section 4.1.3) on the fly.
+size) into one uint8 tensor; Siamese training batches are rows of it, augmented on the device in
+batches (:mod:`drugsim.deep.device_input`); the classifier's dataset indexes into it per image.
 
 Example:
     >>> import numpy as np
@@ -39,10 +39,16 @@ def resize_image(image: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
 
 
-def images_to_tensor(images: Sequence[np.ndarray], size: int) -> torch.Tensor:
-    """A list of RGB uint8 arrays -> float tensor (N, 3, size, size) in [0, 1] (the eval transform)."""
-    batch = np.stack([resize_image(np.asarray(image), size) for image in images])
-    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
+def images_to_tensor(images: Sequence[np.ndarray], size: int, *, device: torch.device | str | None = None
+                     ) -> torch.Tensor:
+    """A list of RGB uint8 arrays -> float tensor (N, 3, size, size) in [0, 1] on ``device`` (default CPU).
+
+    The eval transform, through the training batches' path (:mod:`drugsim.deep.device_input`): resized to
+    uint8 on the CPU, converted to float on the device.
+    """
+    from drugsim.deep.device_input import to_unit_float, uint8_batch
+
+    return to_unit_float(uint8_batch(images, size), torch.device(device or "cpu"))
 
 
 class ImageCache:
@@ -110,42 +116,6 @@ def training_augmentation(image_size: int) -> Transform:
     """
     del image_size  # images arrive at the training size from the cache
     return PaperAugmentation()
-
-
-class PairDataset(Dataset):
-    """(image_a, image_b, label) for each pair, from an :class:`ImageCache`."""
-
-    def __init__(self, pairs: Sequence[Pair], cache: ImageCache, transform: Optional[Transform] = None) -> None:
-        self.pairs = list(pairs)
-        self.cache = cache
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.pairs)
-
-    def _load(self, path: Path) -> torch.Tensor:
-        image = self.cache.get(path)
-        return self.transform(image) if self.transform is not None else image
-
-    def __getitem__(self, index: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        pair = self.pairs[index]
-        return self._load(pair.path_a), self._load(pair.path_b), torch.tensor(float(pair.label))
-
-
-class TripletDataset(PairDataset):
-    """(anchor, positive, negative) images for each triplet of paths."""
-
-    def __init__(self, triplets: Sequence[Tuple[Path, Path, Path]], cache: ImageCache,
-                 transform: Optional[Transform] = None) -> None:
-        super().__init__([], cache, transform)
-        self.triplets = list(triplets)
-
-    def __len__(self) -> int:
-        return len(self.triplets)
-
-    def __getitem__(self, index: int):  # type: ignore[override]
-        anchor, positive, negative = self.triplets[index]
-        return self._load(anchor), self._load(positive), self._load(negative)
 
 
 class ImageLabelDataset(Dataset):

@@ -101,8 +101,9 @@ class SiameseMethod(SimilarityMethod):
         """Backbone embeddings (float32, shape (D,)) of RGB uint8 images, in batches."""
         features: List[np.ndarray] = []
         for start in range(0, len(images), self.batch_size):
-            batch = images_to_tensor(images[start:start + self.batch_size], self.train_config.image_size)
-            batch = batch.to(self.device).contiguous(memory_format=torch.channels_last)
+            # The training batches' path: uint8 at the input size, converted to float on the device.
+            batch = images_to_tensor(images[start:start + self.batch_size], self.train_config.image_size,
+                                     device=self.device).contiguous(memory_format=torch.channels_last)
             embeddings = self.network.embed(batch).float().cpu().numpy()
             features.extend(np.ascontiguousarray(row) for row in embeddings)
         return features

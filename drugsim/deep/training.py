@@ -37,12 +37,11 @@ from drugsim.deep.backbones import build_backbone
 from drugsim.deep.config import SiameseConfig
 from drugsim.deep.datasets import (
     ImageCache,
-    PairDataset,
-    TripletDataset,
     make_triplets,
     subsample,
     training_augmentation,
 )
+from drugsim.deep.device_input import CachedBatches, cached_step, row_dataset, to_unit_float
 from drugsim.deep.losses import contrastive_loss, pair_bce_loss, triplet_loss
 from drugsim.deep.siamese import SiameseNetwork
 from drugsim.errors import ConfigError, DatasetError, DrugsimError
@@ -51,7 +50,7 @@ from drugsim.io import atomic_path
 CHECKPOINT_FORMAT = "drugsim-checkpoint-v1"
 #: Bumped whenever a change here alters what a given config trains to; part of the fingerprint that lets
 #: chapters reuse a checkpoint, so older models are retrained instead of silently reused.
-TRAINING_REVISION = 2
+TRAINING_REVISION = 3
 
 
 class CheckpointError(DrugsimError):
@@ -475,8 +474,8 @@ def pair_scores(model: SiameseNetwork, cache: ImageCache, pairs: Sequence[Pair],
     rows = {path: i for i, path in enumerate(paths)}
     embeddings = []
     for start in range(0, len(paths), batch_size):
-        chunk = paths[start:start + batch_size]
-        images = torch.stack([cache.get(p) for p in chunk]).to(device)
+        cache_rows = torch.tensor([cache.index[p] for p in paths[start:start + batch_size]])
+        images = to_unit_float(cache.pixels[cache_rows], device)  # the training batches' path, unaugmented
         embeddings.append(model.embed(images).float())
     if not embeddings:
         return np.zeros(0)
@@ -575,9 +574,10 @@ def train_siamese(
         paths = [p for pair in train_pairs for p in (pair.path_a, pair.path_b)]
     paths += [p for pair in list(val_pairs) + eval_pairs for p in (pair.path_a, pair.path_b)]
     cache = ImageCache(paths, config.image_size, progress=progress)
-    transform = training_augmentation(config.image_size) if config.augment else None
-    dataset = TripletDataset(items, cache, transform) if config.variant == "triplet" else PairDataset(
-        items, cache, transform)
+    # Batches are row indices into the uint8 cache, gathered and augmented on the training device
+    # (drugsim.deep.device_input): at 224 px per-image augmentation on the CPU would bound a GPU.
+    cached = CachedBatches(cache, augment=config.augment)
+    dataset, n_images = row_dataset(items, cached, triplets=config.variant == "triplet")
     torch.manual_seed(config.seed)  # the initial weights are part of the seeded run
     model = build_siamese(config)
     val_labels = [p.label for p in val_pairs]
@@ -609,7 +609,8 @@ def train_siamese(
             "n_train_items": len(items), "n_val_pairs": len(val_pairs),
         }
 
-    return fit(model, kind="siamese", config=config, train_dataset=dataset, step=_siamese_step(config),
+    return fit(model, kind="siamese", config=config, train_dataset=dataset,
+               step=cached_step(_siamese_step(config), cached, n_images),
                validate=validate, final_scores=final_scores, out=Path(out), resume=resume, progress=progress,
                recalibrate=recalibrate, extra=extra, clock=clock)
 

@@ -58,9 +58,13 @@ def test_load_results_in_order_skips_unreadable(tmp_path):
 
 
 def test_machine_and_dataset_sentences(tmp_path):
-    info = summary.machine_info()
-    assert info["cpu_count"] >= 1 and info["python"]
+    from drugsim.evaluation.bench import hardware_info
+
+    info = hardware_info()
     assert "cores usable" in summary.hardware_sentence(info)
+    gpu = {**info, "torch_device": "cuda (NVIDIA H200)", "cpu_cores": 16, "cpu_cores_usable": 16}
+    assert summary.hardware_sentence(gpu).endswith("GiB RAM, GPU NVIDIA H200")
+    assert summary.hardware_sentence({**info, "torch_device": "cpu"}).endswith(", no GPU")
     (tmp_path / "dataset.json").write_text(json.dumps({"kind": "synthetic", "preset": "tiny", "seed": 0,
                                                        "n_files": 12, "sha256": "ab" * 32}))
     assert summary.dataset_sentence(tmp_path, "synthetic") == (

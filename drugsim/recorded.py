@@ -1,0 +1,306 @@
+"""Recorded runs: results kept in the repository with the commit, machine, command and timings that made them.
+
+A recorded run is a folder ``results/recorded/<name>/`` holding
+
+* ``run.json``, the manifest (:func:`manifest`): name, commit, hardware (a
+  :func:`drugsim.evaluation.bench.hardware_info` dict, or a ``description`` for runs recorded before
+  ``drugsim record`` existed), command, timings, and the protocol notes a reader needs (where thresholds
+  were fitted, what the intervals resample);
+* the run's results JSONs: ``drugsim evaluate --json`` / ``drugsim train --json`` files, or the chapter
+  results of ``drugsim reproduce`` (``<notebook>.json``);
+* ``README.md``: the provenance in words.
+
+``drugsim record NAME --results DIR [-- COMMAND ...]`` writes one (:func:`record_run`). The summary
+chapter sets recorded runs as columns beside *this run* and *paper* (:func:`with_recorded_columns`),
+keyed like the run's own comparison table (``table``, ``row``, ``quantity``) and only for runs on the
+same kind of data.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from drugsim.errors import ConfigError
+
+#: Where recorded runs live in the repository.
+RECORDED_DIR = Path(__file__).resolve().parents[1] / "results" / "recorded"
+MANIFEST = "run.json"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+#: Results of ``drugsim evaluate --json`` are recognised by these keys.
+_EVALUATE_KEYS = {"method", "accuracy", "threshold", "method_config"}
+
+
+def check_name(name: str) -> str:
+    """``name`` when it can be a folder name of a recorded run.
+
+    Raises:
+        ConfigError: empty, or characters other than letters, digits, ``.``, ``_`` and ``-``.
+    """
+    if not _NAME.match(name or ""):
+        raise ConfigError(f"record name {name!r}: use letters, digits, '.', '_' and '-' "
+                          "(e.g. gpu-paper-2026-12-04), starting with a letter or digit")
+    return name
+
+
+def git_commit(root: Path) -> dict[str, Any]:
+    """``{"commit": sha or None, "dirty": bool or None}`` of the git checkout at ``root``."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": sha, "dirty": bool(status.strip())}
+
+
+def manifest(name: str, *, commit: Mapping[str, Any], hardware: Mapping[str, Any], command: Sequence[str] | str,
+             timings: Mapping[str, float], protocol: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ``run.json`` of a recorded run (plain values only)."""
+    return {"name": check_name(name), "commit": commit.get("commit"), "dirty": commit.get("dirty"),
+            "hardware": dict(hardware), "command": command if isinstance(command, str) else list(command),
+            "timings": {k: float(v) for k, v in timings.items()}, "protocol": dict(protocol or {})}
+
+
+def result_timings(results: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """Seconds each result reports: ``train_seconds`` of training, ``timing.total_seconds`` of evaluation."""
+    out: dict[str, float] = {}
+    for stem, payload in results.items():
+        if isinstance(payload.get("train_seconds"), (int, float)):
+            out[f"{stem}.train_seconds"] = float(payload["train_seconds"])
+        timing = payload.get("timing")
+        if isinstance(timing, Mapping) and isinstance(timing.get("total_seconds"), (int, float)):
+            out[f"{stem}.evaluate_seconds"] = float(timing["total_seconds"])
+    return out
+
+
+def protocol_notes(results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Where the evaluation results fitted their thresholds and what their intervals resample."""
+    evaluations = [p for p in results.values() if _EVALUATE_KEYS <= set(p)]
+    fitted = sorted({str(p.get("threshold_fitted_on")) for p in evaluations})
+    units = sorted({str(p.get("ci_unit") or (p.get("bootstrap") or {}).get("unit") or "unknown") for p in evaluations})
+    return {"threshold_fitted_on": fitted, "ci_unit": units} if evaluations else {}
+
+
+def _read_json_files(folder: Path) -> dict[str, dict[str, Any]]:
+    out = {}
+    for path in sorted(folder.glob("*.json")):
+        if path.name == MANIFEST:
+            continue
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{path}: not readable JSON ({exc.__class__.__name__}); a recorded run holds the "
+                              "JSON results of drugsim commands") from exc
+        if isinstance(payload, dict):
+            out[path.stem] = payload
+    return out
+
+
+def record_run(name: str, results_dir: Path, *, dest_root: Path, command: Sequence[str] | str,
+               hardware: Mapping[str, Any], commit: Mapping[str, Any], command_seconds: float | None = None,
+               force: bool = False) -> Path:
+    """Copy the results JSONs of ``results_dir`` into ``dest_root/name`` and write its ``run.json``.
+
+    Raises:
+        ConfigError: bad name, no results folder or no JSON in it, or the record exists (without ``force``).
+    """
+    check_name(name)
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise ConfigError(f"--results {results_dir}: no such folder (expected the JSON results of a run, e.g. "
+                          "runs/paper-synthetic/results or a folder of `drugsim evaluate --json` files)")
+    results = _read_json_files(results_dir)
+    if not results:
+        raise ConfigError(f"--results {results_dir}: no JSON results in it (nothing to record)")
+    dest = Path(dest_root) / name
+    if dest.exists() and not force:
+        raise ConfigError(f"{dest} exists already; choose another name or pass --force to replace it")
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for stem in results:
+        shutil.copyfile(results_dir / f"{stem}.json", dest / f"{stem}.json")
+    timings = result_timings(results)
+    if command_seconds is not None:
+        timings["command_seconds"] = float(command_seconds)
+    record = manifest(name, commit=commit, hardware=hardware, command=command, timings=timings,
+                      protocol=protocol_notes(results))
+    stamp = results_dir.parent / "dataset.json"  # a reproduce run's results/ sits beside the runner's stamp
+    if stamp.is_file():
+        try:
+            record["dataset_info"] = json.loads(stamp.read_text(encoding="utf-8"))
+            record["dataset"] = str(record["dataset_info"].get("kind", "folder"))
+        except ValueError:
+            pass  # an unreadable stamp leaves the data kind unknown, not the record
+    (dest / MANIFEST).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return dest
+
+
+# ------------------------------------------------------------------------------------- reading records
+
+
+def dataset_kind(dataset: str) -> str:
+    """``synthetic``, ``grocery`` or ``folder`` from a result's ``dataset`` field."""
+    lowered = str(dataset).lower()
+    if "grocery" in lowered:
+        return "grocery"
+    return "synthetic" if "synth" in lowered else "folder"
+
+
+def _hardware_text(hardware: Mapping[str, Any]) -> str:
+    if hardware.get("description"):
+        return str(hardware["description"])
+    from drugsim.summary import hardware_sentence
+
+    return hardware_sentence(hardware) if hardware.get("cpu_model") else "unknown machine"
+
+
+def evaluation_rows(run: str, record: Mapping[str, Any], results: Mapping[str, Mapping[str, Any]]
+                    ) -> list[dict[str, Any]]:
+    """One row per ``drugsim evaluate --json`` result of a recorded run, keyed as Table 9 of the summary."""
+    rows = []
+    for stem, payload in sorted(results.items()):
+        if not _EVALUATE_KEYS <= set(payload):
+            continue
+        config = payload.get("method_config") or {}
+        low, high = (payload.get("ci95") or {}).get("accuracy") or (None, None)
+        rows.append({
+            "run": run, "commit": record.get("commit"), "hardware": _hardware_text(record.get("hardware") or {}),
+            "table": "Table 9", "row": f"{config.get('backbone')}-{config.get('variant')}",
+            "quantity": "test_accuracy", "value": float(payload["accuracy"]),
+            "ci_low": low, "ci_high": high,
+            "ci_unit": payload.get("ci_unit") or (payload.get("bootstrap") or {}).get("unit"),
+            "threshold_fitted_on": payload.get("threshold_fitted_on"), "roc_auc": payload.get("roc_auc"),
+            "n_pairs": payload.get("n_pairs"), "dataset": dataset_kind(payload.get("dataset", "")),
+            "weights": config.get("weights"), "image_size": config.get("image_size"), "source": stem,
+        })
+    return rows
+
+
+def chapter_rows(run: str, record: Mapping[str, Any], results: Mapping[str, Mapping[str, Any]],
+                 dataset: str) -> list[dict[str, Any]]:
+    """Rows of a recorded ``drugsim reproduce`` run: its chapters' numbers, as the summary compares them."""
+    from drugsim import summary
+
+    chapters = {k: v for k, v in results.items() if re.match(r"^\d\d_", k) and k != "13_summary"}
+    if not chapters:
+        return []
+    frame = summary.comparison_table(chapters).dropna(subset=["ours"])
+    return [{"run": run, "commit": record.get("commit"), "hardware": _hardware_text(record.get("hardware") or {}),
+             "table": r["table"], "row": r["row"], "quantity": r["quantity"], "value": float(r["ours"]),
+             "dataset": dataset, "source": r["notebook"]} for r in frame.to_dict("records")]
+
+
+def load_recorded_runs(root: Path = RECORDED_DIR) -> list[dict[str, Any]]:
+    """Every number of every recorded run under ``root``, as rows keyed like the summary's table.
+
+    Each row: ``run``, ``commit``, ``hardware`` (a sentence), ``table``, ``row``, ``quantity``, ``value``,
+    ``dataset`` (synthetic|grocery|folder) and, for evaluation results, the interval (``ci_low``,
+    ``ci_high``, ``ci_unit``), ``threshold_fitted_on``, ``roc_auc``, ``n_pairs`` and ``weights``. A missing
+    ``root`` gives no rows; a run folder without ``run.json`` is skipped (it is not a recorded run).
+
+    Raises:
+        ConfigError: a ``run.json`` or results file is not readable JSON.
+    """
+    rows: list[dict[str, Any]] = []
+    root = Path(root)
+    if not root.is_dir():
+        return rows
+    for folder in sorted(p for p in root.iterdir() if (p / MANIFEST).is_file()):
+        try:
+            record = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise ConfigError(f"{folder / MANIFEST}: not readable JSON ({exc})") from exc
+        results = _read_json_files(folder)
+        rows += evaluation_rows(folder.name, record, results)
+        rows += chapter_rows(folder.name, record, results, str(record.get("dataset", "folder")))
+    return rows
+
+
+def runs_described(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per recorded run: name, commit, hardware, data kinds, threshold fitting, interval unit."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = out.setdefault(row["run"], {"run": row["run"], "commit": row.get("commit"),
+                                            "hardware": row.get("hardware"), "datasets": set(),
+                                            "threshold_fitted_on": set(), "ci_unit": set()})
+        entry["datasets"].add(row.get("dataset"))
+        for key in ("threshold_fitted_on", "ci_unit"):
+            if row.get(key):
+                entry[key].add(str(row[key]))
+    return [{**e, **{k: sorted(e[k]) for k in ("datasets", "threshold_fitted_on", "ci_unit")}} for e in out.values()]
+
+
+def run_sentence(run: Mapping[str, Any]) -> str:
+    """E.g. ``"gpu-paper-settings-8464a8d: commit 8464a8d on one NVIDIA H200 ...; thresholds fitted on val; ..."``."""
+    fitted = ", ".join(run["threshold_fitted_on"]) or "not stated"
+    units = ", ".join(run["ci_unit"]) or "not stated"
+    warning = " (pairs share images and classes, so these intervals are too narrow)" if "pairs" in run[
+        "ci_unit"] or "pair" in run["ci_unit"] else ""
+    return (f"{run['run']}: commit {str(run['commit'])[:12]} on {run['hardware']}; data: "
+            f"{', '.join(run['datasets'])}; thresholds fitted on {fitted}; 95 % intervals resample {units}"
+            f"{warning}")
+
+
+def with_recorded_columns(table, rows: Sequence[Mapping[str, Any]], *, dataset: str):
+    """``table`` (:func:`drugsim.summary.comparison_table`) with one column per recorded run on ``dataset``.
+
+    A recorded number goes into the row with the same ``table``, ``row`` and ``quantity``; rows a recorded
+    run did not measure stay NaN. Runs on another kind of data are left out (their numbers answer another
+    question).
+    """
+    frame = table.copy()
+    kind = dataset if dataset in ("synthetic", "grocery") else "folder"
+    for run in dict.fromkeys(r["run"] for r in rows if r.get("dataset") == kind):
+        values = {(r["table"], r["row"], r["quantity"]): r["value"] for r in rows
+                  if r["run"] == run and r.get("dataset") == kind}
+        frame[run] = [values.get((t, r, q)) for t, r, q in zip(frame["table"], frame["row"], frame["quantity"])]
+        frame[run] = frame[run].astype(float)
+    return frame
+
+
+def recorded_table(rows: Sequence[Mapping[str, Any]]):
+    """Every evaluation row of the recorded runs as a display table, with the paper's Table 9 value beside."""
+    import pandas as pd
+
+    from drugsim import paper
+
+    records = []
+    for r in rows:
+        if r.get("ci_unit") is None and r.get("threshold_fitted_on") is None:
+            continue  # chapter numbers: shown through with_recorded_columns
+        published = paper.TABLE9.get(r["row"], {}).get(r["quantity"])
+        records.append({"run": r["run"], "data": r["dataset"], "model": r["row"], "weights": r.get("weights"),
+                        "test pairs": r.get("n_pairs"), "test accuracy": r["value"], "CI low": r.get("ci_low"),
+                        "CI high": r.get("ci_high"), "CI resamples": r.get("ci_unit"),
+                        "threshold fitted on": r.get("threshold_fitted_on"), "ROC-AUC": r.get("roc_auc"),
+                        "paper": published})
+    return pd.DataFrame(records, columns=["run", "data", "model", "weights", "test pairs", "test accuracy", "CI low",
+                                          "CI high", "CI resamples", "threshold fitted on", "ROC-AUC", "paper"])
+
+
+def plot_recorded(rows: Sequence[Mapping[str, Any]], *, ax=None):
+    """Bars of every recorded test accuracy (one bar per run, data and model) beside the paper's Table 9 row."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    frame = recorded_table(rows)
+    ax = ax or plt.subplots(figsize=(8, 3))[1]
+    labels = [f"{m} ({w})\n{d}" for m, w, d in zip(frame["model"], frame["weights"], frame["data"])]
+    x = np.arange(len(frame))
+    errors = np.array([frame["test accuracy"] - frame["CI low"], frame["CI high"] - frame["test accuracy"]],
+                      dtype=float) * 100
+    ax.bar(x - 0.2, frame["test accuracy"] * 100, 0.4, yerr=errors, label="recorded run", color="tab:blue")
+    ax.bar(x + 0.2, frame["paper"].astype(float) * 100, 0.4, label="paper (Table 9)", color="tab:grey")
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(50, 100)
+    ax.legend(loc="lower right", frameon=False)
+    return ax

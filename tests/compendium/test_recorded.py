@@ -1,0 +1,135 @@
+"""Recorded runs: `drugsim record` writes them, load_recorded_runs reads them as the summary's rows."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from drugsim import recorded, summary
+from drugsim.cli import main
+from drugsim.errors import ConfigError
+
+RUN = "gpu-paper-settings-8464a8d"
+
+
+def _committed_accuracies():
+    folder = recorded.RECORDED_DIR / RUN
+    return {p.stem: json.loads(p.read_text())["accuracy"] for p in folder.glob("*_eval.json")}
+
+
+def test_the_committed_gpu_run_reads_as_table9_rows():
+    rows = [r for r in recorded.load_recorded_runs() if r["run"] == RUN]
+    assert {r["source"]: r["value"] for r in rows} == _committed_accuracies()
+    assert {r["row"] for r in rows} == {"resnet18-improved", "resnet18-classic", "efficientnet-lite0-improved"}
+    assert sorted(r["dataset"] for r in rows) == ["grocery", "synthetic", "synthetic", "synthetic"]
+    assert {(r["threshold_fitted_on"], r["ci_unit"], r["commit"]) for r in rows} == {("val", "pairs", "8464a8d")}
+    described = recorded.runs_described(rows)
+    assert len(described) == 1
+    sentence = recorded.run_sentence(described[0])
+    assert "commit 8464a8d" in sentence and "H200" in sentence and "too narrow" in sentence
+
+
+def test_recorded_runs_become_columns_of_the_summary_table_for_the_same_data():
+    rows = recorded.load_recorded_runs()
+    table = summary.comparison_table({})
+    synthetic = recorded.with_recorded_columns(table, rows, dataset="synthetic")
+    key = (synthetic["table"] == "Table 9") & (synthetic["quantity"] == "test_accuracy")
+    by_row = dict(zip(synthetic.loc[key, "row"], synthetic.loc[key, RUN]))
+    assert by_row["resnet18-improved"] == _committed_accuracies()["syn_r18_improved_eval"]
+    assert by_row["resnet18-classic"] == _committed_accuracies()["syn_r18_classic_eval"]
+    assert synthetic.loc[~key, RUN].isna().all()
+    grocery = recorded.with_recorded_columns(table, rows, dataset="grocery")
+    assert grocery[RUN].isna().all()  # its one Grocery model (EfficientNet-Lite0) has no paper row
+    display = recorded.recorded_table(rows)
+    assert len(display) == 4 and set(display["CI resamples"]) == {"pairs"}
+    assert recorded.plot_recorded(rows).get_ylabel() == "test accuracy (%)"
+
+
+def _evaluate_result(dataset="data/synthetic-quick", accuracy=0.7):
+    return {"method": "siamese-improved", "accuracy": accuracy, "threshold": 0.5, "dataset": dataset,
+            "method_config": {"backbone": "resnet18", "variant": "improved", "weights": "random"},
+            "ci95": {"accuracy": [0.6, 0.8]}, "ci_unit": "class", "threshold_fitted_on": "val",
+            "timing": {"total_seconds": 2.0}}
+
+
+def test_record_cli_runs_times_and_records_a_command(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "r18_eval.json").write_text(json.dumps(_evaluate_result()))
+    dest = tmp_path / "recorded"
+    code = main(["record", "toy-run", "--results", str(results), "--dest", str(dest), "--run",
+                 f"{sys.executable} -c pass"])
+    assert code == 0
+    record = json.loads((dest / "toy-run" / "run.json").read_text())
+    assert record["command"] == [sys.executable, "-c", "pass"] and record["timings"]["command_seconds"] >= 0
+    assert record["timings"]["r18_eval.evaluate_seconds"] == 2.0 and record["hardware"]["cpu_model"]
+    assert "commit" in record and record["protocol"] == {"threshold_fitted_on": ["val"], "ci_unit": ["class"]}
+    assert main(["record", "described", "--results", str(results), "--dest", str(dest), "--command",
+                 "make reproduce PROFILE=paper", "--seconds", "12.5"]) == 0
+    described = json.loads((dest / "described" / "run.json").read_text())
+    assert (described["command"], described["timings"]["command_seconds"]) == ("make reproduce PROFILE=paper", 12.5)
+    rows = [r for r in recorded.load_recorded_runs(dest) if r["run"] == "toy-run"]
+    assert [(r["run"], r["row"], r["value"], r["ci_unit"]) for r in rows] == [
+        ("toy-run", "resnet18-improved", 0.7, "class")]
+
+
+def test_a_recorded_reproduce_run_gives_the_summarys_rows(tmp_path):
+    work = tmp_path / "runs" / "paper-synthetic"
+    (work / "results").mkdir(parents=True)
+    (work / "dataset.json").write_text(json.dumps({"kind": "synthetic", "preset": "quick", "seed": 0}))
+    (work / "results" / "05_siamese.json").write_text(json.dumps({"rows": [{"model": "resnet18-improved",
+                                                                            "test_accuracy": 0.91}]}))
+    assert main(["record", "repro", "--results", str(work / "results"), "--dest", str(tmp_path / "rec")]) == 0
+    assert json.loads((tmp_path / "rec" / "repro" / "run.json").read_text())["dataset"] == "synthetic"
+    rows = recorded.load_recorded_runs(tmp_path / "rec")
+    assert [(r["table"], r["row"], r["quantity"], r["value"]) for r in rows] == [
+        ("Table 9", "resnet18-improved", "test_accuracy", 0.91)]
+    assert rows[0]["dataset"] == "synthetic" and rows[0]["source"] == "05_siamese"
+    assert recorded.load_recorded_runs(tmp_path / "missing") == []
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["record", "bad name!", "--results", "."], "record name 'bad name!': use letters, digits"),
+    (["record", "ok", "--results", "{tmp}/missing"], "missing: no such folder (expected the JSON results"),
+    (["record", "ok", "--results", "{tmp}/empty"], "empty: no JSON results in it (nothing to record)"),
+    (["record", "ok", "--results", "{tmp}/broken"], "bad.json: not readable JSON"),
+    (["record", "taken", "--results", "{tmp}/good", "--dest", "{tmp}/dest"], "exists already; choose another name"),
+    (["record", "ok", "--results", "{tmp}/good", "--dest", "{tmp}/dest", "--run",
+      f"{sys.executable} -c 'raise SystemExit(3)'"], "failed with exit status 3; nothing recorded"),
+    (["record", "ok", "--results", "{tmp}/good", "--dest", "{tmp}/dest", "--run", "{tmp}/no-such-program"],
+     "no-such-program': No such file or directory; nothing recorded"),
+    (["record", "ok", "--results", "{tmp}/good", "--run", "true", "--command", "x"],
+     "--run measures the command itself; --command and --seconds describe a command run before")])
+def test_record_errors_are_one_line(tmp_path, capsys, argv, message):
+    for name in ("empty", "broken", "good", "dest/taken"):
+        (tmp_path / name).mkdir(parents=True)
+    (tmp_path / "broken" / "bad.json").write_text("{")
+    (tmp_path / "good" / "r.json").write_text(json.dumps(_evaluate_result()))
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "dest" / "ok").exists()
+
+
+def test_a_broken_manifest_is_named(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text("not json")
+    with pytest.raises(ConfigError, match="run.json: not readable JSON"):
+        recorded.load_recorded_runs(tmp_path)
+
+
+def test_the_summary_chapter_shows_recorded_runs_with_glued_descriptions():
+    import re
+    from pathlib import Path
+
+    notebook = json.loads((Path(__file__).resolve().parents[2] / "notebooks" / "13_summary.ipynb").read_text())
+    code = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
+    text = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    for call in ("recorded.load_recorded_runs()", "recorded.with_recorded_columns(table", "recorded.run_sentence",
+                 "recorded.plot_recorded("):
+        assert call in code
+    wanted = {"n_recorded_runs", "recorded_runs_described", "fig_recorded_runs"}
+    assert wanted <= set(re.findall(r"\{glue:text\}`(\w+)`", text)) | set(re.findall(r"glue:figure\} (\w+)", text))
+    assert all(f'glue("{key}"' in code for key in wanted)
