@@ -9,32 +9,75 @@ from drugsim.errors import ConfigError
 
 REPORT_EPILOG = """examples:
   drugsim report readme --results results/recorded/gpu-paper-settings-8464a8d
+  drugsim report readme --bench benchmarks/results/bench_quick_idle.json
+  drugsim report readme --timings benchmarks/results/reproduce-quick.json --timings benchmarks/results/reproduce-tiny.json
   drugsim report readme --results results/recorded/gpu-paper-settings-8464a8d --check
 
-Rewrites only the lines between <!-- results:start --> and <!-- results:end --> of README.md, from every
-`drugsim evaluate --json` result in the folder. --check writes nothing and exits 1 when the README differs.
+Rewrites only the generated blocks of README.md (between <!-- NAME:start --> and <!-- NAME:end -->): results
+from every `drugsim evaluate --json` result in a folder, speed from a `drugsim bench --json` result, timings
+from benchmarks/time_reproduce.py results. --check writes nothing and exits 1 when the README differs.
 """
 
 
-def cmd_report_readme(args: argparse.Namespace) -> int:
+def _read_json(path: Path, what: str) -> dict:
+    import json
+
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path}: no such file") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"{what} {path}: not a JSON file ({exc})") from None
+    if not isinstance(payload, dict):
+        raise ConfigError(f"{what} {path}: expected a JSON object")
+    return payload
+
+
+def render_readme(current: str, *, results: Path | None = None, bench: Path | None = None,
+                  timings: list[Path] | None = None) -> str:
+    """``current`` README text with each generated block that has a source rewritten from that source."""
     from drugsim import summary
+
+    updated = current
+    if results is not None:
+        table = summary.readme_results_table(summary.evaluation_results(results), source=str(results))
+        updated = summary.replace_readme_block(updated, table, block="results")
+    if bench is not None:
+        payload = _read_json(bench, "--bench")
+        if not isinstance(payload.get("methods"), dict):
+            raise ConfigError(f"--bench {bench}: not a `drugsim bench --json` result (no 'methods')")
+        updated = summary.replace_readme_block(updated, summary.readme_speed_block(payload, source=str(bench)),
+                                               block="speed")
+    if timings:
+        payloads = [_read_json(path, "--timings") for path in timings]
+        for path, payload in zip(timings, payloads):
+            if "total_s" not in payload or "profile" not in payload:
+                raise ConfigError(f"--timings {path}: not a benchmarks/time_reproduce.py result "
+                                  "(no 'profile' or 'total_s')")
+        block = summary.readme_timings_block(payloads, sources=[str(path) for path in timings])
+        updated = summary.replace_readme_block(updated, block, block="timings")
+    return updated
+
+
+def cmd_report_readme(args: argparse.Namespace) -> int:
     from drugsim.io import write_text_atomic
 
     readme_path = Path(args.readme)
     if not readme_path.is_file():
         raise ConfigError(f"--readme {readme_path}: no such file")
-    table = summary.readme_results_table(summary.evaluation_results(args.results), source=str(args.results))
+    if args.results is None and args.bench is None and not args.timings:
+        raise ConfigError("give at least one of --results DIR, --bench FILE, --timings FILE")
     current = readme_path.read_text(encoding="utf-8")
-    updated = summary.replace_readme_block(current, table)
+    updated = render_readme(current, results=args.results, bench=args.bench, timings=args.timings)
     if args.check:
         if updated != current:
-            print(f"{readme_path}: the results block differs from what {args.results} renders; "
-                  f"run `drugsim report readme --results {args.results}`")
+            print(f"{readme_path}: a generated block differs from what its source renders; "
+                  "run the same command without --check")
             return 1
-        print(f"{readme_path}: the results block matches {args.results}")
+        print(f"{readme_path}: the generated blocks match their sources")
         return 0
     write_text_atomic(readme_path, updated)
-    print(f"wrote the results block of {readme_path} from {args.results}")
+    print(f"wrote the generated blocks of {readme_path}")
     return 0
 
 
@@ -52,8 +95,14 @@ def register(subparsers) -> None:
         epilog=REPORT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    readme.add_argument("--results", required=True, type=Path, metavar="DIR",
-                        help="folder of `drugsim evaluate --json` results (e.g. results/recorded/<run>)")
+    readme.add_argument("--results", type=Path, metavar="DIR",
+                        help="folder of `drugsim evaluate --json` results (e.g. results/recorded/<run>): the "
+                        "results block")
+    readme.add_argument("--bench", type=Path, metavar="FILE",
+                        help="a `drugsim bench --json` result (e.g. benchmarks/results/bench_quick_idle.json): the "
+                        "speed block")
+    readme.add_argument("--timings", type=Path, metavar="FILE", action="append",
+                        help="a benchmarks/time_reproduce.py result (repeat for several profiles): the timings block")
     readme.add_argument("--readme", type=Path, default=Path("README.md"), help="README to update (default: README.md)")
     readme.add_argument("--check", action="store_true", help="write nothing; exit 1 if the README is out of date")
     readme.set_defaults(func=cmd_report_readme)

@@ -64,3 +64,54 @@ def test_report_readme_errors(tmp_path, capsys):
     assert "no.md: no such file" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="needs exactly one"):
         summary.replace_readme_block("<!-- results:end -->\n<!-- results:start -->\n", "table")
+
+
+BENCH = REPO / "benchmarks" / "results" / "bench_quick_idle.json"
+
+
+def test_readme_speed_block_equals_what_the_command_renders_from_the_committed_benchmark():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    bench = json.loads(BENCH.read_text(encoding="utf-8"))
+    block = summary.readme_speed_block(bench, source="benchmarks/results/bench_quick_idle.json")
+    assert summary.replace_readme_block(readme, block, block="speed") == readme, (
+        "README.md's speed block is out of date: run "
+        "`drugsim report readme --bench benchmarks/results/bench_quick_idle.json`")
+    # Each measured method is a row, with the number the JSON holds.
+    for name, row in bench["methods"].items():
+        assert f"| {name} |" in block and f"{row['speedup']:.1f}x" in block
+
+
+def test_timings_block_renders_each_profile_from_its_json(tmp_path, capsys):
+    timing = {"profile": "tiny", "machine": "2 cores", "total_s": 200.4, "cpu_s": 350.0,
+              "load_average_before_after": [0.1, 1.9], "second_run_s": 9.6,
+              "runs": {"synthetic": {}, "grocery": {}}}
+    path = tmp_path / "reproduce-tiny.json"
+    path.write_text(json.dumps(timing))
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- timings:start -->\n<!-- timings:end -->\n", encoding="utf-8")
+    assert main(["report", "readme", "--timings", str(path), "--readme", str(readme)]) == 0
+    text = readme.read_text(encoding="utf-8")
+    assert "| `tiny` | grocery, synthetic | 200 s (3 min 20 s) | 350 s | 0.1 / 1.9 | 10 s | 2 cores |" in text
+    assert main(["report", "readme", "--timings", str(path), "--readme", str(readme), "--check"]) == 0
+    capsys.readouterr()
+
+
+def test_report_readme_block_errors(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- speed:start -->\n<!-- speed:end -->\n<!-- timings:start -->\n<!-- timings:end -->\n")
+    assert main(["report", "readme", "--readme", str(readme)]) == 2
+    assert "give at least one of --results DIR, --bench FILE, --timings FILE" in capsys.readouterr().err
+    assert main(["report", "readme", "--bench", str(tmp_path / "none.json"), "--readme", str(readme)]) == 2
+    assert "--bench " + str(tmp_path / "none.json") + ": no such file" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert main(["report", "readme", "--bench", str(bad), "--readme", str(readme)]) == 2
+    assert "bad.json: not a JSON file" in capsys.readouterr().err
+    bad.write_text("[1, 2]")
+    assert main(["report", "readme", "--timings", str(bad), "--readme", str(readme)]) == 2
+    assert "bad.json: expected a JSON object" in capsys.readouterr().err
+    bad.write_text('{"profile": "tiny"}')
+    assert main(["report", "readme", "--timings", str(bad), "--readme", str(readme)]) == 2
+    assert "not a benchmarks/time_reproduce.py result (no 'profile' or 'total_s')" in capsys.readouterr().err
+    assert main(["report", "readme", "--bench", str(bad), "--readme", str(readme)]) == 2
+    assert "not a `drugsim bench --json` result (no 'methods')" in capsys.readouterr().err
