@@ -234,7 +234,7 @@ _FROZEN_PRESETS: Dict[str, Dict[str, Any]] = {
 #: quick data (see notebook 05's ablation); the paper profile keeps its size and epochs.
 _PARTIAL_PRESETS: Dict[str, Dict[str, Any]] = {
     "paper": {"frozen_views": 3, "lr": 1e-3, "backbone_lr": 2e-4, "fine_tune_from": 11},
-    "quick": {"image_size": 160, "epochs": 2, "batch_size": 64, "lr": 1e-3, "backbone_lr": 2e-4,
+    "quick": {"image_size": 128, "epochs": 2, "batch_size": 64, "lr": 1e-3, "backbone_lr": 2e-4,
               "fine_tune_from": 11, "frozen_views": 3, "n_train_pairs": None, "n_val_pairs": None,
               "bn_recalibration_images": 0},
     "tiny": {"image_size": 96, "epochs": 1, "batch_size": 32, "lr": 1e-3, "backbone_lr": 2e-4,
