@@ -16,7 +16,7 @@ SIAMESE_EPILOG = """examples:
   drugsim train siamese --variant improved --backbone efficientnet-lite0 --weights imagenet \\
       --data data/synthetic-quick --profile quick --out lite.pt
       # tiny/quick default for a pretrained EfficientNet-Lite0: --train partial (blocks 11-15, the head
-      # convolution and the improved head train on cached block-10 features of 3 views, 160 px in quick)
+      # convolution and the improved head train on cached block-10 features of 3 views, 128 px in quick)
   drugsim train siamese --backbone efficientnet-lite0 --weights imagenet --train frozen \\
       --data grocery --profile quick --out lite.pt   # train the improved head only (about a minute)
   drugsim train siamese --backbone efficientnet-lite0 --weights imagenet --train partial \\
