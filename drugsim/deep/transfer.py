@@ -25,6 +25,8 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -167,6 +169,12 @@ def _as_input(features: torch.Tensor) -> torch.Tensor:
 # ------------------------------------------------------------------------------------------ training
 
 
+def epochs_for(config: SiameseConfig, n_train_pairs: int) -> int:
+    """``config.epochs``, or more when that gives fewer than ``config.min_steps`` optimisation steps."""
+    steps_per_epoch = max(1, math.ceil(n_train_pairs / config.batch_size))
+    return max(int(config.epochs), math.ceil(int(config.min_steps) / steps_per_epoch))
+
+
 def _partial_optimizer(config: SiameseConfig, split: FeatureSplit):
     """AdamW over the head (``lr``) and the unfrozen blocks (``backbone_lr``), one-cycle per batch."""
 
@@ -278,7 +286,10 @@ def train_on_cached_features(config: SiameseConfig, train_pairs: List[Pair], val
             "n_trainable_parameters": int(sum(p.numel() for g in split.trainable(net).values() for p in g)),
         }
 
-    make_optimizer = _partial_optimizer(config, split) if config.partial_fine_tune else None
+    make_optimizer = None
+    if config.partial_fine_tune:
+        config = dataclasses.replace(config, epochs=epochs_for(config, len(dataset)))
+        make_optimizer = _partial_optimizer(config, split)
     return fit(model, kind="siamese", config=config, train_dataset=dataset, step=step, validate=validate,
                final_scores=final_scores, out=out, resume=resume, progress=progress, extra=extra, clock=clock,
                make_optimizer=make_optimizer)

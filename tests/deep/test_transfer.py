@@ -77,6 +77,15 @@ def test_partial_checkpoint_evaluates_through_the_method_interface(tmp_path, toy
     assert scores.shape == (len(toy_pair_list),) and 0.0 <= scores.min() <= scores.max() <= 1.0
 
 
+def test_small_pair_lists_get_more_epochs_up_to_min_steps():
+    from drugsim.deep.transfer import epochs_for
+
+    config = partial_config(epochs=1, batch_size=64, min_steps=200)
+    assert epochs_for(config, 15200) == 1  # 238 steps in one epoch
+    assert epochs_for(config, 2070) == 7  # 33 steps per epoch
+    assert epochs_for(partial_config(epochs=2, min_steps=0), 10) == 2
+
+
 def test_quick_profile_recipe_and_defaults():
     config = siamese_config("quick", backbone="efficientnet-lite0", weights="imagenet", partial_fine_tune=True)
     assert (config.fine_tune_from, config.frozen_views, config.n_train_pairs) == (11, 3, None)
@@ -96,6 +105,7 @@ def test_quick_profile_recipe_and_defaults():
     ({"freeze_backbone": True}, "not both"),
     ({"fine_tune_from": 17}, "fine_tune_from must be a block index from 0 to 16, got 17"),
     ({"backbone_lr": 0.0}, "backbone_lr must be > 0"),
+    ({"min_steps": -1}, "min_steps must be 0 \\(off\\) or a positive integer, got -1"),
 ])
 def test_bad_partial_settings_are_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):
