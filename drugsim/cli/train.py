@@ -80,20 +80,20 @@ def register(subparsers) -> None:
     siamese.add_argument("--contrastive-form", choices=("paper", "hadsell"),
                          help="classic variant: eq. 22 as printed (default) or Hadsell's form")
     siamese.add_argument("--threshold", type=float, help="decision threshold (default 0.8, as the paper)")
-    siamese.add_argument("--train", choices=("full", "frozen", "partial"), dest="training_mode",
-                         help="how the backbone trains: full (end to end, the paper), frozen (only the improved "
-                              "head, on embeddings computed once per image), partial (EfficientNet-Lite0: the "
-                              "blocks from --fine-tune-from on, on cached features). Default: partial for "
-                              "--backbone efficientnet-lite0 --weights imagenet --variant improved in tiny and "
-                              "quick, else full")
+    siamese.add_argument(
+        "--train", choices=("full", "frozen", "partial"), dest="training_mode",
+        help="how the backbone trains: full (end to end, the paper), frozen (only the improved head, on "
+             "embeddings computed once per image), partial (EfficientNet-Lite0: the blocks from "
+             "--fine-tune-from on, on cached features). Default: partial for --backbone efficientnet-lite0 "
+             "--weights imagenet --variant improved in tiny and quick, else full")
     siamese.add_argument("--freeze-backbone", action="store_true", help="same as --train frozen")
     siamese.add_argument("--fine-tune-from", type=int, metavar="BLOCK",
                          help="with --train partial: first EfficientNet-Lite0 block (0-16) that trains "
                               "(default: 11)")
-    siamese.add_argument("--frozen-views", type=int,
-                         help="with --train frozen|partial: cached views per training image, plain + augmented "
-                              "(default: the profile's; frozen 1 in tiny/quick, 2 in paper; partial 2 in tiny, "
-                              "3 in quick and paper)")
+    siamese.add_argument(
+        "--frozen-views", type=int,
+        help="with --train frozen|partial: cached views per training image, plain + augmented (default: the "
+             "profile's; frozen 1 in tiny/quick, 2 in paper; partial 2 in tiny, 3 in quick and paper)")
     siamese.set_defaults(func=run_siamese)
 
     classifier = kinds.add_parser(
