@@ -14,8 +14,16 @@ SIAMESE_EPILOG = """examples:
   drugsim train siamese --variant classic --backbone vgg16 --data grocery --profile tiny --out vgg.pt
   drugsim train siamese --variant triplet --backbone efficientnet-lite0 --weights imagenet \\
       --data grocery --profile quick --out triplet.pt
-  drugsim train siamese --backbone efficientnet-lite0 --weights imagenet --freeze-backbone \\
+  drugsim train siamese --variant improved --backbone efficientnet-lite0 --weights imagenet \\
+      --data data/synthetic-quick --profile quick --out lite.pt
+      # tiny/quick default for a pretrained EfficientNet-Lite0: --train partial (blocks 11-15, the head
+      # convolution and the improved head train on cached block-10 features of 3 views, 128 px in quick)
+  drugsim train siamese --backbone efficientnet-lite0 --weights imagenet --train frozen \\
       --data grocery --profile quick --out lite.pt   # train the improved head only (about a minute)
+  drugsim train siamese --backbone efficientnet-lite0 --weights imagenet --train partial \\
+      --fine-tune-from 13 --frozen-views 1 --image-size 128 --data grocery --out lite.pt
+  drugsim train siamese --backbone efficientnet-lite0 --weights imagenet --train full \\
+      --profile paper --device cuda --data grocery --out lite.pt   # end to end, the paper's way
   drugsim train siamese ... --out m.pt --resume        # continue an interrupted run (m.last.pt)
   torchrun --nproc_per_node=4 -m drugsim train siamese ... --profile paper --out m.pt   # DDP
 
@@ -78,14 +86,21 @@ def register(subparsers) -> None:
                          help="cap on training pairs (default: the profile's)")
     siamese.add_argument("--contrastive-form", choices=("paper", "hadsell"),
                          help="classic variant: eq. 22 as printed (default) or Hadsell's form")
-    siamese.add_argument("--threshold", type=options.finite_float,
-                         help="decision threshold (default 0.8, as the paper)")
-    siamese.add_argument("--freeze-backbone", action="store_true",
-                         help="improved variant: keep the backbone fixed and train only the head on embeddings "
-                              "computed once per image (all pairs, 128 px in quick; beyond the paper)")
-    siamese.add_argument("--frozen-views", type=options.positive_int,
-                         help="with --freeze-backbone: embeddings per training image, plain + augmented "
-                              "(default: the profile's, 1 in tiny/quick, 2 in paper)")
+    siamese.add_argument("--threshold", type=options.finite_float, help="decision threshold (default 0.8, as the paper)")
+    siamese.add_argument(
+        "--train", choices=("full", "frozen", "partial"), dest="training_mode",
+        help="how the backbone trains: full (end to end, the paper), frozen (only the improved head, on "
+             "embeddings computed once per image), partial (EfficientNet-Lite0: the blocks from "
+             "--fine-tune-from on, on cached features). Default: partial for --backbone efficientnet-lite0 "
+             "--weights imagenet --variant improved in tiny and quick, else full")
+    siamese.add_argument("--freeze-backbone", action="store_true", help="same as --train frozen")
+    siamese.add_argument("--fine-tune-from", type=options.int_range(0, 16), metavar="BLOCK",
+                         help="with --train partial: first EfficientNet-Lite0 block (0-16) that trains "
+                              "(default: 11)")
+    siamese.add_argument(
+        "--frozen-views", type=options.positive_int,
+        help="with --train frozen|partial: cached views per training image, plain + augmented (default: the "
+             "profile's; frozen 1 in tiny/quick, 2 in paper; partial 2 in tiny, 3 in quick and paper)")
     siamese.set_defaults(func=run_siamese)
 
     classifier = kinds.add_parser(
@@ -116,15 +131,22 @@ def _report(payload: Dict[str, Any], json_path: Path | None) -> None:
 
 def run_siamese(args: argparse.Namespace) -> int:
     from drugsim.data.protocol import ProtocolSettings, load_protocol_pairs
-    from drugsim.deep.config import siamese_config
+    from drugsim.deep.config import default_training_mode, siamese_config, training_mode_flags
     from drugsim.deep.training import train_siamese
+    from drugsim.errors import ConfigError
 
     options.check_distinct_outputs(**{"--out": args.out, "--json": args.json})
 
+    if args.freeze_backbone and args.training_mode not in (None, "frozen"):
+        raise ConfigError(f"--freeze-backbone contradicts --train {args.training_mode}; give one of them")
+    mode = "frozen" if args.freeze_backbone else args.training_mode or default_training_mode(
+        args.profile, variant=args.variant, backbone=args.backbone, weights=args.weights)
+    if args.fine_tune_from is not None and mode != "partial":
+        raise ConfigError(f"--fine-tune-from applies to --train partial, not {mode}")
     config = siamese_config(args.profile, variant=args.variant, n_train_pairs=args.n_train_pairs,
                             contrastive_form=args.contrastive_form, threshold=args.threshold,
-                            freeze_backbone=args.freeze_backbone or None, frozen_views=args.frozen_views,
-                            **_overrides(args))
+                            frozen_views=args.frozen_views, fine_tune_from=args.fine_tune_from,
+                            **training_mode_flags(mode), **_overrides(args))
     data = load_protocol_pairs(args.data, settings=ProtocolSettings(seed=args.seed), splits=("train", "val"))
     pairs = data.pairs_by_split
     result = train_siamese(config, pairs["train"], pairs["val"], out=args.out, resume=args.resume,
@@ -132,7 +154,8 @@ def run_siamese(args: argparse.Namespace) -> int:
     _report({"checkpoint": str(result.checkpoint), "config": config.to_dict(), "history": result.history,
              "best_epoch": result.best_epoch, "best_val_accuracy": result.best_val_accuracy,
              "train_accuracy": result.train_accuracy, "train_seconds": result.seconds,
-             "weights": result.weights, "device": result.device}, args.json)
+             "weights": result.weights, "device": result.device, "training_mode": mode,
+             "results": result.extra}, args.json)
     return 0
 
 

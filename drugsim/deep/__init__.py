@@ -5,6 +5,8 @@
 * :mod:`~drugsim.deep.siamese`: the classic (Fig. 8), improved (Fig. 9) and triplet networks.
 * :mod:`~drugsim.deep.config`, :mod:`~drugsim.deep.datasets`, :mod:`~drugsim.deep.training`,
   :mod:`~drugsim.deep.distributed`: settings, data and the training loop (single process or DDP).
+* :mod:`~drugsim.deep.transfer`: transfer learning on cached features: a frozen backbone (head only), or
+  EfficientNet-Lite0 fine-tuned from a given block on (beyond the paper; the CPU profiles' recipe).
 * :mod:`~drugsim.deep.classifier`: the feature-face classifier (Table 6).
 * :mod:`~drugsim.deep.combined`: classifier filter in front of any method (Table 10).
 * :mod:`~drugsim.deep.method`, :mod:`~drugsim.deep.embedding`: ``siamese-*`` and ``cnn-*`` methods.
@@ -22,7 +24,7 @@ _EXPORTS = {
     "classifier_config": "config", "build_backbone": "backbones", "contrastive_loss": "losses",
     "pair_bce_loss": "losses", "triplet_loss": "losses", "ContrastiveLoss": "losses", "PairBCELoss": "losses",
     "TripletLoss": "losses", "SiameseNetwork": "siamese", "train_siamese": "training",
-    "load_checkpoint": "training", "load_siamese": "training", "TrainResult": "training",
+    "train_on_cached_features": "transfer", "load_checkpoint": "training", "load_siamese": "training", "TrainResult": "training",
     "train_classifier": "classifier", "FeatureFacePredictor": "classifier", "evaluate_classifier": "classifier",
     "filter_pairs": "combined", "run_combined": "combined", "SiameseMethod": "method",
     "EmbeddingMethod": "embedding",

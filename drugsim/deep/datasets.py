@@ -23,7 +23,6 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from drugsim import paper
-from drugsim.data.protocol import sample_items as subsample  # noqa: F401  (training.py imports it from here)
 from drugsim.data.records import Pair
 from drugsim.io import read_image
 

@@ -50,13 +50,15 @@ def _pair_key(pair: Pair) -> Tuple[str, str, int]:
 
 
 #: Tags a model name may carry between its backbone and its variant, and the settings they stand for.
-NAME_TAGS = {"imagenet": {"weights": "imagenet"}, "frozen": {"freeze_backbone": True}}
+NAME_TAGS = {"imagenet": {"weights": "imagenet"}, "frozen": {"freeze_backbone": True},
+             "partial": {"partial_fine_tune": True}}
 
 
 def parse_model_name(name: str) -> Tuple[str, str, Dict[str, Any]]:
-    """``<backbone>[-imagenet][-frozen]-<variant>`` -> backbone, variant and the settings the tags fix.
+    """``<backbone>[-imagenet][-frozen|-partial]-<variant>`` -> backbone, variant and the settings the tags fix.
 
-    ``imagenet``: start from ImageNet weights; ``frozen``: train only the improved head on a fixed backbone.
+    ``imagenet``: start from ImageNet weights; ``frozen``: train only the improved head on a fixed backbone;
+    ``partial``: fine-tune EfficientNet-Lite0's last blocks on cached features (:mod:`drugsim.deep.transfer`).
 
     Example:
         >>> parse_model_name("efficientnet-lite0-imagenet-frozen-improved")
@@ -64,7 +66,8 @@ def parse_model_name(name: str) -> Tuple[str, str, Dict[str, Any]]:
     """
     rest, _, variant = name.rpartition("-")
     if not rest or variant not in ("improved", "classic", "triplet"):
-        raise ConfigError(f"model name {name!r} should be <backbone>[-imagenet][-frozen]-<improved|classic|triplet>, "
+        raise ConfigError(f"model name {name!r} should be <backbone>[-imagenet][-frozen|-partial]-"
+                          f"<improved|classic|triplet>, "
                           f"e.g. resnet18-improved or efficientnet-lite0-imagenet-frozen-improved")
     found = []
     for tag in reversed(list(NAME_TAGS)):  # tags appear in NAME_TAGS order; peel them off the end
@@ -81,11 +84,13 @@ def split_model_name(name: str) -> Tuple[str, str]:
 
 
 def train_or_reuse_siamese(name: str, profile: str, train_pairs: Sequence[Pair], val_pairs: Sequence[Pair], *,
-                           models_dir: str | Path, progress: bool = False, **overrides: Any) -> Dict[str, Any]:
+                           models_dir: str | Path, progress: bool = False, file_stem: Optional[str] = None,
+                           **overrides: Any) -> Dict[str, Any]:
     """Train ``<backbone>-<variant>`` with the ``profile`` settings, or reuse the checkpoint of the same run.
 
     Tags in the name (:func:`parse_model_name`) override ``overrides``: ``efficientnet-lite0-imagenet-frozen-
     improved`` starts from ImageNet weights and trains only its head, whatever ``weights`` the notebook passes.
+    ``file_stem`` names the checkpoint (default: ``name``), for several settings of one model.
 
     Returns:
         ``{"name", "checkpoint", "reused", "train_seconds", "history", "results", "config", "weights"}``.
@@ -96,7 +101,7 @@ def train_or_reuse_siamese(name: str, profile: str, train_pairs: Sequence[Pair],
     backbone, variant, fixed = parse_model_name(name)
     config = siamese_config(profile, **{**overrides, "variant": variant, "backbone": backbone, **fixed})
     fingerprint = _fingerprint(config.to_dict(), [_pair_key(p) for p in list(train_pairs) + list(val_pairs)])
-    out = Path(models_dir) / f"{name}.pt"
+    out = Path(models_dir) / f"{file_stem or name}.pt"
     reused = False
     if out.is_file():
         try:
@@ -228,6 +233,72 @@ def plot_histories(histories: Mapping[str, Sequence[Mapping[str, float]]], *, ax
     for ax in axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return axes
+
+
+#: The transfer-learning ablation: what each ingredient of the partial fine-tuning recipe adds.
+#: (label, model name, settings beyond the profile's); ``image_size`` None = the profile's.
+TRANSFER_ABLATION = (
+    ("frozen backbone, head only, 1 view", "efficientnet-lite0-imagenet-frozen-improved", {"frozen_views": 1}),
+    ("partial fine-tune, 1 view", "efficientnet-lite0-imagenet-partial-improved", {"frozen_views": 1}),
+    ("partial fine-tune, 3 views", "efficientnet-lite0-imagenet-partial-improved", {"frozen_views": 3}),
+)
+
+
+def transfer_ablation(profile: str, pairs: Mapping[str, Sequence[Pair]], *, test_pairs: Sequence[Pair],
+                      models_dir: str | Path, image_sizes: Sequence[int], n_train_pairs: Optional[int] = None,
+                      epochs: Optional[int] = None, rows: Sequence[Tuple[str, str, Dict[str, Any]]] = TRANSFER_ABLATION,
+                      threshold_rule: str = "midpoint", device: Optional[str] = None, n_boot: int = 100,
+                      seed: int = 0) -> List[Dict[str, Any]]:
+    """Train and score each ablation row at each input size, all at one (possibly reduced) budget.
+
+    Every row sees the same training pairs (``n_train_pairs``: a seeded sample, None = all), the same
+    validation pairs (threshold fitted there) and the same test pairs; ``epochs`` (None = the profile's)
+    applies to the fine-tuned rows. Models go to ``models_dir`` under
+    names that hold the settings, and are reused when the same run was trained before.
+
+    Returns:
+        One row per (setting, size): ``setting, model, image_size, frozen_views, test_accuracy, roc_auc,
+        threshold, train_seconds, feature_cache_seconds, n_train_pairs, epochs, reused``.
+    """
+    from drugsim.evaluation.evaluate import evaluate_method
+    from drugsim.methods import create_method
+
+    if not image_sizes:
+        raise ConfigError("transfer_ablation needs at least one image size")
+    train_pairs = sample_pairs(pairs["train"], n_train_pairs or 0, seed=seed)
+    out = []
+    for size in image_sizes:
+        for label, name, settings in rows:
+            partial = parse_model_name(name)[2].get("partial_fine_tune", False)
+            # The frozen head keeps its profile's epochs: they cost seconds once the features are cached.
+            values = {"image_size": int(size), "epochs": epochs if partial else None, "seed": seed, **settings}
+            stem = f"ablation-{slug(label)}-{int(size)}px-{len(train_pairs)}pairs"
+            trained = train_or_reuse_siamese(name, profile, train_pairs, pairs["val"], models_dir=models_dir,
+                                             device=device, file_stem=stem, **values)
+            method = create_method("siamese-improved", model=str(trained["checkpoint"]), device=device)
+            result, _ = evaluate_method(method, test_pairs, val_pairs=pairs["val"], threshold_rule=threshold_rule,
+                                        progress=False, n_boot=n_boot, seed=seed)
+            out.append({"setting": label, "model": name, "image_size": int(size),
+                        "frozen_views": int(trained["config"]["frozen_views"]),
+                        "test_accuracy": result["accuracy"], "roc_auc": result["roc_auc"],
+                        "threshold": result["threshold"], "threshold_fitted_on": result["threshold_fitted_on"],
+                        "train_seconds": trained["train_seconds"],
+                        "feature_cache_seconds": trained["results"].get("feature_cache_seconds"),
+                        "n_train_pairs": len(train_pairs), "epochs": len(trained["history"]),
+                        "reused": trained["reused"]})
+    return out
+
+
+def ablation_frame(rows: Sequence[Mapping[str, Any]]):
+    """The ablation rows as a table: setting and input size, then test accuracy, ROC AUC and seconds."""
+    import pandas as pd
+
+    frame = pd.DataFrame([{
+        "setting": row["setting"], "input px": row["image_size"], "training pairs": row["n_train_pairs"],
+        "epochs": row["epochs"], "test acc": row["test_accuracy"], "ROC AUC": row["roc_auc"],
+        "train s": row["train_seconds"], "of which feature cache s": row["feature_cache_seconds"],
+    } for row in rows])
+    return frame.set_index(["setting", "input px"])
 
 
 def seed_study(names: Sequence[str], profile: str, pairs: Mapping[str, Sequence[Pair]], *, seeds: Sequence[int],

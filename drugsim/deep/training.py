@@ -32,13 +32,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 
+from drugsim.data.protocol import sample_items as subsample
 from drugsim.data.records import Pair
 from drugsim.deep.backbones import build_backbone
 from drugsim.deep.config import SiameseConfig
 from drugsim.deep.datasets import (
     ImageCache,
     make_triplets,
-    subsample,
     training_augmentation,
 )
 from drugsim.deep.device_input import CachedBatches, cached_step, row_dataset, to_unit_float
@@ -51,6 +51,10 @@ CHECKPOINT_FORMAT = "drugsim-checkpoint-v1"
 #: Bumped whenever a change here alters what a given config trains to; part of the fingerprint that lets
 #: chapters reuse a checkpoint, so older models are retrained instead of silently reused.
 TRAINING_REVISION = 3
+
+
+#: ``make_optimizer(model, steps_per_epoch) -> (optimizer, scheduler, scheduler steps per batch?)``.
+OptimizerFactory = Callable[[nn.Module, int], Tuple[torch.optim.Optimizer, Any, bool]]
 
 
 class CheckpointError(DrugsimError):
@@ -301,6 +305,7 @@ def fit(
     extra: Optional[Dict[str, Any]] = None,
     recalibrate: Optional[Callable[[nn.Module], None]] = None,
     clock: Optional[Tuple[float, float]] = None,
+    make_optimizer: Optional[OptimizerFactory] = None,
 ) -> TrainResult:
     """The training loop shared by every model.
 
@@ -319,6 +324,9 @@ def fit(
         clock: ``(time.perf_counter(), time.process_time())`` when the run began, so that the reported
             training time includes the caller's set-up (decoding images, embedding them for a frozen
             backbone); default: now.
+        make_optimizer: ``make_optimizer(model, steps_per_epoch) -> (optimizer, scheduler, per_batch)``;
+            the scheduler steps after every batch when ``per_batch`` (e.g. one-cycle), else after every
+            epoch. Default: the paper's Adam over all parameters with StepLR.
     """
     started, cpu_started = clock or (time.perf_counter(), time.process_time())
     out = Path(out)
@@ -327,8 +335,14 @@ def fit(
     use_amp = bool(config.amp and device.type == "cuda")
     _seed_everything(config.seed)
     model = model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step_epochs, gamma=config.lr_gamma)
+    if make_optimizer is None:
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step_epochs,
+                                                    gamma=config.lr_gamma)
+        per_batch = False
+    else:
+        steps_per_epoch = math.ceil(len(train_dataset) / max(dist_info.world_size, 1) / config.batch_size)
+        optimizer, scheduler, per_batch = make_optimizer(model, steps_per_epoch)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     history: List[Dict[str, float]] = []
     best_val, best_epoch, start_epoch = -math.inf, 0, 0
@@ -396,6 +410,8 @@ def fit(
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
+            if per_batch:
+                scheduler.step()
             total += float(loss.detach()) * len(batch[0])
             count += len(batch[0])
             if bar is not None:
@@ -406,7 +422,8 @@ def fit(
             _sync_buffers(model)
             total, count = _sum_over_ranks(total, count, device)
         lr = optimizer.param_groups[0]["lr"]
-        scheduler.step()
+        if not per_batch:
+            scheduler.step()
         if recalibrate is not None:
             recalibrate(model)
         model.eval()
@@ -561,9 +578,11 @@ def train_siamese(
     train_pairs = subsample(list(train_pairs), config.n_train_pairs, seed=config.seed)
     val_pairs = subsample(list(val_pairs), config.n_val_pairs, seed=config.seed + 1)
     eval_pairs = subsample(train_pairs, config.train_eval_pairs, seed=config.seed + 2)
-    if config.freeze_backbone:
-        return _train_frozen_head(config, train_pairs, val_pairs, eval_pairs, out=Path(out), resume=resume,
-                                  progress=progress, extra=extra, clock=clock)
+    if config.freeze_backbone or config.partial_fine_tune:
+        from drugsim.deep.transfer import train_on_cached_features
+
+        return train_on_cached_features(config, train_pairs, val_pairs, eval_pairs, out=Path(out), resume=resume,
+                                        progress=progress, extra=extra, clock=clock)
     if config.variant == "triplet":
         items = make_triplets(train_pairs, seed=config.seed)
         if not items:
@@ -613,109 +632,3 @@ def train_siamese(
                step=cached_step(_siamese_step(config), cached, n_images),
                validate=validate, final_scores=final_scores, out=Path(out), resume=resume, progress=progress,
                recalibrate=recalibrate, extra=extra, clock=clock)
-
-
-# ----------------------------------------------------------------------------------- frozen backbone
-
-
-@torch.no_grad()
-def embed_images(model: SiameseNetwork, images: torch.Tensor, *, device: torch.device,
-                 transform: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
-                 batch_size: int = 128) -> torch.Tensor:
-    """Embeddings (N, D) of uint8 images (N, 3, H, W), each optionally transformed first; model in eval mode."""
-    model.eval()
-    rows = []
-    for start in range(0, len(images), batch_size):
-        chunk = images[start:start + batch_size].float().div_(255.0)
-        if transform is not None:
-            chunk = torch.stack([transform(image) for image in chunk])
-        chunk = chunk.to(device).contiguous(memory_format=torch.channels_last)
-        rows.append(model.embed(chunk).float())
-    return torch.cat(rows) if rows else torch.zeros((0, model.backbone.out_features), device=device)
-
-
-def _train_frozen_head(config: SiameseConfig, train_pairs: List[Pair], val_pairs: List[Pair],
-                       eval_pairs: List[Pair], *, out: Path, resume: bool, progress: bool,
-                       extra: Optional[Dict[str, Any]], clock: Tuple[float, float]) -> TrainResult:
-    """Train only the improved head on embeddings from a fixed backbone (``config.freeze_backbone``).
-
-    Every distinct image is embedded once (training images once per view, see ``frozen_views``), so an
-    epoch costs head updates only. The checkpoint holds the whole network, like any other Siamese run.
-    """
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise ConfigError("freeze_backbone runs in one process (the head trains in seconds); "
-                          "start it without torchrun")
-    device = resolve_device(config.device)
-    paths = [p for pair in list(train_pairs) + list(val_pairs) + list(eval_pairs) for p in (pair.path_a, pair.path_b)]
-    cache = ImageCache(paths, config.image_size, progress=progress)
-    torch.manual_seed(config.seed)
-    model = build_siamese(config).to(device)
-    for parameter in model.backbone.parameters():
-        parameter.requires_grad_(False)
-
-    # channels_last: 2-3x faster CPU inference for EfficientNet's depthwise convolutions (measured).
-    model.backbone.to(memory_format=torch.channels_last)
-    train_paths = list(dict.fromkeys(Path(p) for pair in train_pairs for p in (pair.path_a, pair.path_b)))
-    if config.weights == "random":
-        # A randomly initialised network in eval mode has identity BatchNorm statistics, and in a deep one
-        # (EfficientNet-Lite0) the activations then fade to ~1e-9: every image gets the same features.
-        # Statistics from the training images keep random features informative (what "random features"
-        # should mean); pretrained statistics are left as they are.
-        sample = subsample(train_paths, 512, seed=config.seed + 3)
-        batches = [cache.pixels[[cache.index[p] for p in sample[i:i + 64]]].float().div_(255.0)
-                   .contiguous(memory_format=torch.channels_last) for i in range(0, len(sample), 64)]
-        with torch.no_grad():
-            recalibrate_batchnorm(model, model.embed, batches)
-    plain = embed_images(model, cache.pixels, device=device)  # every image, un-augmented
-    train_rows = {path: i for i, path in enumerate(train_paths)}
-    train_cache_rows = [cache.index[p] for p in train_paths]
-    augmentation = training_augmentation(config.image_size) if config.augment else None
-    n_views = config.frozen_views if augmentation is not None else 1
-    torch.manual_seed(config.seed + 11)  # the augmented views are part of the seeded run
-    views = [plain[train_cache_rows]]
-    for _ in range(n_views - 1):
-        views.append(embed_images(model, cache.pixels[train_cache_rows], device=device, transform=augmentation))
-    table = torch.stack(views)  # (views, training images, D)
-
-    def index(pairs: Sequence[Pair], rows: Dict[Path, int]) -> Tuple[torch.Tensor, torch.Tensor]:
-        return (torch.tensor([rows[Path(p.path_a)] for p in pairs], device=device),
-                torch.tensor([rows[Path(p.path_b)] for p in pairs], device=device))
-
-    train_a, train_b = index(train_pairs, train_rows)
-    labels = torch.tensor([float(p.label) for p in train_pairs])
-    dataset = torch.utils.data.TensorDataset(train_a.cpu(), train_b.cpu(), labels)
-
-    def step(net: nn.Module, batch: Sequence[torch.Tensor]) -> torch.Tensor:
-        rows_a, rows_b, target = batch
-        view_a = torch.randint(n_views, (len(rows_a),), device=rows_a.device)
-        view_b = torch.randint(n_views, (len(rows_b),), device=rows_b.device)
-        logits = _unwrap(net).head(table[view_a, rows_a], table[view_b, rows_b])
-        return pair_bce_loss(logits.float(), target)
-
-    def scores(net: nn.Module, pairs: Sequence[Pair]) -> np.ndarray:
-        rows_a, rows_b = index(pairs, cache.index)
-        with torch.no_grad():
-            return net.similarity(net.head(plain[rows_a], plain[rows_b])).double().cpu().numpy()
-
-    val_labels = [p.label for p in val_pairs]
-
-    def validate(net: nn.Module) -> Tuple[float, float]:
-        return validation_metrics(scores(net, val_pairs), val_labels, config.threshold, direction=variant_direction(config.variant))
-
-    def final_scores(net: nn.Module) -> Dict[str, Any]:
-        started = time.perf_counter()
-        train = pair_scores(net, cache, eval_pairs)  # timed through the backbone, like every other model
-        rate = len(eval_pairs) / max(time.perf_counter() - started, 1e-9)
-        val_accuracy, val_auc = validation_metrics(scores(net, val_pairs), val_labels, config.threshold,
-                                                   direction=variant_direction(config.variant))
-        return {
-            "train_accuracy": validation_metrics(train, [p.label for p in eval_pairs], config.threshold,
-                                                 direction=variant_direction(config.variant))[0],
-            "val_accuracy": val_accuracy,
-            "val_auc": val_auc,
-            "cached_pairs_per_second": rate,
-            "n_train_items": len(train_pairs), "n_val_pairs": len(val_pairs), "frozen_views": n_views,
-        }
-
-    return fit(model, kind="siamese", config=config, train_dataset=dataset, step=step, validate=validate,
-               final_scores=final_scores, out=out, resume=resume, progress=progress, extra=extra, clock=clock)
