@@ -8,7 +8,7 @@ from pathlib import Path
 from drugsim.errors import ConfigError
 
 REPORT_EPILOG = """examples:
-  drugsim report readme --results results/recorded/gpu-paper-settings-8464a8d
+  drugsim report readme --results results/recorded/cpu-class-level-quick-eval --results results/recorded/gpu-paper-settings-8464a8d
   drugsim report readme --bench benchmarks/results/bench_quick_idle.json
   drugsim report readme --timings benchmarks/results/reproduce-quick.json --timings benchmarks/results/reproduce-tiny.json
   drugsim report readme --results results/recorded/gpu-paper-settings-8464a8d --check
@@ -33,14 +33,14 @@ def _read_json(path: Path, what: str) -> dict:
     return payload
 
 
-def render_readme(current: str, *, results: Path | None = None, bench: Path | None = None,
+def render_readme(current: str, *, results: list[Path] | None = None, bench: Path | None = None,
                   timings: list[Path] | None = None) -> str:
     """``current`` README text with each generated block that has a source rewritten from that source."""
     from drugsim import summary
 
     updated = current
-    if results is not None:
-        table = summary.readme_results_table(summary.evaluation_results(results), source=str(results))
+    if results:
+        table = summary.readme_results_table({str(folder): summary.evaluation_results(folder) for folder in results})
         updated = summary.replace_readme_block(updated, table, block="results")
     if bench is not None:
         payload = _read_json(bench, "--bench")
@@ -65,7 +65,7 @@ def cmd_report_readme(args: argparse.Namespace) -> int:
     readme_path = Path(args.readme)
     if not readme_path.is_file():
         raise ConfigError(f"--readme {readme_path}: no such file")
-    if args.results is None and args.bench is None and not args.timings:
+    if not args.results and args.bench is None and not args.timings:
         raise ConfigError("give at least one of --results DIR, --bench FILE, --timings FILE")
     current = readme_path.read_text(encoding="utf-8")
     updated = render_readme(current, results=args.results, bench=args.bench, timings=args.timings)
@@ -95,9 +95,9 @@ def register(subparsers) -> None:
         epilog=REPORT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    readme.add_argument("--results", type=Path, metavar="DIR",
-                        help="folder of `drugsim evaluate --json` results (e.g. results/recorded/<run>): the "
-                        "results block")
+    readme.add_argument("--results", type=Path, metavar="DIR", action="append",
+                        help="folder of `drugsim evaluate --json` results (e.g. results/recorded/<run>; repeat for "
+                        "several runs): the results block")
     readme.add_argument("--bench", type=Path, metavar="FILE",
                         help="a `drugsim bench --json` result (e.g. benchmarks/results/bench_quick_idle.json): the "
                         "speed block")

@@ -14,19 +14,27 @@ from drugsim.errors import ConfigError
 from .helpers import REPO
 
 RECORDED = REPO / "results" / "recorded" / "gpu-paper-settings-8464a8d"
+#: The recorded runs the README's results block is rendered from, in its order.
+README_RUNS = ["results/recorded/cpu-class-level-quick-eval", "results/recorded/gpu-paper-settings-8464a8d"]
 
 
 def test_readme_block_equals_what_the_command_renders_from_the_recorded_run():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    table = summary.readme_results_table(
-        summary.evaluation_results(RECORDED), source="results/recorded/gpu-paper-settings-8464a8d"
-    )
+    table = summary.readme_results_table({run: summary.evaluation_results(REPO / run) for run in README_RUNS})
     assert summary.replace_readme_block(readme, table) == readme, (
-        "README.md's results block is out of date: run "
-        "`drugsim report readme --results results/recorded/gpu-paper-settings-8464a8d`")
-    # Every row says where its threshold was fitted; none is the paper's test-fitted protocol.
+        "README.md's results block is out of date: run `drugsim report readme "
+        + " ".join(f"--results {run}" for run in README_RUNS) + "`")
+    # Every row says where its threshold was fitted; the paper's test-fitted protocol only where labelled so,
+    # and then beside a validation-fitted row of the same method and run.
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert rows and all("validation pairs" in row for row in rows)
+    assert rows and all("validation pairs" in row or "paper's protocol" in row for row in rows)
+    for row in rows:
+        if "paper's protocol" in row:
+            run, _, method = [cell.strip() for cell in row.split("|")[1:4]]
+            assert any(other.split("|")[1].strip() == run and other.split("|")[3].strip() == method
+                       and "validation pairs" in other for other in rows)
+    # The CPU run's intervals resample classes.
+    assert all("classes (" in row for row in rows if "cpu-class-level-quick-eval" in row)
 
 
 def test_report_readme_writes_and_checks(tmp_path, capsys):
