@@ -51,9 +51,9 @@ def render_readme(current: str, *, results: list[Path] | None = None, bench: Pat
     if timings:
         payloads = [_read_json(path, "--timings") for path in timings]
         for path, payload in zip(timings, payloads):
-            if "total_s" not in payload or "profile" not in payload:
-                raise ConfigError(f"--timings {path}: not a benchmarks/time_reproduce.py result "
-                                  "(no 'profile' or 'total_s')")
+            if "total_s" not in payload or not ("profile" in payload or "what" in payload):
+                raise ConfigError(f"--timings {path}: not a benchmarks/time_reproduce.py or time_command.py result "
+                                  "(no 'profile'/'what' or 'total_s')")
         block = summary.readme_timings_block(payloads, sources=[str(path) for path in timings])
         updated = summary.replace_readme_block(updated, block, block="timings")
     return updated

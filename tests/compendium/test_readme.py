@@ -99,7 +99,8 @@ def test_timings_block_renders_each_profile_from_its_json(tmp_path, capsys):
     readme.write_text("<!-- timings:start -->\n<!-- timings:end -->\n", encoding="utf-8")
     assert main(["report", "readme", "--timings", str(path), "--readme", str(readme)]) == 0
     text = readme.read_text(encoding="utf-8")
-    assert "| `tiny` | grocery, synthetic | 200 s (3 min 20 s) | 350 s | 0.1 / 1.9 | 10 s | 2 cores |" in text
+    assert ("| `make reproduce PROFILE=tiny` | grocery, synthetic | 200 s (3 min 20 s) | 350 s | 0.1 / 1.9 | 10 s "
+            "| 2 cores |") in text
     assert main(["report", "readme", "--timings", str(path), "--readme", str(readme), "--check"]) == 0
     capsys.readouterr()
 
@@ -120,6 +121,19 @@ def test_report_readme_block_errors(tmp_path, capsys):
     assert "bad.json: expected a JSON object" in capsys.readouterr().err
     bad.write_text('{"profile": "tiny"}')
     assert main(["report", "readme", "--timings", str(bad), "--readme", str(readme)]) == 2
-    assert "not a benchmarks/time_reproduce.py result (no 'profile' or 'total_s')" in capsys.readouterr().err
+    assert "not a benchmarks/time_reproduce.py or time_command.py result" in capsys.readouterr().err
     assert main(["report", "readme", "--bench", str(bad), "--readme", str(readme)]) == 2
     assert "not a `drugsim bench --json` result (no 'methods')" in capsys.readouterr().err
+
+
+def test_timings_block_renders_a_timed_command(tmp_path, capsys):
+    timed = {"what": "`make test` (fresh clone)", "total_s": 605.0, "cpu_s": 900.0,
+             "load_average_before_after": [0.2, 2.0], "machine": "2 cores"}
+    path = tmp_path / "make-test.json"
+    path.write_text(json.dumps(timed))
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- timings:start -->\n<!-- timings:end -->\n", encoding="utf-8")
+    assert main(["report", "readme", "--timings", str(path), "--readme", str(readme)]) == 0
+    assert "| `make test` (fresh clone) | n/a | 605 s (10 min 5 s) | 900 s | 0.2 / 2.0 | n/a | 2 cores |" in (
+        readme.read_text(encoding="utf-8"))
+    capsys.readouterr()
