@@ -25,7 +25,7 @@ from drugsim.errors import DrugsimError
 from drugsim.evaluation.bench import hardware_info
 
 if TYPE_CHECKING:  # pragma: no cover
-    from drugsim.runner import NotebookOutcome, Profiles, ReproduceReport, RunPlan
+    from drugsim.runner import Profiles, ReproduceReport, RunPlan
 
 GENERATED = Path("book") / "generated"
 TOC_NAME = "_toc.yml"

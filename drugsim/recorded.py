@@ -164,17 +164,21 @@ def _hardware_text(hardware: Mapping[str, Any]) -> str:
 
 def evaluation_rows(run: str, record: Mapping[str, Any], results: Mapping[str, Mapping[str, Any]]
                     ) -> list[dict[str, Any]]:
-    """One row per ``drugsim evaluate --json`` result of a recorded run, keyed as Table 9 of the summary."""
+    """One row per ``drugsim evaluate --json`` result of a recorded run, keyed as the summary's Table 9 (Siamese
+    networks) or Table 8 (other methods) row."""
     rows = []
     for stem, payload in sorted(results.items()):
         if not _EVALUATE_KEYS <= set(payload):
             continue
         config = payload.get("method_config") or {}
         low, high = (payload.get("ci95") or {}).get("accuracy") or (None, None)
+        if str(payload["method"]).startswith("siamese"):
+            table, row, quantity = "Table 9", f"{config.get('backbone')}-{config.get('variant')}", "test_accuracy"
+        else:  # SIFT, ORB and the other pair methods: Table 8's accuracy row of that method
+            table, row, quantity = "Table 8", str(payload["method"]), "accuracy"
         rows.append({
             "run": run, "commit": record.get("commit"), "hardware": _hardware_text(record.get("hardware") or {}),
-            "table": "Table 9", "row": f"{config.get('backbone')}-{config.get('variant')}",
-            "quantity": "test_accuracy", "value": float(payload["accuracy"]),
+            "table": table, "row": row, "quantity": quantity, "value": float(payload["accuracy"]),
             "ci_low": low, "ci_high": high,
             "ci_unit": payload.get("ci_unit") or (payload.get("bootstrap") or {}).get("unit"),
             "threshold_fitted_on": payload.get("threshold_fitted_on"), "roc_auc": payload.get("roc_auc"),
@@ -259,8 +263,10 @@ def with_recorded_columns(table, rows: Sequence[Mapping[str, Any]], *, dataset: 
     frame = table.copy()
     kind = dataset if dataset in ("synthetic", "grocery") else "folder"
     for run in dict.fromkeys(r["run"] for r in rows if r.get("dataset") == kind):
+        # The paper's protocol (threshold fitted on the test pairs) is a labelled extra row of a record, never
+        # the number set beside "this run" (validation-fitted).
         values = {(r["table"], r["row"], r["quantity"]): r["value"] for r in rows
-                  if r["run"] == run and r.get("dataset") == kind}
+                  if r["run"] == run and r.get("dataset") == kind and r.get("threshold_fitted_on") != "test"}
         frame[run] = [values.get((t, r, q)) for t, r, q in zip(frame["table"], frame["row"], frame["quantity"])]
         frame[run] = frame[run].astype(float)
     return frame
@@ -276,7 +282,7 @@ def recorded_table(rows: Sequence[Mapping[str, Any]]):
     for r in rows:
         if r.get("ci_unit") is None and r.get("threshold_fitted_on") is None:
             continue  # chapter numbers: shown through with_recorded_columns
-        published = paper.TABLE9.get(r["row"], {}).get(r["quantity"])
+        published = (paper.TABLE9 if r["table"] == "Table 9" else paper.TABLE8).get(r["row"], {}).get(r["quantity"])
         records.append({"run": r["run"], "data": r["dataset"], "model": r["row"], "weights": r.get("weights"),
                         "test pairs": r.get("n_pairs"), "test accuracy": r["value"], "CI low": r.get("ci_low"),
                         "CI high": r.get("ci_high"), "CI resamples": r.get("ci_unit"),

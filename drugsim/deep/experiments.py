@@ -261,11 +261,12 @@ def transfer_ablation(profile: str, pairs: Mapping[str, Sequence[Pair]], *, test
         threshold, train_seconds, feature_cache_seconds, n_train_pairs, epochs, reused``.
     """
     from drugsim.evaluation.evaluate import evaluate_method
+    from drugsim.data.protocol import sample_pairs as protocol_sample_pairs
     from drugsim.methods import create_method
 
     if not image_sizes:
         raise ConfigError("transfer_ablation needs at least one image size")
-    train_pairs = sample_pairs(pairs["train"], n_train_pairs or 0, seed=seed)
+    train_pairs = protocol_sample_pairs(pairs["train"], n_train_pairs or 0, seed=seed)
     out = []
     for size in image_sizes:
         for label, name, settings in rows:

@@ -39,7 +39,6 @@ from drugsim.deep.config import SiameseConfig
 from drugsim.deep.datasets import (
     ImageCache,
     make_triplets,
-    training_augmentation,
 )
 from drugsim.deep.device_input import CachedBatches, cached_step, row_dataset, to_unit_float
 from drugsim.deep.losses import contrastive_loss, pair_bce_loss, triplet_loss

@@ -32,7 +32,7 @@ def test_the_committed_gpu_run_reads_as_table9_rows():
 
 
 def test_recorded_runs_become_columns_of_the_summary_table_for_the_same_data():
-    rows = recorded.load_recorded_runs()
+    rows = [r for r in recorded.load_recorded_runs() if r["run"] == RUN]
     table = summary.comparison_table({})
     synthetic = recorded.with_recorded_columns(table, rows, dataset="synthetic")
     key = (synthetic["table"] == "Table 9") & (synthetic["quantity"] == "test_accuracy")
@@ -133,3 +133,15 @@ def test_the_summary_chapter_shows_recorded_runs_with_glued_descriptions():
     wanted = {"n_recorded_runs", "recorded_runs_described", "fig_recorded_runs"}
     assert wanted <= set(re.findall(r"\{glue:text\}`(\w+)`", text)) | set(re.findall(r"glue:figure\} (\w+)", text))
     assert all(f'glue("{key}"' in code for key in wanted)
+
+
+def test_the_class_level_cpu_record_fills_table_8_and_9_with_its_validation_fitted_rows():
+    rows = [r for r in recorded.load_recorded_runs() if r["run"] == "cpu-class-level-quick-eval"]
+    assert {r["threshold_fitted_on"] for r in rows} == {"val", "test"} and {r["ci_unit"] for r in rows} == {"class"}
+    frame = recorded.with_recorded_columns(summary.comparison_table({}), rows, dataset="synthetic")
+    column = frame.set_index(["table", "row", "quantity"])["cpu-class-level-quick-eval"]
+    validation = {r["row"]: r["value"] for r in rows if r["threshold_fitted_on"] == "val"}
+    assert column[("Table 8", "orb", "accuracy")] == validation["orb"]
+    assert column[("Table 8", "sift", "accuracy")] == validation["sift"]
+    display = recorded.recorded_table(rows)
+    assert set(display.loc[display["model"] == "orb", "paper"]) == {0.9309}

@@ -50,7 +50,6 @@ def test_frozen_training_with_augmented_views_runs_and_records_them(tmp_path, to
 
 def test_random_efficientnet_features_do_not_collapse_when_frozen(tmp_path, toy_pair_list):
     # Eval-mode EfficientNet-Lite0 with identity BatchNorm statistics gives ~1e-9 for every image.
-    pytest.importorskip("efficientnet_lite_pytorch")
     config = frozen_config(backbone="efficientnet-lite0", epochs=1)
     train_siamese(config, toy_pair_list, toy_pair_list, out=tmp_path / "m.pt", progress=False)
     model, _ = load_siamese(tmp_path / "m.pt")

@@ -10,13 +10,12 @@ import pytest
 import torch
 
 from drugsim.cli import main
-from drugsim.deep import datasets
+from drugsim.data import protocol
 from drugsim.deep.config import default_training_mode, siamese_config, training_mode_flags
 from drugsim.deep.training import build_siamese, load_siamese, train_siamese
 from drugsim.deep.transfer import FeatureSplit, freeze_all_but
 from drugsim.errors import ConfigError
 
-pytest.importorskip("efficientnet_lite_pytorch")
 
 
 def partial_config(**overrides):
@@ -118,10 +117,14 @@ def test_unknown_training_mode_is_refused():
 
 
 @pytest.fixture
-def toy_data(monkeypatch, toy_records, toy_pair_list):
-    splits = {"train": toy_records, "val": toy_records, "test": toy_records}
-    monkeypatch.setattr(datasets, "dataset_splits", lambda data, seed=0: splits)
-    monkeypatch.setattr(datasets, "split_pairs", lambda s, seed=0: {k: toy_pair_list for k in s})
+def toy_data(monkeypatch, tmp_path, toy_records, toy_pair_list):
+    def toy_protocol(data_dir, *, settings, splits=protocol.SPLITS, **_):
+        return protocol.ProtocolData(
+            records_by_split={s: toy_records for s in protocol.SPLITS},
+            pairs_by_split={s: toy_pair_list for s in splits},
+            root=tmp_path, source="toy", protocol=protocol.CLASS_DISJOINT, settings=settings)
+
+    monkeypatch.setattr(protocol, "load_protocol_pairs", toy_protocol)
 
 
 def test_cli_trains_a_pretrained_efficientnet_partially_by_default(tmp_path, toy_data):

@@ -123,7 +123,7 @@ def test_hash_features_in_other_formats_agree():
 
 
 def test_index_agrees_with_hash_method_scores():
-    hashing = pytest.importorskip("drugsim.classical.hashing")
+    from drugsim.classical import hashing
     from drugsim.methods import create_method
 
     method = create_method("ahash")

@@ -98,7 +98,6 @@ def test_errors_name_the_problem(image):
 
 
 def test_synthetic_study_on_toy_method():
-    pytest.importorskip("drugsim.data.synth")
     config = rb.RobustnessConfig(conditions=("clean", "brightness_0.5", "rotation_180"))
     result = rb.synthetic_study(
         [MeanGrey()],
