@@ -58,7 +58,8 @@ def last_output_line(log_path: Path, *, max_bytes: int = 4096) -> str:
     except OSError:
         return ""
     for line in reversed(tail.splitlines()):
-        line = line.rsplit("\r", 1)[-1].strip()
+        # papermill's own marker lines end in a run of dashes ("Executing Cell 7-----"): keep the words.
+        line = line.rsplit("\r", 1)[-1].strip().rstrip("-").strip()
         if line:
             return line[:160]
     return ""

@@ -137,3 +137,16 @@ def test_timings_block_renders_a_timed_command(tmp_path, capsys):
     assert "| `make test` (fresh clone) | n/a | 605 s (10 min 5 s) | 900 s | 0.2 / 2.0 | n/a | 2 cores |" in (
         readme.read_text(encoding="utf-8"))
     capsys.readouterr()
+
+
+#: The timing results the README's timings block is rendered from, in its order.
+README_TIMINGS = ["benchmarks/results/reproduce-tiny.json", "benchmarks/results/make-test-fresh-clone.json"]
+
+
+def test_readme_timings_block_equals_what_the_command_renders_from_the_committed_timings():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    timings = [json.loads((REPO / path).read_text(encoding="utf-8")) for path in README_TIMINGS]
+    block = summary.readme_timings_block(timings, sources=README_TIMINGS)
+    assert summary.replace_readme_block(readme, block, block="timings") == readme, (
+        "README.md's timings block is out of date: run `drugsim report readme "
+        + " ".join(f"--timings {path}" for path in README_TIMINGS) + "`")

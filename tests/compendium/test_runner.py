@@ -505,6 +505,8 @@ def test_last_output_line_takes_the_text_a_terminal_shows(tmp_path):
     assert runner.last_output_line(log) == ""
     log.write_text("Executing cell 3\nepoch 1/5 loss 0.7\n\rtraining  10%\rtraining  40%\n\n")
     assert runner.last_output_line(log) == "training  40%"
+    log.write_text("epoch 1\nExecuting Cell 7---------------------------------------\n")
+    assert runner.last_output_line(log) == "Executing Cell 7"
 
 
 def test_heartbeat_reports_the_latest_output_while_running(tmp_path):
