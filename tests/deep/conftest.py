@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from drugsim.data import protocol
 from drugsim.data.records import ImageRecord, Pair
 from drugsim.io import write_image
 
@@ -66,3 +67,15 @@ def toy_records(tmp_path_factory) -> List[ImageRecord]:
 @pytest.fixture(scope="session")
 def toy_pair_list(toy_records) -> List[Pair]:
     return toy_pairs(toy_records)
+
+
+@pytest.fixture
+def toy_data(monkeypatch, tmp_path, toy_records, toy_pair_list):
+    """The one pair source (`drugsim.data.protocol.load_protocol_pairs`) stubbed to the toy split, for CLI tests."""
+    def toy_protocol(data_dir, *, settings, splits=protocol.SPLITS, **_):
+        return protocol.ProtocolData(
+            records_by_split={s: toy_records for s in protocol.SPLITS},
+            pairs_by_split={s: toy_pair_list for s in splits},
+            root=tmp_path, source="toy", protocol=protocol.CLASS_DISJOINT, settings=settings)
+
+    monkeypatch.setattr(protocol, "load_protocol_pairs", toy_protocol)

@@ -4,21 +4,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from drugsim.cli import main
-from drugsim.data import protocol
-
-
-@pytest.fixture
-def toy_data(monkeypatch, tmp_path, toy_records, toy_pair_list):
-    def toy_protocol(data_dir, *, settings, splits=protocol.SPLITS, **_):
-        return protocol.ProtocolData(
-            records_by_split={s: toy_records for s in protocol.SPLITS},
-            pairs_by_split={s: toy_pair_list for s in splits},
-            root=tmp_path, source="toy", protocol=protocol.CLASS_DISJOINT, settings=settings)
-
-    monkeypatch.setattr(protocol, "load_protocol_pairs", toy_protocol)
 
 
 def test_train_siamese_cli_writes_a_usable_checkpoint(tmp_path, toy_data, capsys):

@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from drugsim.cli import main
-from drugsim.data import protocol
 from drugsim.deep.config import default_training_mode, siamese_config, training_mode_flags
 from drugsim.deep.training import build_siamese, load_siamese, train_siamese
 from drugsim.deep.transfer import FeatureSplit, freeze_all_but
@@ -114,17 +113,6 @@ def test_bad_partial_settings_are_refused(overrides, message):
 def test_unknown_training_mode_is_refused():
     with pytest.raises(ConfigError, match="training mode='half' is not supported"):
         training_mode_flags("half")
-
-
-@pytest.fixture
-def toy_data(monkeypatch, tmp_path, toy_records, toy_pair_list):
-    def toy_protocol(data_dir, *, settings, splits=protocol.SPLITS, **_):
-        return protocol.ProtocolData(
-            records_by_split={s: toy_records for s in protocol.SPLITS},
-            pairs_by_split={s: toy_pair_list for s in splits},
-            root=tmp_path, source="toy", protocol=protocol.CLASS_DISJOINT, settings=settings)
-
-    monkeypatch.setattr(protocol, "load_protocol_pairs", toy_protocol)
 
 
 def test_cli_trains_a_pretrained_efficientnet_partially_by_default(tmp_path, toy_data):
