@@ -210,6 +210,18 @@ def bootstrap_intervals(
     return {name: percentile_interval(values, level) for name, values in samples.items()}
 
 
+def _paired_correct(correct_a, correct_b) -> tuple[np.ndarray, np.ndarray]:
+    """Both methods' per-pair correctness as (N,) floats, checked to cover the same non-empty pair list."""
+    a = np.asarray(correct_a, dtype=np.float64).reshape(-1)
+    b = np.asarray(correct_b, dtype=np.float64).reshape(-1)
+    if a.shape != b.shape or a.size == 0:
+        raise ConfigError(
+            "paired comparison needs the same non-empty pair list for both methods; "
+            f"got {a.size} and {b.size}"
+        )
+    return a, b
+
+
 def paired_bootstrap_difference(
     correct_a,
     correct_b,
@@ -235,13 +247,7 @@ def paired_bootstrap_difference(
         ``{"difference", "ci_low", "ci_high", "p_value"}``; the two-sided p-value is the bootstrap
         share of resampled differences on the other side of zero, doubled (capped at 1).
     """
-    a = np.asarray(correct_a, dtype=np.float64).reshape(-1)
-    b = np.asarray(correct_b, dtype=np.float64).reshape(-1)
-    if a.shape != b.shape or a.size == 0:
-        raise ConfigError(
-            "paired comparison needs the same non-empty pair list for both methods; "
-            f"got {a.size} and {b.size}"
-        )
+    a, b = _paired_correct(correct_a, correct_b)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     delta = a - b
     diffs = np.concatenate(
@@ -283,13 +289,7 @@ def cluster_sign_test(
     Returns:
         ``{"p_value", "n_classes", "exact"}``.
     """
-    a = np.asarray(correct_a, dtype=np.float64).reshape(-1)
-    b = np.asarray(correct_b, dtype=np.float64).reshape(-1)
-    if a.shape != b.shape or a.size == 0:
-        raise ConfigError(
-            "paired comparison needs the same non-empty pair list for both methods; "
-            f"got {a.size} and {b.size}"
-        )
+    a, b = _paired_correct(correct_a, correct_b)
     inverse = cluster_ids(clusters, a.size)
     totals = np.bincount(inverse, weights=a - b)
     observed = abs(float(totals.sum()))
