@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from drugsim import book, runner
+from drugsim.runner.layout import BookLayout
 
 from .helpers import REPO, make_project
 
@@ -41,14 +42,14 @@ def test_generated_toc_lists_published_chapters_in_profile_order(tmp_path, monke
     profiles = runner.load_profiles(tmp_path / "profiles.yml")
     plan = runner.plan_run(profiles, "tiny", str(tmp_path / "photos"), root=tmp_path)
     # Only a notebook whose published copy matches its stamp is a chapter.
-    from drugsim import runner_cache as rc
+    from drugsim.runner import cache as rc
 
     for nb in plan.notebooks[:1]:
         nb.published.parent.mkdir(parents=True)
         nb.published.write_text("{}")
         rc.write_stamp(nb.stamp, {"published_sha256": rc.sha256_file(nb.published)})
     report = runner.ReproduceReport(runs=[(plan, _outcomes(plan))])
-    toc = book.make_toc(tmp_path, report, profiles)
+    toc = book.make_toc(BookLayout(tmp_path), report.book_runs())
     assert toc["root"] == "book/intro"
     assert toc["parts"][0]["chapters"] == [{"file": "book/generated/photos/01_first"}]
     assert toc["parts"][-1]["chapters"][0] == {"file": "book/generated/reproducibility"}
@@ -58,7 +59,7 @@ def test_synthetic_run_without_grocery_points_to_how_to_get_it(tmp_path):
     make_project(tmp_path, notebooks={"01_first": {"datasets": ["synthetic"]}}, profiles={"tiny": {}})
     profiles = runner.load_profiles(tmp_path / "profiles.yml")
     plan = runner.plan_run(profiles, "tiny", "synthetic", root=tmp_path)
-    toc = book.make_toc(tmp_path, runner.ReproduceReport(runs=[(plan, [])]), profiles)
+    toc = book.make_toc(BookLayout(tmp_path), runner.ReproduceReport(runs=[(plan, [])]).book_runs())
     files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
     assert "book/grocery_missing" in files and "book/not_run" in files
 
@@ -67,7 +68,7 @@ def test_reproducibility_page_names_profile_machine_and_times(tmp_path):
     make_project(tmp_path)
     profiles = runner.load_profiles(tmp_path / "profiles.yml")
     plan = runner.plan_run(profiles, "tiny", str(tmp_path / "photos"), root=tmp_path)
-    page = book.reproducibility_page(runner.ReproduceReport(runs=[(plan, _outcomes(plan))]), profiles)
+    page = book.reproducibility_page(runner.ReproduceReport(runs=[(plan, _outcomes(plan))]).book_runs())
     for expected in ("# Reproducibility", "## Machine", "CPU cores", "## Package versions", "papermill",
                      "Run `tiny-photos`", "dataset content hash", "wall time (s)", "factor: 2"):
         assert expected in page
@@ -79,7 +80,7 @@ def test_committed_sources_build_without_warnings(tmp_path):
     for name in ("_config.yml", "_toc.yml", "references.bib"):
         shutil.copy(REPO / name, tmp_path / name)
     shutil.copytree(REPO / "book", tmp_path / "book", ignore=shutil.ignore_patterns("generated"))
-    index = book.build_book(tmp_path, toc=tmp_path / "_toc.yml", log=lambda m: None)
+    index = book.build_book(BookLayout(tmp_path), toc=tmp_path / "_toc.yml", log=lambda m: None)
     assert index.exists()
     assert (tmp_path / "_build" / "html" / "book" / "grocery_missing.html").exists()
     page = (tmp_path / "_build" / "html" / "book" / "grocery_missing.html").read_text()

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from drugsim import runner
-from drugsim.errors import ConfigError
+from drugsim import book, runner
+from drugsim.errors import ConfigError, DatasetError
+from drugsim.runner import cache, execute, orchestrate
+from drugsim.runner.layout import BookLayout
 from .helpers import REPO, make_project, write_notebook
 
 
@@ -19,7 +21,7 @@ def fake_execute(monkeypatch):
     """Replace papermill with a stand-in that publishes the notebook and writes results from the parameters."""
     calls = []
 
-    def execute(plan, nb, *, kernel, progress=True):
+    def fake(plan, nb, *, kernel, progress=True):
         calls.append(nb.spec.name)
         nb.published.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(nb.source, nb.published)
@@ -30,8 +32,8 @@ def fake_execute(monkeypatch):
             (plan.work_dir / output / "x.txt").write_text(json.dumps(nb.params))
         return 0.5
 
-    monkeypatch.setattr(runner, "execute_planned", execute)
-    monkeypatch.setattr(runner, "ensure_kernel", lambda **kwargs: "drugsim")
+    monkeypatch.setattr(execute, "execute_planned", fake)
+    monkeypatch.setattr(execute, "ensure_kernel", lambda **kwargs: "drugsim")
     return calls
 
 
@@ -194,12 +196,10 @@ def test_dataset_change_reruns_everything(tmp_path, fake_execute, fixed_environm
 
 
 def test_package_change_reruns_everything(tmp_path, fake_execute, monkeypatch):
-    from drugsim import runner_cache
-
     make_project(tmp_path)
-    monkeypatch.setattr(runner_cache, "environment_fingerprint", lambda: {"drugsim_source": "a"})
+    monkeypatch.setattr(cache, "environment_fingerprint", lambda: {"drugsim_source": "a"})
     _run(tmp_path)
-    monkeypatch.setattr(runner_cache, "environment_fingerprint", lambda: {"drugsim_source": "b"})
+    monkeypatch.setattr(cache, "environment_fingerprint", lambda: {"drugsim_source": "b"})
     assert _statuses(_run(tmp_path)) == {"01_first": "ran", "02_second": "ran"}
 
 
@@ -237,12 +237,13 @@ def test_only_runs_the_notebook_and_stale_needs(tmp_path, fake_execute, fixed_en
 
 
 def test_package_source_hash_ignores_orchestration_modules(tmp_path):
-    from drugsim.runner_cache import package_source_hash
+    from drugsim.runner.cache import package_source_hash
 
     (tmp_path / "cli").mkdir()
+    (tmp_path / "runner").mkdir()
     (tmp_path / "a.py").write_text("x = 1\n")
     before = package_source_hash(tmp_path)
-    (tmp_path / "runner.py").write_text("y = 2\n")
+    (tmp_path / "runner" / "execute.py").write_text("y = 2\n")
     (tmp_path / "cli" / "reproduce.py").write_text("z = 3\n")
     assert package_source_hash(tmp_path) == before
     (tmp_path / "a.py").write_text("x = 2\n")
@@ -250,7 +251,7 @@ def test_package_source_hash_ignores_orchestration_modules(tmp_path):
 
 
 def test_notebook_source_hash_ignores_outputs(tmp_path):
-    from drugsim.runner_cache import notebook_source_hash
+    from drugsim.runner.cache import notebook_source_hash
 
     path = write_notebook(tmp_path / "n.ipynb", ["print(1)"])
     before = notebook_source_hash(path)
@@ -293,8 +294,6 @@ def test_notebook_that_cannot_run_on_this_data(tmp_path):
 
 def test_missing_folder_dataset(tmp_path, fake_execute):
     make_project(tmp_path)
-    from drugsim.errors import DatasetError
-
     with pytest.raises(DatasetError, match=r"nowhere: no such folder"):
         runner.reproduce(root=tmp_path, profile="tiny", dataset=str(tmp_path / "nowhere"),
                          build_book=False, progress=False, log=lambda m: None)
@@ -351,7 +350,7 @@ def test_two_runs_in_one_work_folder_are_refused(tmp_path, fake_execute, fixed_e
     profiles = runner.load_profiles(tmp_path / "profiles.yml")
     plan = runner.plan_run(profiles, "tiny", str(tmp_path / "photos"), root=tmp_path)
     plan.work_dir.mkdir(parents=True)
-    with runner._run_lock(plan):
+    with execute._run_lock(plan):
         with pytest.raises(ConfigError, match=r"another drugsim reproduce is running in runs/tiny-photos"):
             _run(tmp_path)
     assert _statuses(_run(tmp_path))["01_first"] == "ran"
@@ -368,12 +367,12 @@ def test_kernel_falls_back_to_python3_with_a_message(monkeypatch):
 
     monkeypatch.setattr(ipykernel.kernelspec, "install", refuse)
     messages = []
-    assert runner.ensure_kernel("drugsim-missing", log=messages.append) == "python3"
+    assert execute.ensure_kernel("drugsim-missing", log=messages.append) == "python3"
     assert "could not install the Jupyter kernel 'drugsim-missing' (read-only prefix); running notebooks " \
            "with 'python3'" in messages[0]
     monkeypatch.setattr(kernelspec.KernelSpecManager, "find_kernel_specs", lambda self: {})
     with pytest.raises(ConfigError, match=r"no Jupyter kernel 'drugsim-missing' and none to fall back to"):
-        runner.ensure_kernel("drugsim-missing", log=messages.append)
+        execute.ensure_kernel("drugsim-missing", log=messages.append)
 
 
 def test_force_with_only_reruns_just_the_named_notebook(tmp_path, fake_execute, fixed_environment):
@@ -403,8 +402,6 @@ def fake_data(monkeypatch, tmp_path):
 
 def test_synthetic_run_adds_the_grocery_part_when_the_photos_are_found(tmp_path, fake_execute, fake_data,
                                                                         fixed_environment, monkeypatch):
-    from drugsim import book
-
     make_project(tmp_path / "project", notebooks={
         "01_first": {"datasets": ["synthetic", "grocery"]},
         "02_second": {"needs": ["01_first"], "datasets": ["synthetic"]},
@@ -418,7 +415,7 @@ def test_synthetic_run_adds_the_grocery_part_when_the_photos_are_found(tmp_path,
     assert grocery_plan.notebooks[0].params["value"] == 5  # the profile's grocery overrides
     assert grocery_plan.notebooks[0].params["data_dir"] == str(fake_data)
     assert (root / "runs" / "tiny-synthetic" / "data" / "manifest.csv").read_text() == "preset,tiny,0\n"
-    toc = book.make_toc(root, report, runner.load_profiles(root / "profiles.yml"))
+    toc = book.make_toc(BookLayout(root), report.book_runs())
     grocery_part = toc["parts"][1]
     assert grocery_part["chapters"] == [{"file": "book/grocery",
                                          "sections": [{"file": "book/generated/grocery/01_first"}]}]
@@ -426,10 +423,10 @@ def test_synthetic_run_adds_the_grocery_part_when_the_photos_are_found(tmp_path,
     report = runner.reproduce(root=root, profile="tiny", only=["02_second"], build_book=False, progress=False,
                               log=lambda m: None)
     assert _statuses(report) == {"01_first": "cached", "02_second": "cached"}
-    toc = book.make_toc(root, report, runner.load_profiles(root / "profiles.yml"))
+    toc = book.make_toc(BookLayout(root), report.book_runs())
     assert toc["parts"][1]["chapters"][0]["sections"] == [{"file": "book/generated/grocery/01_first"}]
-    monkeypatch.setattr(runner, "grocery_available", lambda: (False, "DRUGSIM_GROCERY_ROOT is not set"))
-    with pytest.raises(runner.DatasetError, match="DRUGSIM_GROCERY_ROOT is not set"):
+    monkeypatch.setattr(orchestrate, "grocery_available", lambda: (False, "DRUGSIM_GROCERY_ROOT is not set"))
+    with pytest.raises(DatasetError, match="DRUGSIM_GROCERY_ROOT is not set"):
         runner.reproduce(root=root, profile="tiny", grocery="yes", build_book=False, progress=False)
 
 
@@ -445,7 +442,7 @@ def test_published_copy_folds_parameters_and_drops_widget_outputs(tmp_path):
          "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "b"}, "text/html": "<b>kept</b>"}},
     ]
     path.write_text(json.dumps(nb))
-    runner._tidy_for_book(path)
+    book._tidy_for_book(path)
     cells = json.loads(path.read_text())["cells"]
     assert "remove-cell" in cells[1]["metadata"]["tags"]
     assert "hide-input" in cells[2]["metadata"]["tags"]
@@ -460,7 +457,7 @@ def test_labels_of_a_second_dataset_copy_get_a_suffix():
         {"cell_type": "markdown", "source": "Elsewhere: {ref}`intro` and {numref}`fig-acc-other`."},
         {"cell_type": "code", "source": "x = '(summary)='", "outputs": []},
     ]
-    runner._suffix_labels(cells, "grocery")
+    book._suffix_labels(cells, "grocery")
     assert cells[0]["source"] == ("(summary-grocery)=\n# Summary\n\nSee {numref}`fig-acc-grocery` and "
                                   "{ref}`text <summary-grocery>`.")
     assert ":name: fig-acc-grocery\n" in cells[1]["source"]
@@ -534,7 +531,8 @@ def test_progress_lines_reach_a_log_file_while_the_run_goes_on(tmp_path, fixed_e
     script = textwrap.dedent(f"""
         from pathlib import Path
         from drugsim import runner
-        runner.HEARTBEAT_S = 1.0
+        from drugsim.runner import execute
+        execute.HEARTBEAT_S = 1.0
         root = Path({str(tmp_path)!r})
         runner.reproduce(root=root, profile="tiny", dataset=str(root / "photos"), build_book=False, progress=False)
     """)
