@@ -9,7 +9,8 @@ The parts, in the order a run uses them:
 * :mod:`~drugsim.runner.layout`: :class:`RunLayout`, every path of a run folder (and :class:`BookLayout`);
 * :mod:`~drugsim.runner.plan`: which notebooks run, in what order, with which parameters; cache keys;
 * :mod:`~drugsim.runner.cache`: the content hashes and stamps the cache keys are made of;
-* :mod:`~drugsim.runner.execute`: the dataset, papermill, progress lines, stamps;
+* :mod:`~drugsim.runner.dataset`: the run's data made ready and hashed;
+* :mod:`~drugsim.runner.execute`: papermill, progress lines, stamps, several notebooks at once;
 * :mod:`~drugsim.runner.orchestrate`: :func:`reproduce`, one plan per dataset, then the book
   (:mod:`drugsim.book` publishes).
 """
@@ -27,10 +28,11 @@ _EXPORTS = {
                  "load_profiles"),
     "layout": ("BookLayout", "RunLayout"),
     "plan": ("DatasetChoice", "PlannedNotebook", "RunPlan", "cache_key", "choose_dataset", "inputs_of",
-             "plan_run"),
+             "plan_run", "ready_to_start"),
     "execute": ("DEFAULT_KERNEL", "HEARTBEAT_S", "Heartbeat", "NotebookFailed", "NotebookOutcome",
-                "ensure_kernel", "execute_planned", "failure_message", "last_output_line", "prepare_dataset",
-                "run_plan", "say", "started_estimate"),
+                "ensure_kernel", "execute_planned", "failure_message", "last_output_line", "run_plan", "say",
+                "started_estimate", "threads_per_kernel"),
+    "dataset": ("prepare_dataset",),
     "orchestrate": ("ReproduceReport", "book_run", "format_outcomes", "grocery_available", "reproduce"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

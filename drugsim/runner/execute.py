@@ -4,6 +4,10 @@ Progress goes to ``log`` (:func:`say` prints and flushes): one line when a noteb
 run's duration when known), a :class:`Heartbeat` line every :data:`HEARTBEAT_S` seconds with its latest
 output, one line when it ends. A notebook executes into ``RunLayout.executing(name)`` and is handed to
 :func:`drugsim.book.publish_notebook` only when every cell succeeded, so a failure never reaches the book.
+
+With ``jobs`` above 1 several notebooks run at once, each in a thread of this process driving its own
+kernel (:func:`drugsim.runner.plan.ready_to_start` decides which may start); book order, stamps, caching
+and failure handling are those of one at a time.
 """
 
 from __future__ import annotations
@@ -16,14 +20,16 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from drugsim import book
-from drugsim.errors import ConfigError, DatasetError, DrugsimError
+from drugsim.errors import ConfigError, DrugsimError
 from drugsim.runner import cache as rc
-from drugsim.runner.plan import PlannedNotebook, RunPlan, cache_key, why_rerun
+from drugsim.runner.dataset import prepare_dataset
+from drugsim.runner.plan import PlannedNotebook, RunPlan, cache_key, inputs_of, ready_to_start, why_rerun
 
 #: The kernel the Makefile installs into the virtual environment.
 DEFAULT_KERNEL = "drugsim"
@@ -103,56 +109,6 @@ def started_estimate(stamp: Mapping[str, Any] | None) -> str:
     if not isinstance(duration, (int, float)) or not duration > 0:
         return ""
     return f", last run took {duration:.0f} s"
-
-
-# --------------------------------------------------------------------------------------------------
-# Dataset
-
-
-def prepare_dataset(plan: RunPlan, *, progress: bool = True, log: Callable[[str], None] = say) -> dict[str, Any]:
-    """Make the run's data ready and return its description with a content hash of every file.
-
-    synthetic: generated into ``RunLayout.data_dir`` with the profile's ``synthetic_preset`` and seed (kept
-    while preset, seed and the data-generating code are unchanged); grocery: the Grocery Store root from
-    ``drugsim.data.resolve_data_root``; a folder: used in place.
-    """
-    kind = plan.dataset.kind
-    info: dict[str, Any] = {"kind": kind, "name": plan.dataset.name}
-    if kind == "synthetic":
-        import drugsim.data as data_pkg
-
-        try:
-            from drugsim.data import generate_dataset
-        except ImportError:  # the package re-export may lag behind the module
-            from drugsim.data.synth import generate_dataset
-
-        preset = str(plan.global_params.get("synthetic_preset", plan.profile))
-        seed = int(plan.global_params.get("seed", 0))
-        wanted = {"preset": preset, "seed": seed,
-                  "data_code": rc.package_source_hash(Path(data_pkg.__file__).resolve().parent)}
-        stamp_path = plan.layout.dataset_stamp
-        assert plan.data_dir is not None
-        if rc.read_stamp(stamp_path) != wanted or not plan.data_dir.is_dir():
-            log(f"generating the synthetic dataset (preset {preset}, seed {seed}) in {plan.rel(plan.data_dir)}")
-            # generate_dataset builds under a temporary name and renames: never half a dataset.
-            generate_dataset(plan.data_dir, preset=preset, seed=seed, progress=progress)
-            rc.write_stamp(stamp_path, wanted)
-        info.update(preset=preset, seed=seed)
-    elif kind == "grocery":
-        from drugsim.data import resolve_data_root
-
-        plan.data_dir = Path(resolve_data_root("grocery")).resolve()
-    else:
-        assert plan.data_dir is not None
-        if not plan.data_dir.is_dir():
-            raise DatasetError(f"{plan.data_dir}: no such folder (--dataset takes synthetic, grocery or a folder of images)")
-    info["data_dir"] = plan.rel(plan.data_dir)
-    info.update(rc.tree_hash(plan.data_dir, memo_path=plan.layout.dataset_memo))
-    for nb in plan.notebooks:
-        nb.params["data_dir"] = plan.rel(plan.data_dir)
-    rc.write_stamp(plan.layout.dataset_info, info)
-    return info
-
 
 
 # --------------------------------------------------------------------------------------------------
@@ -325,17 +281,23 @@ def run_plan(
     progress: bool = True,
     kernel: str | None = None,
     log: Callable[[str], None] = say,
+    jobs: int = 1,
 ) -> list[NotebookOutcome]:
     """Prepare the dataset and run every planned notebook that is not up to date, in order.
 
-    ``force``: True reruns every planned notebook, a set of names reruns those.
+    ``force``: True reruns every planned notebook, a set of names reruns those. ``jobs``: how many
+    notebooks may run at once; each starts once the planned notebooks it reads have finished.
 
     Raises:
-        NotebookFailed: at the first notebook that fails (later ones do not run).
+        ConfigError: ``jobs`` is below 1.
+        NotebookFailed: at the first notebook that fails (no later one starts; with ``jobs`` above 1 the
+            ones already running finish first).
     """
+    if jobs < 1:
+        raise ConfigError(f"jobs: expected 1 or more notebooks at once, got {jobs}")
     plan.work_dir.mkdir(parents=True, exist_ok=True)
     with _run_lock(plan):
-        return _run_plan_locked(plan, force=force, progress=progress, kernel=kernel, log=log)
+        return _run_plan_locked(plan, force=force, progress=progress, kernel=kernel, log=log, jobs=jobs)
 
 
 class _run_lock:
@@ -375,7 +337,7 @@ class _Due:
 
 class _Stepper:
     """The steps around each notebook of one run: the cache check and start line, the run, the end line
-    and stamp."""
+    and stamp. Shared by the one-at-a-time loop and the concurrent one."""
 
     def __init__(self, plan: RunPlan, *, force: Any, kernel: str, log: Callable[[str], None],
                  dataset_hash: str, environment: Mapping[str, Any]) -> None:
@@ -418,7 +380,7 @@ class _Stepper:
 
 
 def _run_plan_locked(plan: RunPlan, *, force: Any, progress: bool, kernel: str | None,
-                     log: Callable[[str], None]) -> list[NotebookOutcome]:
+                     log: Callable[[str], None], jobs: int) -> list[NotebookOutcome]:
     from tqdm.auto import tqdm
 
     dataset_info = prepare_dataset(plan, progress=progress, log=log)
@@ -428,7 +390,10 @@ def _run_plan_locked(plan: RunPlan, *, force: Any, progress: bool, kernel: str |
                        environment=environment)
     bar = tqdm(total=len(plan.notebooks), desc=plan.layout.tag, unit="notebook",
                disable=not progress, position=0, leave=True)
-    outcomes = _run_in_order(plan, stepper, bar=bar, progress=progress)
+    if jobs == 1:
+        outcomes = _run_in_order(plan, stepper, bar=bar, progress=progress)
+    else:
+        outcomes = _run_concurrently(plan, stepper, bar=bar, jobs=jobs)
     bar.close()
     for name in plan.pending:
         outcomes.append(NotebookOutcome(name, "pending", reason=f"notebooks/{name}.ipynb does not exist yet"))
@@ -451,3 +416,103 @@ def _run_in_order(plan: RunPlan, stepper: _Stepper, *, bar: Any, progress: bool)
             outcomes.append(stepper.end(nb, due, stepper.execute(nb, progress=progress)))
         bar.update(1)
     return outcomes
+
+
+def _run_concurrently(plan: RunPlan, stepper: _Stepper, *, bar: Any, jobs: int) -> list[NotebookOutcome]:
+    """Run up to ``jobs`` notebooks at once, each as soon as the planned notebooks it reads have finished.
+
+    After a failure no notebook starts; those running finish (and are stamped), then the failure is raised.
+    papermill's per-cell progress bars are off: several would overwrite each other's line.
+    """
+    by_name = {nb.spec.name: nb for nb in plan.notebooks}
+    order = list(by_name)
+    profile_order = plan.profiles.notebook_names() if plan.profiles else order
+    inputs = {name: inputs_of(nb.spec, profile_order) for name, nb in by_name.items()}
+    outcomes: dict[str, NotebookOutcome] = {}
+    running: dict[str, tuple[Future, _Due]] = {}
+    failure: NotebookFailed | None = None
+    # papermill changes the working folder around each notebook and back, which is not thread-safe
+    # (nteract/papermill#473); with this process already in the project root every change is a no-op.
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="notebook") as pool, \
+            kernel_threads(jobs), _working_folder(plan.root):
+        while True:
+            ready = [] if failure else ready_to_start(order, inputs, finished=set(outcomes),
+                                                      running=set(running), jobs=jobs)
+            for name in ready:
+                cached, due = stepper.begin(by_name[name])
+                if cached is not None:
+                    outcomes[name] = cached
+                    bar.update(1)
+                else:
+                    assert due is not None
+                    running[name] = (pool.submit(stepper.execute, by_name[name], progress=False), due)
+            if any(name in outcomes for name in ready):
+                continue  # an up-to-date notebook may let others start
+            if not running:
+                break
+            wait([future for future, _ in running.values()], return_when=FIRST_COMPLETED)
+            for name, (future, due) in list(running.items()):
+                if not future.done():
+                    continue
+                del running[name]
+                bar.update(1)
+                try:
+                    outcomes[name] = stepper.end(by_name[name], due, future.result())
+                except NotebookFailed as exc:
+                    failure = failure or exc
+    if failure is not None:
+        raise failure
+    return [outcomes[name] for name in order if name in outcomes]
+
+
+@contextlib.contextmanager
+def _working_folder(path: Path) -> Iterator[None]:
+    """This process in ``path`` for the block (``contextlib.chdir`` needs Python 3.11)."""
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+#: Environment variables that size the thread pools of OpenMP (torch, faiss, OpenCV builds using it),
+#: MKL and OpenBLAS (numpy, scipy) in a kernel.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def threads_per_kernel(cores: int, jobs: int) -> int:
+    """Each of ``jobs`` kernels' share of ``cores``: at least one thread."""
+    return max(1, cores // jobs)
+
+
+@contextlib.contextmanager
+def kernel_threads(jobs: int) -> Iterator[None]:
+    """Give the kernels started inside this block ``threads_per_kernel(usable_cores(), jobs)`` threads each.
+
+    Each numeric library starts one thread per core by default; ``jobs`` kernels doing so at once would
+    run ``jobs`` times as many threads as there are cores, which preempt each other and thrash the caches
+    (slower than one notebook after another). A kernel reads these variables from the environment it
+    inherits from this process when it starts (torch sizes its intra-op pool from OMP_NUM_THREADS). A
+    value the user set is kept.
+    """
+    share = str(threads_per_kernel(usable_cores(), jobs))
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    for name in THREAD_VARIABLES:
+        os.environ.setdefault(name, share)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -82,6 +82,7 @@ def reproduce(
     strict: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = say,
+    jobs: int = 1,
 ) -> ReproduceReport:
     """Run the study for ``profile`` on ``dataset`` (plus the Grocery Store photos when present) and build the book.
 
@@ -90,6 +91,7 @@ def reproduce(
         grocery: with synthetic data, also run the real-photo notebooks on the Grocery Store photos:
             ``"auto"`` when they are found, ``"yes"`` (an error when missing) or ``"no"``.
         strict: treat notebooks listed in profiles.yml but not written yet as an error.
+        jobs: how many notebooks may run at once (1: one after another, in profiles.yml order).
 
     Raises:
         ConfigError, DatasetError, NotebookFailed: with a message naming what went wrong.
@@ -125,7 +127,7 @@ def reproduce(
     # With --only, --force reruns the notebooks named, not the ones they need (a retrained model...).
     forced: Any = set(only) if (force and only) else force
     for plan in plans:
-        outcomes = run_plan(plan, force=forced, progress=progress, log=log)
+        outcomes = run_plan(plan, force=forced, progress=progress, log=log, jobs=jobs)
         report.runs.append((plan, outcomes))
         log(format_outcomes(plan, outcomes))
     if build_book:

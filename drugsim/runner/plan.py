@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -236,3 +237,27 @@ def why_rerun(stamp: Mapping[str, Any] | None, parts: Mapping[str, Any], *, forc
     changed = [name for name, value in parts.items()
                if rc.sha256_json(value) != rc.sha256_json(stamp["parts"].get(name))]
     return ("changed: " + ", ".join(changed)) if changed else "published copy missing or modified"
+
+
+def ready_to_start(order: Sequence[str], inputs: Mapping[str, Sequence[str]], *, finished: AbstractSet[str],
+                   running: AbstractSet[str], jobs: int) -> list[str]:
+    """The notebooks that may start now, in ``order``, when at most ``jobs`` run at once.
+
+    A notebook may start once every notebook among its ``inputs`` (:func:`inputs_of`) that is in ``order``
+    (the plan) has finished; inputs outside the plan were left as they are and are not waited for.
+
+    Args:
+        order: the planned notebooks in profiles.yml order.
+        inputs: each notebook's inputs.
+        finished: notebooks done (run or found up to date).
+        running: notebooks started and not finished.
+        jobs: how many may run at once.
+    """
+    free = jobs - len(running)
+    if free <= 0:
+        return []
+    planned = set(order)
+    waiting = [name for name in order if name not in finished and name not in running]
+    ready = [name for name in waiting
+             if all(upstream in finished for upstream in inputs.get(name, ()) if upstream in planned)]
+    return ready[:free]

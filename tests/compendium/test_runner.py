@@ -560,3 +560,144 @@ def test_progress_lines_reach_a_log_file_while_the_run_goes_on(tmp_path, fixed_e
 
 
 SAVE_FOR_PROGRESS = "from drugsim.report import save_results\nsave_results(results_path, {'value': value})"
+
+
+# ------------------------------------------------------------------------------------------ --jobs
+
+
+def test_ready_to_start_waits_for_planned_inputs_and_free_slots():
+    from drugsim.runner.plan import ready_to_start
+
+    order = ["01_a", "02_b", "03_c", "04_d"]
+    inputs = {"02_b": ["01_a"], "03_c": ["01_a", "00_not_planned"], "04_d": ["01_a", "02_b", "03_c"]}
+    assert ready_to_start(order, inputs, finished=set(), running=set(), jobs=4) == ["01_a"]
+    assert ready_to_start(order, inputs, finished=set(), running={"01_a"}, jobs=4) == []
+    # An input outside the plan (left as it is) is not waited for.
+    assert ready_to_start(order, inputs, finished={"01_a"}, running=set(), jobs=4) == ["02_b", "03_c"]
+    assert ready_to_start(order, inputs, finished={"01_a"}, running={"02_b"}, jobs=2) == ["03_c"]
+    assert ready_to_start(order, inputs, finished={"01_a"}, running={"02_b", "03_c"}, jobs=2) == []
+    assert ready_to_start(order, inputs, finished={"01_a", "02_b"}, running={"03_c"}, jobs=4) == []
+    assert ready_to_start(order, inputs, finished={"01_a", "02_b", "03_c"}, running=set(), jobs=4) == ["04_d"]
+    # One at a time is profiles.yml order.
+    finished: set = set()
+    while len(finished) < len(order):
+        (name,) = ready_to_start(order, inputs, finished=finished, running=set(), jobs=1)
+        finished.add(name)
+        assert name == order[len(finished) - 1]
+
+
+def test_each_concurrent_kernel_gets_a_fair_share_of_the_threads(monkeypatch):
+    assert execute.threads_per_kernel(16, 4) == 4
+    assert execute.threads_per_kernel(2, 3) == 1
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "7")  # a value the user set is kept
+    monkeypatch.setattr(execute, "usable_cores", lambda: 8)
+    with execute.kernel_threads(2):
+        import os
+
+        assert os.environ["OMP_NUM_THREADS"] == "4" and os.environ["MKL_NUM_THREADS"] == "7"
+    assert "OMP_NUM_THREADS" not in os.environ and os.environ["MKL_NUM_THREADS"] == "7"
+
+
+THREE_NOTEBOOKS = {
+    "01_first": {"datasets": ["folder"], "outputs": ["made"]},
+    "02_second": {"needs": ["01_first"], "datasets": ["folder"]},
+    "03_other": {"datasets": ["folder"]},
+}
+
+
+def test_jobs_run_independent_notebooks_at_once_and_dependants_after(tmp_path, monkeypatch, fixed_environment):
+    import threading
+
+    make_project(tmp_path, notebooks=THREE_NOTEBOOKS, sources={"03_other": ["pass"]})
+    other_started = threading.Event()
+    events = []
+
+    def fake(plan, nb, *, kernel, progress=True):
+        events.append(("start", nb.spec.name))
+        if nb.spec.name == "03_other":
+            other_started.set()
+        if nb.spec.name == "01_first":
+            # Only a concurrent run starts 03_other while 01_first is still running.
+            assert other_started.wait(10), "03_other did not start while 01_first ran"
+        nb.published.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(nb.source, nb.published)
+        events.append(("end", nb.spec.name))
+        return 0.5
+
+    monkeypatch.setattr(execute, "execute_planned", fake)
+    monkeypatch.setattr(execute, "ensure_kernel", lambda **kwargs: "drugsim")
+    lines = []
+    report = runner.reproduce(root=tmp_path, profile="tiny", dataset=str(tmp_path / "photos"), build_book=False,
+                              progress=False, log=lines.append, jobs=2)
+    assert _statuses(report) == {"01_first": "ran", "02_second": "ran", "03_other": "ran"}
+    assert [o.name for _, outs in report.runs for o in outs] == ["01_first", "02_second", "03_other"]
+    assert events.index(("start", "02_second")) > events.index(("end", "01_first"))
+    for name in THREE_NOTEBOOKS:
+        assert sum(f"] {name}: started (" in line for line in lines) == 1
+        assert sum(f"] {name}: finished in " in line for line in lines) == 1
+    assert _statuses(_run(tmp_path, jobs=2)) == {"01_first": "cached", "02_second": "cached", "03_other": "cached"}
+
+
+def test_jobs_after_a_failure_start_nothing_and_raise_it(tmp_path, monkeypatch, fixed_environment):
+    import threading
+    import time
+
+    make_project(tmp_path, notebooks=THREE_NOTEBOOKS, sources={"03_other": ["pass"]})
+    started = []
+    first_failed = threading.Event()
+
+    def fake(plan, nb, *, kernel, progress=True):
+        started.append(nb.spec.name)
+        if nb.spec.name == "01_first":
+            first_failed.set()
+            raise execute.NotebookFailed("notebook 01_first failed")
+        first_failed.wait(10)
+        time.sleep(0.1)  # still running when 01_first's failure is seen
+        nb.published.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(nb.source, nb.published)
+        return 0.5
+
+    monkeypatch.setattr(execute, "execute_planned", fake)
+    monkeypatch.setattr(execute, "ensure_kernel", lambda **kwargs: "drugsim")
+    with pytest.raises(execute.NotebookFailed, match="notebook 01_first failed"):
+        _run(tmp_path, jobs=2)
+    assert sorted(started) == ["01_first", "03_other"]  # 02_second needs 01_first: never started
+    stamps = tmp_path / "runs" / "tiny-photos" / "stamps"
+    assert (stamps / "03_other.json").exists() and not (stamps / "01_first.json").exists()
+
+
+def test_jobs_below_one_is_refused(tmp_path, fake_execute, fixed_environment, capsys):
+    from drugsim.cli import main
+
+    make_project(tmp_path)
+    with pytest.raises(ConfigError, match=r"jobs: expected 1 or more notebooks at once, got 0"):
+        _run(tmp_path, jobs=0)
+    assert main(["reproduce", "--root", str(tmp_path), "--jobs", "0", "--no-book"]) == 2
+    assert "argument --jobs: expected a whole number >= 1, got 0" in capsys.readouterr().err
+    assert fake_execute == []
+
+
+@pytest.mark.slow
+def test_jobs_with_papermill_keep_each_notebook_log_apart(tmp_path, monkeypatch, fixed_environment):
+    """Two real kernels at once: each log holds its own notebook's output; each kernel got its thread share."""
+    for name in execute.THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    report_threads = ("import os\nprint('output of ' + dataset_name, flush=True)\n"
+                      "from drugsim.report import save_results\n"
+                      "save_results(results_path, {'value': value, 'threads': os.environ.get('OMP_NUM_THREADS')})")
+    make_project(tmp_path, notebooks={
+        "01_first": {"datasets": ["folder"]},
+        "02_other": {"datasets": ["folder"]},
+    }, sources={"01_first": ["dataset_name = 'first'", report_threads],
+                "02_other": ["dataset_name = 'other'", report_threads]},
+        profiles={"tiny": {"description": "test", "global": {"seed": 0, "value": 1}}})
+    report = _run(tmp_path, jobs=2)
+    assert _statuses(report) == {"01_first": "ran", "02_other": "ran"}
+    run_dir = tmp_path / "runs" / "tiny-photos"
+    share = str(execute.threads_per_kernel(execute.usable_cores(), 2))
+    for name, own, theirs in (("01_first", "first", "other"), ("02_other", "other", "first")):
+        log = (run_dir / "logs" / f"{name}.log").read_text()
+        assert f"output of {own}" in log and f"output of {theirs}" not in log
+        assert json.loads((run_dir / "results" / f"{name}.json").read_text())["threads"] == share
+        assert (tmp_path / "book" / "generated" / "photos" / f"{name}.ipynb").exists()
