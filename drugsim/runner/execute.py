@@ -44,8 +44,13 @@ class NotebookFailed(DrugsimError):
 
 
 def say(message: str) -> None:
-    """Print one progress line now: flushed, so a log file that stdout is piped into shows it as it happens."""
-    print(message, flush=True)
+    """Print one progress line now: flushed, so a log file that stdout is piped into shows it as it happens.
+
+    One write per line: heartbeats and concurrent notebooks print from several threads, and ``print``
+    writes the text and the newline separately, so two lines could interleave.
+    """
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
 
 
 #: Seconds between "still running" lines while a notebook executes.
