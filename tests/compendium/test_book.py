@@ -86,3 +86,42 @@ def test_committed_sources_build_without_warnings(tmp_path):
     page = (tmp_path / "_build" / "html" / "book" / "grocery_missing.html").read_text()
     text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
     assert "drugsim data fetch grocery" in text and "DRUGSIM_GROCERY_ROOT" in text
+
+
+def test_publish_moves_the_executed_notebook_and_results_into_the_book_and_withdraw_removes_them(tmp_path):
+    import json
+
+    from drugsim.runner.layout import RunLayout
+
+    layout = RunLayout(tmp_path, "tiny", "grocery")
+    executed = layout.executing("01_first")
+    executed.parent.mkdir(parents=True)
+    executed.write_text(json.dumps({"cells": [{"cell_type": "markdown", "source": "(intro)=\n# Intro"}],
+                                    "metadata": {"papermill": {"duration": 2.5}}}))
+    layout.results("01_first").parent.mkdir(parents=True)
+    layout.results("01_first").write_text('{"value": 1}')
+    published = book.publish_notebook(layout, "01_first", executed)
+    assert published == tmp_path / "book" / "generated" / "grocery" / "01_first.ipynb"
+    assert not executed.exists()
+    assert json.loads(published.read_text())["cells"][0]["source"] == "(intro-grocery)=\n# Intro"
+    assert book.notebook_duration(published) == 2.5
+    assert layout.published_results("01_first").read_text() == '{"value": 1}'
+    book.withdraw_notebook(layout, "01_first")
+    assert not published.exists() and not layout.published_results("01_first").exists()
+    book.withdraw_notebook(layout, "01_first")  # nothing published: nothing to do
+
+
+def test_run_layout_names_the_documented_run_folder(tmp_path):
+    from drugsim.runner.layout import RunLayout
+
+    layout = RunLayout(tmp_path, "quick", "synthetic")
+    work = tmp_path / "runs" / "quick-synthetic"
+    assert layout.work_dir == work and layout.data_dir == work / "data"
+    assert layout.stamp("05_siamese") == work / "stamps" / "05_siamese.json"
+    assert layout.results("05_siamese") == work / "results" / "05_siamese.json"
+    assert layout.log("05_siamese") == work / "logs" / "05_siamese.log"
+    assert layout.failed("05_siamese") == work / "failed" / "05_siamese.ipynb"
+    assert layout.published("05_siamese") == tmp_path / "book" / "generated" / "synthetic" / "05_siamese.ipynb"
+    assert layout.chapter_doc("05_siamese") == "book/generated/synthetic/05_siamese"
+    assert layout.rel(layout.log("05_siamese")) == "runs/quick-synthetic/logs/05_siamese.log"
+    assert layout.book.toc == tmp_path / "book" / "generated" / "_toc.yml"
