@@ -187,12 +187,6 @@ class KeypointMethod(SimilarityMethod):
 
     def prepare(self, image: np.ndarray) -> tuple:
         """Grey image shrunk to ``max_side`` (the image keypoints are found in) and its scale factor."""
-        image = np.asarray(image)
-        if image.dtype != np.uint8 or image.ndim not in (2, 3) or image.size == 0:
-            raise ConfigError(
-                f"expected a non-empty uint8 image of shape (H, W) or (H, W, 3), got dtype {image.dtype} "
-                f"and shape {image.shape}"
-            )
         grey = to_grey(image)
         long_side = max(grey.shape)
         scale = 1.0
@@ -214,7 +208,7 @@ class KeypointMethod(SimilarityMethod):
             )
         return None
 
-    def describe(self, image: np.ndarray) -> KeypointFeatures:
+    def _describe(self, image: np.ndarray) -> KeypointFeatures:
         grey, scale = self.prepare(image)
         dim, dtype = _DESCRIPTOR_DIM[self.detector], _DESCRIPTOR_DTYPE[self.detector]
         if self.detector == "orb" and min(grey.shape) < ORB_MIN_SIDE:

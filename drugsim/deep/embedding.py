@@ -86,7 +86,7 @@ class EmbeddingMethod(SimilarityMethod):
         return {k: v for k, v in self.config().items() if k != "metric"}
 
     @torch.no_grad()
-    def describe_batch(self, images: Sequence[np.ndarray]) -> List[np.ndarray]:
+    def _describe_batch(self, images: Sequence[np.ndarray]) -> List[np.ndarray]:
         """Pooled embeddings (float32, (D,)) of RGB uint8 images, in batches."""
         features: List[np.ndarray] = []
         for start in range(0, len(images), self.batch_size):
@@ -96,15 +96,11 @@ class EmbeddingMethod(SimilarityMethod):
             features.extend(np.ascontiguousarray(row) for row in self._embed(batch).float().cpu().numpy())
         return features
 
-    def describe(self, image: np.ndarray) -> np.ndarray:
-        return self.describe_batch([image])[0]
+    def _describe(self, image: np.ndarray) -> np.ndarray:
+        return self._describe_batch([image])[0]
 
-    def score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
+    def _score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
         """Cosine similarity or Euclidean distance of aligned embeddings, shape (N,)."""
-        if len(features_a) != len(features_b):
-            raise ValueError(f"features_a has {len(features_a)} items but features_b has {len(features_b)}")
-        if not len(features_a):
-            return np.zeros(0)
         a = np.stack(features_a).astype(np.float64)
         b = np.stack(features_b).astype(np.float64)
         if self.metric == "euclidean":

@@ -97,7 +97,7 @@ class SiameseMethod(SimilarityMethod):
         return {k: v for k, v in self.config().items() if k != "model"}
 
     @torch.no_grad()
-    def describe_batch(self, images: Sequence[np.ndarray]) -> List[np.ndarray]:
+    def _describe_batch(self, images: Sequence[np.ndarray]) -> List[np.ndarray]:
         """Backbone embeddings (float32, shape (D,)) of RGB uint8 images, in batches."""
         features: List[np.ndarray] = []
         for start in range(0, len(images), self.batch_size):
@@ -108,16 +108,12 @@ class SiameseMethod(SimilarityMethod):
             features.extend(np.ascontiguousarray(row) for row in embeddings)
         return features
 
-    def describe(self, image: np.ndarray) -> np.ndarray:
-        return self.describe_batch([image])[0]
+    def _describe(self, image: np.ndarray) -> np.ndarray:
+        return self._describe_batch([image])[0]
 
     @torch.no_grad()
-    def score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
+    def _score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
         """Probability (improved) or distance (classic, triplet) for aligned embedding lists, shape (N,)."""
-        if len(features_a) != len(features_b):
-            raise ValueError(f"features_a has {len(features_a)} items but features_b has {len(features_b)}")
-        if not len(features_a):
-            return np.zeros(0)
         scores = []
         for start in range(0, len(features_a), 4096):
             a = torch.from_numpy(np.stack(features_a[start:start + 4096])).to(self.device)
