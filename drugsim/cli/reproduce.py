@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from drugsim.cli import options
+
 EPILOG = """examples:
   drugsim reproduce                                  # profile quick on synthetic boxes, then the book
   drugsim reproduce --profile tiny                   # a few minutes: proves every code path
@@ -57,13 +59,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
+    parser = options.add_command(
+        subparsers,
         "reproduce",
         help="rerun the study's notebooks and build the book",
         description="Prepare the dataset, run every notebook of the chosen profile with papermill (cached by "
         "content hash), and build the Jupyter Book with the results.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--profile", default="quick", help="run profile from profiles.yml: tiny, quick or paper "
                         "(default: quick)")
