@@ -65,6 +65,8 @@ class SimilarityMethod(ABC):
     paper_section: ClassVar[str] = "beyond"
     #: True when describing an image is worth parallelising over processes (CPU-bound classical code).
     parallel_describe: ClassVar[bool] = True
+    #: Attributes that change features or scores: what :meth:`config` returns, by name.
+    config_fields: ClassVar[Tuple[str, ...]] = ()
 
     def describe(self, image: np.ndarray) -> Any:
         """Compute the feature of one image (done once per image, cacheable).
@@ -113,7 +115,7 @@ class SimilarityMethod(ABC):
 
     def config(self) -> Dict[str, Any]:
         """The options that change features or scores (JSON-serialisable); part of the cache key."""
-        return {}
+        return {name: getattr(self, name) for name in self.config_fields}
 
     def feature_config(self) -> Dict[str, Any]:
         """The options that change features only; by default all of :meth:`config`."""

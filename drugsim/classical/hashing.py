@@ -31,7 +31,7 @@ References:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 from PIL import Image
@@ -102,6 +102,7 @@ class HashMethod(SimilarityMethod):
     """
 
     direction = "higher"
+    config_fields = ("kind", "hash_size")
 
     def __init__(self, kind: str = "ahash", hash_size: Optional[int] = None) -> None:
         if kind not in KINDS:
@@ -132,5 +133,3 @@ class HashMethod(SimilarityMethod):
     def _score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
         return equal_bits(np.stack(features_a), np.stack(features_b), self.n_bits).astype(np.float64)
 
-    def config(self) -> Dict[str, Any]:
-        return {"kind": self.kind, "hash_size": self.hash_size}

@@ -180,6 +180,7 @@ class HistogramMethod(SimilarityMethod):
     """
 
     paper_section = "2.1"
+    config_fields = ("metric", "colour", "bins", "normalisation")
 
     def __init__(
         self, metric: str = "correl", *, colour: bool = False, bins: int = 256, normalisation: str = "l1"
@@ -211,13 +212,6 @@ class HistogramMethod(SimilarityMethod):
     def _score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
         return compare_histograms(np.stack(features_a), np.stack(features_b), self.metric).astype(np.float64)
 
-    def config(self) -> Dict[str, Any]:
-        return {
-            "metric": self.metric,
-            "colour": self.colour,
-            "bins": self.bins,
-            "normalisation": self.normalisation,
-        }
 
     def feature_config(self) -> Dict[str, Any]:
         return {"colour": self.colour, "bins": self.bins, "normalisation": self.normalisation}

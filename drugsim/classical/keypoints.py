@@ -121,6 +121,10 @@ class KeypointMethod(SimilarityMethod):
     """
 
     direction = "higher"
+    config_fields = (
+        "detector", "ransac", "match_filter", "ratio", "max_distance", "n_features", "max_side",
+        "scale_factor", "ransac_threshold",
+    )
 
     def __init__(
         self,
@@ -279,18 +283,6 @@ class KeypointMethod(SimilarityMethod):
     def score(self, feature_a: KeypointFeatures, feature_b: KeypointFeatures) -> float:
         return float(len(self.match(feature_a, feature_b)))
 
-    def config(self) -> Dict[str, Any]:
-        return {
-            "detector": self.detector,
-            "ransac": self.ransac,
-            "match_filter": self.match_filter,
-            "ratio": self.ratio,
-            "max_distance": self.max_distance,
-            "n_features": self.n_features,
-            "max_side": self.max_side,
-            "scale_factor": self.scale_factor,
-            "ransac_threshold": self.ransac_threshold,
-        }
 
     def feature_config(self) -> Dict[str, Any]:
         config = {"detector": self.detector, "n_features": self.n_features, "max_side": self.max_side}

@@ -24,7 +24,7 @@ References:
 
 from __future__ import annotations
 
-from typing import Any, Dict, Sequence
+from typing import Any, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -79,10 +79,13 @@ class _GreyPixelMethod(SimilarityMethod):
     """Shared by the pixel methods: the feature is the grey image at a common size; subclasses score
     non-empty aligned feature lists in :meth:`_score_pairs`."""
 
+    #: Smallest side length the method accepts, and its default side length.
     minimum_size = 1
+    default_size = 64
+    config_fields = ("size",)
 
-    def __init__(self, size: int) -> None:
-        self.size = _check_size(size, minimum=self.minimum_size)
+    def __init__(self, size: Optional[int] = None) -> None:
+        self.size = _check_size(self.default_size if size is None else size, minimum=self.minimum_size)
 
     def _describe(self, image: np.ndarray) -> np.ndarray:
         return grey_resized(image, self.size)
@@ -90,8 +93,6 @@ class _GreyPixelMethod(SimilarityMethod):
     def score(self, feature_a: np.ndarray, feature_b: np.ndarray) -> float:
         return float(self.score_pairs([feature_a], [feature_b])[0])
 
-    def config(self) -> Dict[str, Any]:
-        return {"size": self.size}
 
 
 class CosineMethod(_GreyPixelMethod):
@@ -106,9 +107,6 @@ class CosineMethod(_GreyPixelMethod):
     name = "cosine"
     direction = "higher"
     paper_section = "2.2"
-
-    def __init__(self, size: int = 64) -> None:
-        super().__init__(size)
 
     def _score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
         return cosine_similarity(_stack(features_a), _stack(features_b))
@@ -128,9 +126,6 @@ class EuclideanMethod(_GreyPixelMethod):
     name = "euclidean"
     direction = "lower"
     paper_section = "beyond"
-
-    def __init__(self, size: int = 64) -> None:
-        super().__init__(size)
 
     def _score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
         a, b = _stack(features_a) / 255.0, _stack(features_b) / 255.0
@@ -196,9 +191,7 @@ class SSIMMethod(_GreyPixelMethod):
     paper_section = "beyond"
 
     minimum_size = SSIM_WIN_SIZE
-
-    def __init__(self, size: int = 128) -> None:
-        super().__init__(size)
+    default_size = 128
 
     def _score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
         scores = np.empty(len(features_a))

@@ -31,14 +31,11 @@ SEARCH_EPILOG = """examples:
 
 
 def register(subparsers) -> None:
-    parser = options.add_command(
-        subparsers,
-        "bench",
+    parser = options.add_command(subparsers, "bench", epilog=EPILOG,
         help="speed benchmark: per-pair vs engine vs limit (and 1:N search)",
         description="Time every method the paper's way (describe both images for every pair), with the "
-        "describe-once engine, and at the limit (describe each image once + score all pairs, each alone).",
-        epilog=EPILOG,
-    )
+                    "describe-once engine, and at the limit (describe each image once + score all pairs, "
+                    "each alone).")
     options.add_data_option(parser, required=False)
     parser.add_argument(
         "--pair-list", help="use this pair list (drugsim pairs output) instead of drawing pairs"

