@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 from drugsim.errors import ConfigError
 
 
-def build_method(name: str, model: Optional[Path]):
+def build_method(name: str, model: Path | None):
     """The method ``name``, with the checkpoint ``model`` for the trained siamese-* methods."""
     from drugsim.methods import create_method, method_spec
 
@@ -27,7 +27,7 @@ def build_method(name: str, model: Optional[Path]):
     return create_method(name)
 
 
-def _load_json(path: Path, what: str) -> Dict[str, Any]:
+def _load_json(path: Path, what: str) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(
@@ -44,7 +44,7 @@ def _load_json(path: Path, what: str) -> Dict[str, Any]:
     return data
 
 
-def threshold_from_file(path: Path, method_name: str) -> Tuple[float, str, str]:
+def threshold_from_file(path: Path, method_name: str) -> tuple[float, str, str]:
     """(threshold, rule, source label) saved by an earlier ``drugsim evaluate --json``; the method must match.
 
     The label is ``file:PATH``, plus a warning in words when that threshold was fitted on its own test pairs
@@ -67,7 +67,7 @@ def threshold_from_file(path: Path, method_name: str) -> Tuple[float, str, str]:
     return float(threshold), str(data.get("threshold_rule", "given")), label
 
 
-def write_json(path: Path, payload: Dict[str, Any]) -> None:
+def write_json(path: Path, payload: dict[str, Any]) -> None:
     """``payload`` as JSON in ``path``, written atomically."""
     from drugsim.io import write_text_atomic
     from drugsim.report import json_text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 from drugsim.cli import options
 from drugsim.cli.common import build_method, fmt, print_json
@@ -56,13 +56,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     root, records = gallery_records(str(args.gallery))
     labels = {Path(r.path): r.label for r in records}
 
-    def gallery_features() -> Dict[Path, Any]:
+    def gallery_features() -> dict[Path, Any]:
         return describe_gallery(
             method, [r.path for r in records], cache_dir=args.cache_dir, n_jobs=args.jobs,
             progress=not args.quiet,
         )
 
-    hits: List[Dict[str, Any]]
+    hits: list[dict[str, Any]]
     if args.index is not None:
         from drugsim.evaluation import index as index_module
 

@@ -19,7 +19,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Union
 
 import cv2
 import numpy as np
@@ -28,7 +28,7 @@ from drugsim.data.records import FACES
 from drugsim.errors import ConfigError
 
 RngLike = Union[np.random.Generator, int, None]
-Colour = Tuple[int, int, int]
+Colour = tuple[int, int, int]
 
 #: Kinds of face print. "rich" faces carry the flag 1; the three others are the paper's feature-poor faces.
 FACE_KINDS = ("rich", "blank", "mostly_blank", "washed_out")
@@ -58,7 +58,7 @@ _WORDS = ("each", "tablet", "contains", "read", "the", "leaflet", "before", "use
           "place", "protect", "from", "light", "moisture", "indications", "see", "package", "insert")
 _FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
           cv2.FONT_HERSHEY_TRIPLEX)
-_PALETTES: Tuple[Tuple[Colour, Colour], ...] = (
+_PALETTES: tuple[tuple[Colour, Colour], ...] = (
     ((0, 83, 155), (120, 190, 230)), ((200, 30, 45), (250, 180, 60)), ((0, 130, 90), (150, 210, 120)),
     ((110, 40, 140), (230, 150, 200)), ((230, 110, 0), (255, 210, 90)), ((20, 60, 90), (0, 170, 190)),
     ((160, 0, 80), (240, 120, 120)), ((40, 40, 40), (220, 180, 30)), ((0, 110, 180), (230, 60, 60)),
@@ -84,12 +84,12 @@ class DrugSpec:
     accent: Colour
     paper: Colour
     logo: int
-    box_ratio: Tuple[float, float, float]  # width, height, depth of the carton (width = 1)
-    face_kinds: Tuple[str, ...]  # one of FACE_KINDS per face in FACES order
+    box_ratio: tuple[float, float, float]  # width, height, depth of the carton (width = 1)
+    face_kinds: tuple[str, ...]  # one of FACE_KINDS per face in FACES order
     seed: int = 0
 
     @property
-    def flags(self) -> Dict[str, bool]:
+    def flags(self) -> dict[str, bool]:
         return {face: kind == "rich" for face, kind in zip(FACES, self.face_kinds)}
 
 
@@ -107,7 +107,7 @@ def _shift(colour: Colour, rng: np.random.Generator, amount: int) -> Colour:
 _POOR_PROBABILITY = {"front": 0.02, "back": 0.08, "side1": 0.08, "side2": 0.1, "side3": 0.25, "side4": 0.25}
 
 
-def make_drug_specs(n_drugs: int, *, seed: int = 0) -> List[DrugSpec]:
+def make_drug_specs(n_drugs: int, *, seed: int = 0) -> list[DrugSpec]:
     """Draw the drugs of a dataset: families of 2-6 drugs that share layout and colours.
 
     Within a family a drug is, with probability 0.4, another dosage of an earlier drug (same name,
@@ -120,7 +120,7 @@ def make_drug_specs(n_drugs: int, *, seed: int = 0) -> List[DrugSpec]:
     if n_drugs < 1:
         raise ConfigError(f"n_drugs must be at least 1, got {n_drugs}")
     rng = np.random.default_rng([seed, 7919])
-    specs: List[DrugSpec] = []
+    specs: list[DrugSpec] = []
     family_index = 0
     while len(specs) < n_drugs:
         family_index += 1
@@ -131,7 +131,7 @@ def make_drug_specs(n_drugs: int, *, seed: int = 0) -> List[DrugSpec]:
         paper = tuple(int(v) for v in rng.integers(232, 256, size=3))
         layout, font, logo = int(rng.integers(4)), int(rng.integers(len(_FONTS))), int(rng.integers(4))
         size = int(rng.integers(2, 7))
-        names: List[Tuple[str, str]] = []
+        names: list[tuple[str, str]] = []
         for _ in range(min(size, n_drugs - len(specs))):
             if names and rng.random() < 0.4:
                 name, generic = names[int(rng.integers(len(names)))]
@@ -159,7 +159,7 @@ def make_drug_specs(n_drugs: int, *, seed: int = 0) -> List[DrugSpec]:
 
 
 # ------------------------------------------------------------------------------------------ face print
-def _text_fit(img: np.ndarray, text: str, box: Tuple[int, int, int, int], colour: Colour, font: int,
+def _text_fit(img: np.ndarray, text: str, box: tuple[int, int, int, int], colour: Colour, font: int,
               *, thickness_ratio: float = 0.08, align: str = "left") -> None:
     """Draw ``text`` as large as fits in ``box`` = (x, y, w, h)."""
     x, y, w, h = box
@@ -173,7 +173,7 @@ def _text_fit(img: np.ndarray, text: str, box: Tuple[int, int, int, int], colour
     cv2.putText(img, text, (int(x0), int(y + (h + th) // 2)), font, scale, colour, thickness, cv2.LINE_AA)
 
 
-def _text_block(img: np.ndarray, box: Tuple[int, int, int, int], rng: np.random.Generator,
+def _text_block(img: np.ndarray, box: tuple[int, int, int, int], rng: np.random.Generator,
                 colour: Colour, *, line_px: int) -> None:
     """Small paragraph text: the fine print that gives keypoint methods their texture."""
     x, y, w, h = box
@@ -193,7 +193,7 @@ def _text_block(img: np.ndarray, box: Tuple[int, int, int, int], rng: np.random.
                         line_px / 14.0, colour, 1, cv2.LINE_AA)
 
 
-def _barcode(img: np.ndarray, box: Tuple[int, int, int, int], rng: np.random.Generator) -> None:
+def _barcode(img: np.ndarray, box: tuple[int, int, int, int], rng: np.random.Generator) -> None:
     x, y, w, h = box
     cv2.rectangle(img, (x, y), (x + w, y + h), (255, 255, 255), -1)
     pos, bar_h = x + 3, int(h * 0.75)
@@ -207,7 +207,7 @@ def _barcode(img: np.ndarray, box: Tuple[int, int, int, int], rng: np.random.Gen
               align="center")
 
 
-def _logo(img: np.ndarray, centre: Tuple[int, int], radius: int, kind: int, spec: DrugSpec) -> None:
+def _logo(img: np.ndarray, centre: tuple[int, int], radius: int, kind: int, spec: DrugSpec) -> None:
     cx, cy = centre
     if kind == 0:
         cv2.circle(img, centre, radius, spec.primary, -1, cv2.LINE_AA)
@@ -340,7 +340,7 @@ def _side_panel(img: np.ndarray, spec: DrugSpec, rng: np.random.Generator, face:
             _logo(img, (int(w * 0.8), int(h * 0.38)), int(h * 0.25), spec.logo, spec)
 
 
-def _face_shape(spec: DrugSpec, face: str, face_px: int) -> Tuple[int, int]:
+def _face_shape(spec: DrugSpec, face: str, face_px: int) -> tuple[int, int]:
     """(width, height) of a face drawn landscape with its long side ``face_px``."""
     width, height, depth = spec.box_ratio
     dims = {"front": (width, height), "back": (width, height), "side1": (height, depth),
@@ -351,7 +351,7 @@ def _face_shape(spec: DrugSpec, face: str, face_px: int) -> Tuple[int, int]:
     return face_px, max(8, int(round(face_px * ratio)))
 
 
-def draw_face(spec: DrugSpec, face: str, *, face_px: int = 320, kind: Optional[str] = None,
+def draw_face(spec: DrugSpec, face: str, *, face_px: int = 320, kind: str | None = None,
               rng: RngLike = None) -> np.ndarray:
     """Draw one face of a drug box as a flat print.
 

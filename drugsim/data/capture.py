@@ -12,7 +12,6 @@ References:
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Dict, Tuple
 
 import cv2
 import numpy as np
@@ -49,14 +48,14 @@ class CaptureParams:
     """
 
     brightness: float = 1.0
-    colour_cast: Tuple[float, float, float] = (1.0, 1.0, 1.0)
+    colour_cast: tuple[float, float, float] = (1.0, 1.0, 1.0)
     light_gradient: float = 0.0
     light_angle: float = 0.0
     rotation: int = 0
     tilt: float = 0.0
     scale: float = 0.8
-    offset: Tuple[float, float] = (0.0, 0.0)
-    perspective: Tuple[float, ...] = (0.0,) * 8
+    offset: tuple[float, float] = (0.0, 0.0)
+    perspective: tuple[float, ...] = (0.0,) * 8
     background: Colour = (128, 128, 128)
     background_texture: float = 0.0
     shadow: float = 0.0
@@ -64,7 +63,7 @@ class CaptureParams:
     noise: float = 0.0
     jpeg_quality: int = 95
     glare: float = 0.0
-    glare_position: Tuple[float, float] = (0.5, 0.5)
+    glare_position: tuple[float, float] = (0.5, 0.5)
     glare_radius: float = 0.15
     occlusion: float = 0.0
 
@@ -78,7 +77,7 @@ class CaptureParams:
         if not 0.05 <= self.scale <= 1.5:
             raise ConfigError(f"scale must be in 0.05-1.5 (face long side / photo long side), got {self.scale}")
 
-    def to_row(self) -> Dict[str, str]:
+    def to_row(self) -> dict[str, str]:
         """Flat strings for the manifest (tuples space-separated, floats to 4 decimals)."""
         row = {}
         for f in fields(self):
@@ -90,7 +89,7 @@ class CaptureParams:
         return row
 
     @classmethod
-    def from_row(cls, row: Dict[str, str]) -> "CaptureParams":
+    def from_row(cls, row: dict[str, str]) -> CaptureParams:
         """Inverse of :meth:`to_row` (extra keys are ignored)."""
         kwargs = {}
         for f in fields(cls):
@@ -147,7 +146,7 @@ def sample_capture_params(rng: RngLike = None) -> CaptureParams:
     )
 
 
-def _background(size: Tuple[int, int], params: CaptureParams, rng: np.random.Generator) -> np.ndarray:
+def _background(size: tuple[int, int], params: CaptureParams, rng: np.random.Generator) -> np.ndarray:
     width, height = size
     base = np.empty((height, width, 3), np.float32)
     base[:] = params.background
@@ -163,7 +162,7 @@ def _background(size: Tuple[int, int], params: CaptureParams, rng: np.random.Gen
 
 
 def render_photo(face_image: np.ndarray, params: CaptureParams, rng: RngLike = None, *,
-                 out_size: Tuple[int, int] = (288, 216), apply_jpeg: bool = True) -> np.ndarray:
+                 out_size: tuple[int, int] = (288, 216), apply_jpeg: bool = True) -> np.ndarray:
     """Photograph a flat face print under ``params``.
 
     Args:

@@ -8,7 +8,7 @@ epoch's weights, ``OUT.last.pt`` with the resumable state).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any
 
 import torch
 from torch import nn
@@ -34,14 +34,14 @@ def last_checkpoint_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}.last{out.suffix or '.pt'}")
 
 
-def save_checkpoint(path: Path, payload: Dict[str, Any]) -> Path:
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> Path:
     """Write a checkpoint atomically (a crash never leaves half a file under the final name)."""
     with atomic_path(path, suffix=".pt") as tmp:
         torch.save({"format": CHECKPOINT_FORMAT, **payload}, tmp)
     return Path(path)
 
 
-def load_checkpoint(path: Path | str, *, kind: Optional[str] = None) -> Dict[str, Any]:
+def load_checkpoint(path: Path | str, *, kind: str | None = None) -> dict[str, Any]:
     """Read a drugsim checkpoint safely (``weights_only=True``).
 
     Args:

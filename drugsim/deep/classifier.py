@@ -98,16 +98,9 @@ def _cache_accuracy(model: FeatureFaceClassifier, cache: ImageCache, paths: Sequ
     return float(np.mean(predicted == np.asarray(labels, dtype=bool)))
 
 
-def train_classifier(
-    config: ClassifierConfig,
-    train_records: Sequence[ImageRecord],
-    val_records: Sequence[ImageRecord],
-    *,
-    out: Path | str,
-    resume: bool = False,
-    progress: bool = True,
-    extra: Optional[Dict[str, Any]] = None,
-) -> TrainResult:
+def train_classifier(config: ClassifierConfig, train_records: Sequence[ImageRecord],
+                     val_records: Sequence[ImageRecord], *, out: Path | str, resume: bool = False,
+                     progress: bool = True, extra: Optional[Dict[str, Any]] = None) -> TrainResult:
     """Train the feature-face classifier on the records' feature flags.
 
     Returns:

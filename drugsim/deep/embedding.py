@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from drugsim.deep.backbones import build_backbone
-from drugsim.deep.method import embed_images
+from drugsim.deep.method import embed_images, file_digest
 from drugsim.deep.training import load_siamese, resolve_device
 from drugsim.errors import ConfigError
 from drugsim.methods import SimilarityMethod
@@ -77,8 +77,6 @@ class EmbeddingMethod(SimilarityMethod):
         options = {"metric": self.metric, "backbone": self.backbone_name, "weights": self.weights,
                    "image_size": self.image_size}
         if self.model_path is not None:
-            from drugsim.deep.method import file_digest
-
             options["model_sha256"] = file_digest(self.model_path)
         return options
 

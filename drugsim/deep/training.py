@@ -470,16 +470,9 @@ def _siamese_step(config: SiameseConfig) -> Callable[[nn.Module, Sequence[torch.
     return step
 
 
-def train_siamese(
-    config: SiameseConfig,
-    train_pairs: Sequence[Pair],
-    val_pairs: Sequence[Pair],
-    *,
-    out: Path | str,
-    resume: bool = False,
-    progress: bool = True,
-    extra: Optional[Dict[str, Any]] = None,
-) -> TrainResult:
+def train_siamese(config: SiameseConfig, train_pairs: Sequence[Pair], val_pairs: Sequence[Pair], *,
+                  out: Path | str, resume: bool = False, progress: bool = True,
+                  extra: Optional[Dict[str, Any]] = None) -> TrainResult:
     """Train a Siamese (or triplet) network on Algorithm 2 pair lists.
 
     Args:
