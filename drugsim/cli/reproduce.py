@@ -61,14 +61,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "reproduce",
+    parser = options.add_command(subparsers, "reproduce", epilog=EPILOG,
         help="rerun the study's notebooks and build the book",
         description="Prepare the dataset, run every notebook of the chosen profile with papermill (cached by "
-        "content hash), and build the Jupyter Book with the results.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+                    "content hash), and build the Jupyter Book with the results.")
     parser.add_argument("--profile", default="quick", help="run profile from profiles.yml: tiny, quick or paper "
                         "(default: quick)")
     parser.add_argument("--dataset", default="synthetic", help="synthetic (generated), grocery (the Grocery Store "

@@ -95,8 +95,9 @@ def train_or_reuse_siamese(name: str, profile: str, train_pairs: Sequence[Pair],
     Returns:
         ``{"name", "checkpoint", "reused", "train_seconds", "history", "results", "config", "weights"}``.
     """
+    from drugsim.deep.checkpoints import load_checkpoint
     from drugsim.deep.config import siamese_config
-    from drugsim.deep.training import load_checkpoint, train_siamese
+    from drugsim.deep.training import train_siamese
 
     backbone, variant, fixed = parse_model_name(name)
     config = siamese_config(profile, **{**overrides, "variant": variant, "backbone": backbone, **fixed})
@@ -122,9 +123,9 @@ def train_or_reuse_classifier(profile: str, train_records: Sequence[ImageRecord]
                               *, models_dir: str | Path, progress: bool = False, name: str = "classifier",
                               **overrides: Any) -> Dict[str, Any]:
     """Train the feature-face classifier with the ``profile`` settings, or reuse the same run's checkpoint."""
+    from drugsim.deep.checkpoints import load_checkpoint
     from drugsim.deep.classifier import train_classifier
     from drugsim.deep.config import classifier_config
-    from drugsim.deep.training import load_checkpoint
 
     config = classifier_config(profile, **overrides)
     fingerprint = _fingerprint(config.to_dict(), [(str(r.path), r.feature_rich) for r in
