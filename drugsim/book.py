@@ -22,7 +22,7 @@ import yaml
 
 from drugsim import runner_cache as rc
 from drugsim.errors import DrugsimError
-from drugsim.evaluation.bench import hardware_info
+from drugsim.hardware import hardware_info
 
 if TYPE_CHECKING:  # pragma: no cover
     from drugsim.runner import Profiles, ReproduceReport, RunPlan
