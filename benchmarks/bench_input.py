@@ -3,7 +3,7 @@
 The `paper` profile at scale (3.1 M pairs x 5 epochs, 224 px) must be bounded by the GPU, not by JPEG
 decoding (issue 13, item 4). This times, on the same random batches of training images, the three paths of
 :func:`drugsim.deep.device_input.input_throughput` and writes their images/s and ratios as JSON with the
-machine (:func:`drugsim.evaluation.bench.hardware_info`). From a fresh clone:
+machine (:func:`drugsim.hardware.hardware_info`). From a fresh clone:
 
     .venv/bin/python benchmarks/bench_input.py --data grocery --device cpu --images 200 --size 224 \
         --batch-size 64 --batches 4 --json benchmarks/results/input_cpu.json
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from drugsim.data import load_dataset, resolve_data_root
     from drugsim.deep.device_input import input_throughput
-    from drugsim.evaluation.bench import hardware_info
+    from drugsim.hardware import hardware_info
 
     # Any images of the dataset will do: this times decoding and augmentation, it scores no pairs.
     records = load_dataset(resolve_data_root(str(args.data)))

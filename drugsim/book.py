@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from drugsim.errors import DrugsimError
-from drugsim.evaluation.bench import hardware_info
+from drugsim.hardware import hardware_info
 from drugsim.runner import cache as rc
 from drugsim.runner.layout import BookLayout, RunLayout
 

@@ -3,7 +3,7 @@
 A recorded run is a folder ``results/recorded/<name>/`` holding
 
 * ``run.json``, the manifest (:func:`manifest`): name, commit, hardware (a
-  :func:`drugsim.evaluation.bench.hardware_info` dict, or a ``description`` for runs recorded before
+  :func:`drugsim.hardware.hardware_info` dict, or a ``description`` for runs recorded before
   ``drugsim record`` existed), command, timings, and the protocol notes a reader needs (where thresholds
   were fitted, what the intervals resample);
 * the run's results JSONs: ``drugsim evaluate --json`` / ``drugsim train --json`` files, or the chapter
@@ -157,7 +157,7 @@ def dataset_kind(dataset: str) -> str:
 def _hardware_text(hardware: Mapping[str, Any]) -> str:
     if hardware.get("description"):
         return str(hardware["description"])
-    from drugsim.summary import hardware_sentence
+    from drugsim.hardware import hardware_sentence
 
     return hardware_sentence(hardware) if hardware.get("cpu_model") else "unknown machine"
 

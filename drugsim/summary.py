@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from drugsim import paper
+from drugsim.hardware import hardware_sentence  # noqa: F401 (notebook 13 calls summary.hardware_sentence)
 
 def paper_tables() -> List[Tuple[str, str, Dict[str, Dict[str, float]]]]:
     """Every number of Tables 3-10 (and the section 2.2 cosine value) as rows of quantities."""
@@ -242,22 +243,6 @@ def coverage(frame) -> Dict[str, int]:
     return {"n_paper_numbers": int(len(ours)), "n_reproduced": int(ours["ours"].notna().sum())}
 
 
-def hardware_sentence(info: Optional[Mapping[str, Any]] = None) -> str:
-    """E.g. ``"Intel Xeon ... (2 of 8 cores usable), 23.4 GiB RAM, no GPU"``.
-
-    Args:
-        info: a :func:`drugsim.evaluation.bench.hardware_info` dict (the one description of a machine);
-            default: this machine's.
-    """
-    from drugsim.evaluation.bench import hardware_info
-
-    info = dict(info or hardware_info())
-    memory = f", {info['ram_gib']} GiB RAM" if info.get("ram_gib") else ""
-    device = str(info.get("torch_device") or "")
-    gpu = f", GPU {device[len('cuda ('):-1]}" if device.startswith("cuda (") else ", no GPU"
-    return f"{info['cpu_model']} ({info['cpu_cores_usable']} of {info['cpu_cores']} cores usable){memory}{gpu}"
-
-
 def dataset_sentence(work_dir: Path, dataset: str) -> str:
     """What the run's data was, from the runner's ``<work_dir>/dataset.json``."""
     info: Dict[str, Any] = {}
@@ -454,7 +439,7 @@ def readme_speed_block(bench: Mapping[str, Any], *, source: str) -> str:
     The first line names the file and what it measured (pairs, images, load average), so the reader can
     tell an idle machine's numbers from a busy one's.
     """
-    from drugsim.evaluation.bench import markdown_speed_table
+    from drugsim.studies.speed import markdown_speed_table
 
     load = bench.get("load_average_1min")
     if isinstance(load, Mapping) and {"before", "after"} <= set(load):

@@ -157,7 +157,7 @@ def _checkpoints(args) -> Dict[str, str]:
         folder = Path(args.models_dir)
         if not folder.is_dir():
             raise ConfigError(f"--models-dir {folder}: no such folder")
-        from drugsim.evaluation.bench import find_checkpoints
+        from drugsim.studies.models import find_checkpoints
 
         models.update({name: str(path) for name, path in find_checkpoints(folder).items()})
     for item in args.model:
@@ -178,7 +178,8 @@ def run_bench(args) -> int:
 
 def _run_bench(args, stdout) -> int:
     from drugsim.data.protocol import ProtocolSettings, evaluation_pairs
-    from drugsim.evaluation.bench import BenchConfig, bench_methods, build_methods, targets_summary
+    from drugsim.evaluation.timing import BenchConfig, bench_methods, targets_summary
+    from drugsim.studies.models import build_methods
 
     methods = build_methods(args.methods, models=_checkpoints(args))
     pairs = evaluation_pairs(args.data or None, split=args.split, settings=ProtocolSettings(seed=args.seed),
@@ -212,7 +213,8 @@ def run_search(args) -> int:
 
 
 def _run_search(args, stdout) -> int:
-    from drugsim.evaluation.bench import bench_search, plot_search_benchmark
+    from drugsim.evaluation.search_speed import bench_search
+    from drugsim.studies.search import plot_search_benchmark
 
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     result = bench_search(

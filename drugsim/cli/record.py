@@ -18,12 +18,12 @@ EPILOG = """examples:
 
 With --run, the command runs first (its wall time is recorded) and must succeed. The record
 goes to results/recorded/NAME/: the JSON results, and run.json with the commit, the machine
-(drugsim.evaluation.bench.hardware_info), the command and the timings. Add a README.md saying what the run was.
+(drugsim.hardware.hardware_info), the command and the timings. Add a README.md saying what the run was.
 """
 
 
 def run(args: argparse.Namespace) -> int:
-    from drugsim.evaluation.bench import hardware_info
+    from drugsim.hardware import hardware_info
     from drugsim.recorded import RECORDED_DIR, check_name, git_commit, record_run
 
     check_name(args.name)  # before a long command runs, not after

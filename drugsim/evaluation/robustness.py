@@ -13,7 +13,8 @@ This module measures it two ways, with the same conditions (:data:`CONDITIONS`):
 
 The decision threshold of each method is fitted once on *unperturbed* validation pairs (different drugs
 or classes from the test pairs) and applied unchanged to every condition, so a drop in accuracy is the
-condition's doing. ``clean`` is the unperturbed reference column.
+condition's doing. ``clean`` is the unperturbed reference column. The chapter's tables, heat maps and
+sentences around these results are in :mod:`drugsim.studies.robustness`.
 
 Example:
     >>> import numpy as np
@@ -424,148 +425,19 @@ def _shrink(image: np.ndarray, max_side: Optional[int]) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
-def real_photo_root(photos_dir: Any = "", *, dataset: str = "", data_dir: Any = "") -> Optional[Any]:
-    """Where the real photos of part (b) are: ``photos_dir`` when given, the dataset itself when it is the
-    Grocery photos, else ``$DRUGSIM_GROCERY_ROOT`` when set; None when there are none (part (b) skipped).
-
-    Raises:
-        DatasetError: ``photos_dir`` is given but is not a folder.
-    """
-    import os
-    from pathlib import Path
-
-    if photos_dir:
-        if not Path(photos_dir).is_dir():
-            raise DatasetError(f"photos_dir {photos_dir}: no such folder (expected a folder of photos)")
-        return Path(photos_dir)
-    if dataset == "grocery" and data_dir and Path(data_dir).is_dir():
-        return Path(data_dir)
-    env = os.environ.get("DRUGSIM_GROCERY_ROOT", "")
-    return Path(env) if env and Path(env).is_dir() else None
-
-
-# ------------------------------------------------------------------------------------------ reporting
-
-
-def robustness_table(result: Dict[str, Any], *, metric: str = "accuracy"):
-    """DataFrame method x condition of ``metric`` (``"accuracy"`` or ``"roc_auc"``), conditions in order."""
-    import pandas as pd
-
-    if metric not in ("accuracy", "roc_auc", "positive_mean", "negative_mean"):
-        raise ConfigError(
-            f"metric {metric!r} is not supported. Try accuracy, roc_auc, positive_mean, negative_mean"
-        )
-    table = pd.DataFrame(result[metric]).T
-    return table[[c for c in result["conditions"] if c in table.columns]]
-
-
-def plot_robustness(
-    table,
-    *,
-    ax: Optional[Any] = None,
-    title: Optional[str] = None,
-    vmin: float = 0.5,
-    vmax: float = 1.0,
-    cmap: str = "RdYlGn",
-):
-    """Heat map of a method x condition table (e.g. accuracy), each cell annotated. Returns the axis."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(1.0 + 0.9 * table.shape[1], 0.8 + 0.42 * table.shape[0]))
-    values = table.to_numpy(dtype=float)
-    image = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
-    labels = {c.name: c.label for c in CONDITIONS}
-    ax.set_xticks(range(table.shape[1]), [labels.get(c, c) for c in table.columns], rotation=35, ha="right")
-    ax.set_yticks(range(table.shape[0]), list(table.index))
-    for i in range(values.shape[0]):
-        for j in range(values.shape[1]):
-            if np.isfinite(values[i, j]):
-                ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=8)
-    ax.figure.colorbar(image, ax=ax, fraction=0.03, pad=0.02)
-    if title:
-        ax.set_title(title)
-    return ax
-
-
-def accuracy_drop(result: Dict[str, Any]) -> Dict[str, Dict[str, float]]:
-    """Accuracy under each condition minus the clean accuracy, per method (negative = the change hurts)."""
-    drops: Dict[str, Dict[str, float]] = {}
-    for name, row in result["accuracy"].items():
-        clean = row.get("clean")
-        drops[name] = {
-            c: (v - clean if clean is not None else float("nan")) for c, v in row.items() if c != "clean"
-        }
-    return drops
-
-
-def _summary(result: Dict[str, Any]) -> Dict[str, Any]:
-    """Mean accuracy over methods per condition, and the worst condition (not clean)."""
-    table = robustness_table(result)
-    means = table.mean(axis=0)
-    changed = means.drop("clean", errors="ignore")
-    worst = str(changed.idxmin()) if len(changed) else "clean"
-    return {"means": means, "worst": worst}
-
-
-def glue_robustness(synthetic: Dict[str, Any], photos: Optional[Dict[str, Any]] = None) -> Dict[str, str]:
-    """Glue every number the robustness chapter quotes (:func:`drugsim.report.glue`) and return them.
-
-    Keys ``robust_rule``, ``robust_{source}_n_pairs``, ``robust_{source}_worst_condition``,
-    ``robust_{source}_worst_accuracy``, ``robust_{source}_clean_accuracy`` (means over methods),
-    ``robust_{source}_{method}_{condition}`` (accuracy) with source ``synthetic`` or ``photos``, and
-    ``robust_photos_note`` (one sentence, also when no real photos were available).
-    """
-    from drugsim.report import glue
-
-    values: Dict[str, str] = {"robust_rule": synthetic["threshold_rule"]}
-    labels = {c.name: c.label for c in CONDITIONS}
-    for source, result in (("synthetic", synthetic), ("photos", photos)):
-        if result is None:
-            continue
-        summary = _summary(result)
-        values[f"robust_{source}_n_pairs"] = str(result["n_pairs_per_condition"])
-        values[f"robust_{source}_worst_condition"] = labels.get(summary["worst"], summary["worst"])
-        values[f"robust_{source}_worst_accuracy"] = f"{summary['means'][summary['worst']]:.3f}"
-        values[f"robust_{source}_clean_accuracy"] = f"{summary['means'].get('clean', float('nan')):.3f}"
-        for method, row in result["accuracy"].items():
-            for cond, value in row.items():
-                values[f"robust_{source}_{method}_{cond}"] = f"{value:.3f}"
-    if photos is None:
-        values["robust_photos_note"] = (
-            "No real photos were available in this run (set DRUGSIM_GROCERY_ROOT or "
-            "the photos_dir parameter), so only the synthetic map is shown."
-        )
-    else:
-        values["robust_photos_note"] = (
-            f"On {values['robust_photos_n_pairs']} pairs of real photos per condition the change that hurts "
-            f"most is {values['robust_photos_worst_condition']} (mean accuracy over methods "
-            f"{values['robust_photos_worst_accuracy']} against "
-            f"{values['robust_photos_clean_accuracy']} clean)."
-        )
-    for key, value in values.items():
-        glue(key, value)
-    return values
-
-
 __all__ = [
     "CONDITIONS",
     "CONDITION_NAMES",
     "Condition",
     "RobustnessConfig",
-    "accuracy_drop",
     "adjust_brightness",
     "apply_condition",
     "condition",
     "gaussian_blur",
-    "glue_robustness",
     "jpeg_compress",
     "occlude",
     "perspective_warp",
     "photo_study",
-    "real_photo_root",
-    "plot_robustness",
-    "robustness_table",
     "rotate",
     "synthetic_study",
 ]

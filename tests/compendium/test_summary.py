@@ -58,7 +58,7 @@ def test_load_results_in_order_skips_unreadable(tmp_path):
 
 
 def test_machine_and_dataset_sentences(tmp_path):
-    from drugsim.evaluation.bench import hardware_info
+    from drugsim.hardware import hardware_info
 
     info = hardware_info()
     assert "cores usable" in summary.hardware_sentence(info)

@@ -1,4 +1,4 @@
-"""The speed benchmark: engine scores equal per-pair scores pair by pair through the bench code path,
+"""The speed benchmark: engine scores equal per-pair scores pair by pair through the timing code path,
 the JSON has the agreed schema, and the search benchmark's recall is computed right."""
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ import pytest
 from drugsim import data
 from drugsim.data.records import Pair
 from drugsim.errors import ConfigError
-from drugsim.evaluation import bench
+from drugsim.evaluation import search_speed, timing
 from drugsim.io import write_image
+from drugsim.studies import search as search_study
+from drugsim.studies import speed
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +34,8 @@ def test_engine_equals_per_pair_through_bench(pair_list):
     from drugsim.methods import create_method
 
     methods = [create_method("ahash"), create_method("hist-correl")]
-    config = bench.BenchConfig(repeats=1, per_pair_pairs=None, warmup_pairs=1, n_jobs=1)
-    result = bench.bench_methods(methods, pair_list, config, dataset="toy")
+    config = timing.BenchConfig(repeats=1, per_pair_pairs=None, warmup_pairs=1, n_jobs=1)
+    result = timing.bench_methods(methods, pair_list, config, dataset="toy")
     for name, row in result["methods"].items():
         assert row["scores_agree"], name
         assert row["limit_scores_agree"], name
@@ -44,7 +46,7 @@ def test_engine_equals_per_pair_through_bench(pair_list):
     from drugsim.evaluation.engine import describe_images, score_pair_list, score_pairs_per_pair
 
     for method in methods:
-        features = describe_images(method, bench.distinct_paths(pair_list), n_jobs=1, progress=False)
+        features = describe_images(method, timing.distinct_paths(pair_list), n_jobs=1, progress=False)
         np.testing.assert_allclose(
             score_pair_list(method, pair_list, features),
             score_pairs_per_pair(method, pair_list, progress=False),
@@ -72,11 +74,11 @@ def test_engine_equals_per_pair_through_bench(pair_list):
     assert loaded["targets"]["speedup"]["ahash"] == 20.0
     for key in ("cpu_model", "cpu_cores", "ram_bytes", "torch_device"):
         assert key in loaded["hardware"]
-    table = bench.speed_table(result)
+    table = speed.speed_table(result)
     assert table.loc["ahash", "paper pairs/s"] == pytest.approx(106.55)  # paper Table 7
-    markdown = bench.markdown_speed_table(result)
+    markdown = speed.markdown_speed_table(result)
     assert markdown.count("\n") == 3 and "| ahash | 106.55 |" in markdown
-    glued = bench.glue_speed(result)
+    glued = speed.glue_speed(result)
     assert glued["speed_ahash_paper"] == "106.55" and glued["speed_n_pairs"] == "20"
     assert float(glued["speed_hist-correl_speedup"]) == pytest.approx(
         result["methods"]["hist-correl"]["speedup"], abs=0.05
@@ -86,10 +88,10 @@ def test_engine_equals_per_pair_through_bench(pair_list):
 def test_per_pair_subset_and_medians(pair_list):
     from drugsim.methods import create_method
 
-    row = bench.bench_method(
+    row = timing.bench_method(
         create_method("dhash"),
         pair_list,
-        bench.BenchConfig(repeats=3, per_pair_pairs=5, warmup_pairs=0, n_jobs=1),
+        timing.BenchConfig(repeats=3, per_pair_pairs=5, warmup_pairs=0, n_jobs=1),
     )
     assert row["n_pairs_per_pair"] == 5
     assert len(row["times"]["engine"]) == 3
@@ -99,12 +101,12 @@ def test_per_pair_subset_and_medians(pair_list):
 
 def test_time_call_median_and_errors():
     calls = []
-    seconds, times, result = bench.time_call(lambda: calls.append(1) or len(calls), repeats=3)
+    seconds, times, result = timing.time_call(lambda: calls.append(1) or len(calls), repeats=3)
     assert result == 3 and len(times) == 3 and seconds == pytest.approx(sorted(times)[1])
     with pytest.raises(ConfigError, match="repeats must be >= 1, got 0"):
-        bench.time_call(lambda: None, repeats=0)
+        timing.time_call(lambda: None, repeats=0)
     with pytest.raises(ConfigError, match="per_pair_pairs must be >= 1, got 0"):
-        bench.BenchConfig(per_pair_pairs=0)
+        timing.BenchConfig(per_pair_pairs=0)
 
 
 def test_feature_cache_bytes_is_what_the_cache_writes(tmp_path):
@@ -114,27 +116,27 @@ def test_feature_cache_bytes_is_what_the_cache_writes(tmp_path):
     cache = FeatureCache(tmp_path, "toy")
     for content_hash, feature in features.items():
         cache.put(content_hash, feature)
-    assert bench.feature_cache_bytes(features) == cache.size_bytes() > 20 * 8
+    assert timing.feature_cache_bytes(features) == cache.size_bytes() > 20 * 8
 
 
 def test_recall_at_k_by_hand():
     exact = np.array([[0, 1, 2], [3, 4, 5]])
     approx = np.array([[2, 1, 9], [3, 4, 5]])
-    assert bench.recall_at_k(approx, exact) == pytest.approx((2 / 3 + 1) / 2)
+    assert search_speed.recall_at_k(approx, exact) == pytest.approx((2 / 3 + 1) / 2)
     # With ties: row 9 scores like the exact 3rd neighbour, so it counts.
     exact_scores = np.array([[64, 60, 58], [50, 49, 48]], float)
     approx_scores = np.array([[58, 60, 58], [50, 49, 48]], float)
-    assert bench.recall_at_k(approx, exact, approx_scores=approx_scores, exact_scores=exact_scores) == 1.0
+    assert search_speed.recall_at_k(approx, exact, approx_scores=approx_scores, exact_scores=exact_scores) == 1.0
 
 
 def test_search_benchmark_small():
-    result = bench.bench_search((100, 400), dim=8, n_queries=10, k=5, repeats=1)
+    result = search_speed.bench_search((100, 400), dim=8, n_queries=10, k=5, repeats=1)
     assert {r["kind"] for r in result["rows"]} == {"flat", "ivf", "hnsw"}
     assert all(0.0 <= r["recall_at_k"] <= 1.0 for r in result["rows"])
     assert all(r["queries_per_second"] > 0 for r in result["rows"])
     assert all(r["recall_at_k"] > 0.5 for r in result["rows"])
-    assert bench.markdown_search_table(result).count("\n") == 1 + len(result["rows"])
-    axes = bench.plot_search_benchmark(result)
+    assert search_study.markdown_search_table(result).count("\n") == 1 + len(result["rows"])
+    axes = search_study.plot_search_benchmark(result)
     assert axes[1].get_ylabel() == "recall@5 vs exact"
 
 
@@ -173,34 +175,3 @@ def test_cli_errors(capsys):
     assert "needs a trained checkpoint" in capsys.readouterr().err
     assert main(["bench", "--model", "nonsense", "--data", "x"]) == 2
     assert "--model expects NAME=PATH" in capsys.readouterr().err
-
-
-def test_find_checkpoints(tmp_path):
-    (tmp_path / "sub").mkdir()
-    for name in (
-        "resnet18-improved.pt",
-        "resnet18-improved.last.pt",
-        "siamese-classic.pt",
-        "vgg16-classic.pt",
-        "notes.txt",
-    ):
-        (tmp_path / "sub" / name).write_bytes(b"x")
-    found = bench.find_checkpoints(tmp_path)
-    assert found == {
-        "siamese-improved": tmp_path / "sub" / "resnet18-improved.pt",
-        "siamese-classic": tmp_path / "sub" / "siamese-classic.pt",
-    }
-    assert bench.find_checkpoints(tmp_path / "missing") == {}
-
-
-def test_find_checkpoints_prefers_resnet18_and_skips_the_seed_copies(tmp_path):
-    (tmp_path / "siamese").mkdir()
-    (tmp_path / "siamese_seeds" / "seed1").mkdir(parents=True)
-    for name in ("efficientnet-lite0-frozen-improved.pt", "resnet18-improved.pt", "vgg16-triplet.pt"):
-        (tmp_path / "siamese" / name).write_bytes(b"x")
-    (tmp_path / "siamese_seeds" / "seed1" / "resnet18-classic.pt").write_bytes(b"x")
-    found = bench.find_checkpoints(tmp_path)
-    assert found == {
-        "siamese-improved": tmp_path / "siamese" / "resnet18-improved.pt",
-        "siamese-triplet": tmp_path / "siamese" / "vgg16-triplet.pt",
-    }

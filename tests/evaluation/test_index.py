@@ -188,7 +188,8 @@ def test_neighbour_similarity_by_hand():
 
 
 def test_dataset_search_exact_index_equals_brute_force():
-    from drugsim.evaluation.bench import dataset_search, search_table
+    from drugsim.evaluation.search_speed import dataset_search
+    from drugsim.studies.search import search_table
 
     rng = np.random.default_rng(4)
     labels = [i % 8 for i in range(120)]

@@ -8,6 +8,7 @@ import pytest
 from drugsim.errors import ConfigError, DatasetError
 from drugsim.evaluation import robustness as rb
 from drugsim.methods import SimilarityMethod
+from drugsim.studies import robustness as study
 
 
 @pytest.fixture(scope="module")
@@ -108,15 +109,15 @@ def test_synthetic_study_on_toy_method():
         config=config,
         seed=1,
     )
-    table = rb.robustness_table(result)
+    table = study.robustness_table(result)
     assert list(table.columns) == ["clean", "brightness_0.5", "rotation_180"]
     assert result["n_pairs_per_condition"] == 8 and result["n_positive"] == 4
     assert ((table >= 0) & (table <= 1)).all().all()
     # Mean grey ignores orientation entirely, and halving the brightness moves it far from the threshold.
     assert table.loc["toy-mean", "rotation_180"] == pytest.approx(table.loc["toy-mean", "clean"], abs=0.13)
-    drop = rb.accuracy_drop(result)["toy-mean"]
+    drop = study.accuracy_drop(result)["toy-mean"]
     assert set(drop) == {"brightness_0.5", "rotation_180"}
-    ax = rb.plot_robustness(table, title="toy")
+    ax = study.plot_robustness(table, title="toy")
     assert ax.get_title() == "toy"
 
 
@@ -157,16 +158,16 @@ def test_glue_robustness_and_photo_root(tmp_path, monkeypatch):
         "threshold_rule": "max_accuracy",
         "n_pairs_per_condition": 10,
     }
-    values = rb.glue_robustness(result, None)
+    values = study.glue_robustness(result, None)
     # Means over methods: blur 0.65, rotation 0.65 -> the first of the tie (blur); clean 0.85.
     assert values["robust_synthetic_worst_condition"] == "blur sigma 2.5"
     assert values["robust_synthetic_clean_accuracy"] == "0.850"
     assert values["robust_synthetic_b_rotation_180"] == "0.500"
     assert "No real photos" in values["robust_photos_note"]
     monkeypatch.delenv("DRUGSIM_GROCERY_ROOT", raising=False)
-    assert rb.real_photo_root("", dataset="synthetic", data_dir=tmp_path) is None
-    assert rb.real_photo_root("", dataset="grocery", data_dir=tmp_path) == tmp_path
+    assert study.real_photo_root("", dataset="synthetic", data_dir=tmp_path) is None
+    assert study.real_photo_root("", dataset="grocery", data_dir=tmp_path) == tmp_path
     monkeypatch.setenv("DRUGSIM_GROCERY_ROOT", str(tmp_path))
-    assert rb.real_photo_root("", dataset="synthetic") == tmp_path
+    assert study.real_photo_root("", dataset="synthetic") == tmp_path
     with pytest.raises(DatasetError, match="photos_dir .*missing: no such folder"):
-        rb.real_photo_root(tmp_path / "missing")
+        study.real_photo_root(tmp_path / "missing")
