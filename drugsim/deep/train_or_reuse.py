@@ -34,6 +34,19 @@ def _fingerprint(config: dict[str, Any], items: Sequence[Any]) -> str:
     return digest.hexdigest()[:20]
 
 
+def _reusable(out: Path, kind: str, fingerprint: str) -> bool:
+    """Whether ``out`` is a ``kind`` checkpoint trained with these settings on these pairs (``fingerprint``);
+    an unreadable old file is simply retrained."""
+    from drugsim.deep.training import load_checkpoint
+
+    if not out.is_file():
+        return False
+    try:
+        return load_checkpoint(out, kind=kind).get("fingerprint") == fingerprint
+    except DrugsimError:
+        return False
+
+
 def _pair_key(pair: Pair) -> tuple[str, str, int]:
     return (str(pair.path_a), str(pair.path_b), int(pair.label))
 
@@ -91,17 +104,11 @@ def train_or_reuse_siamese(name: str, profile: str, train_pairs: Sequence[Pair],
     config = siamese_config(profile, **{**overrides, "variant": variant, "backbone": backbone, **fixed})
     fingerprint = _fingerprint(config.to_dict(), [_pair_key(p) for p in list(train_pairs) + list(val_pairs)])
     out = Path(models_dir) / f"{file_stem or name}.pt"
-    reused = False
-    if out.is_file():
-        try:
-            payload = load_checkpoint(out, kind="siamese")
-            reused = payload.get("fingerprint") == fingerprint
-        except DrugsimError:  # an unreadable old file is simply retrained
-            reused = False
+    reused = _reusable(out, "siamese", fingerprint)
     if not reused:
         train_siamese(config, train_pairs, val_pairs, out=out, progress=progress,
                       extra={"fingerprint": fingerprint})
-        payload = load_checkpoint(out, kind="siamese")
+    payload = load_checkpoint(out, kind="siamese")
     return {"name": name, "checkpoint": out, "reused": reused, "train_seconds": float(payload["train_seconds"]),
             "train_cpu_seconds": payload.get("train_cpu_seconds"), "history": payload["history"],
             "results": payload.get("results", {}), "config": payload["config"], "weights": payload.get("weights")}
@@ -119,12 +126,7 @@ def train_or_reuse_classifier(profile: str, train_records: Sequence[ImageRecord]
     fingerprint = _fingerprint(config.to_dict(), [(str(r.path), r.feature_rich) for r in
                                                   list(train_records) + list(val_records)])
     out = Path(models_dir) / f"{name}.pt"
-    reused = False
-    if out.is_file():
-        try:
-            reused = load_checkpoint(out, kind="classifier").get("fingerprint") == fingerprint
-        except DrugsimError:
-            reused = False
+    reused = _reusable(out, "classifier", fingerprint)
     if not reused:
         train_classifier(config, train_records, val_records, out=out, progress=progress,
                          extra={"fingerprint": fingerprint})
