@@ -56,7 +56,7 @@ browser-deps:
 	else echo "chromium/chromium-driver missing and not root: the browser test will skip"; fi
 
 test: install browser-deps
-	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider --durations=25 $(PYTEST_ARGS)
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow and not browser" $(PYTEST_ARGS)

@@ -1,9 +1,18 @@
-"""The Jupyter Book around the executed notebooks: its table of contents, reproducibility page and build.
+"""Publishing: executed notebooks into the book, its table of contents, reproducibility page and build.
+
+:func:`publish_notebook` moves a notebook that ran without error into the book's source tree (tidied for
+the page: parameters folded, widget outputs dropped, labels renamed for a second dataset);
+:func:`withdraw_notebook` takes the published copy out before a rerun, so a failure never leaves an old
+page standing for the current code.
 
 The committed ``_toc.yml`` builds a book with no run in it (introduction, how to get the data, how to
-rerun). After a run, :func:`write_book_sources` writes ``book/generated/_toc.yml`` listing the published
-notebooks (one chapter each, in ``profiles.yml`` order, the Grocery Store runs as their own part) and
-``book/generated/reproducibility.md``; :func:`build_book` builds with that table of contents.
+rerun). After a run, :func:`write_book_sources` writes the generated table of contents listing the
+published notebooks (one chapter each, in ``profiles.yml`` order, the Grocery Store runs as their own part)
+and the reproducibility page; :func:`build_book` builds with that table of contents.
+
+Every path comes from a :class:`~drugsim.runner.layout.RunLayout` or
+:class:`~drugsim.runner.layout.BookLayout`; what the book shows of a run comes as plain data
+(:class:`BookRun`), never as the runner's own types.
 """
 
 from __future__ import annotations
@@ -11,26 +20,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from typing import Any
 
 import yaml
 
-from drugsim import runner_cache as rc
 from drugsim.errors import DrugsimError
 from drugsim.evaluation.bench import hardware_info
+from drugsim.runner import cache as rc
+from drugsim.runner.layout import BookLayout, RunLayout
 
-if TYPE_CHECKING:  # pragma: no cover
-    from drugsim.runner import Profiles, ReproduceReport, RunPlan
-
-GENERATED = Path("book") / "generated"
-TOC_NAME = "_toc.yml"
-
-#: Packages named on the reproducibility page besides the numeric ones of runner_cache.KEY_PACKAGES.
+#: Packages named on the reproducibility page besides the numeric ones of drugsim.runner.cache.KEY_PACKAGES.
 _TOOL_PACKAGES = ("drugsim", "papermill", "jupyter-book", "myst-nb", "sphinx", "ipykernel")
 
 
@@ -38,48 +45,162 @@ class BookBuildError(DrugsimError):
     """``jupyter-book build`` reported warnings or errors."""
 
 
-def _part_caption(plan: "RunPlan") -> str:
-    kind = plan.dataset.kind
-    if kind == "synthetic":
-        return f"Reproduction on synthetic drug boxes (profile {plan.profile})"
-    if kind == "grocery":
-        return f"Real photos: the Grocery Store dataset (profile {plan.profile})"
-    return f"Your photos: {plan.dataset.name} (profile {plan.profile})"
+@dataclass(frozen=True)
+class BookRun:
+    """What the book shows of one ``(profile, dataset)`` run: plain data the runner fills in.
+
+    Attributes:
+        layout: the run's paths (its stamps, dataset description and published notebooks).
+        dataset_kind: ``synthetic``, ``grocery`` or ``folder``.
+        profile_description: the profile's description from ``profiles.yml``.
+        chapters: the notebooks this kind of data can publish, in ``profiles.yml`` order.
+        outcomes: one ``{"name", "status", "reason"}`` per notebook of the run (status: ran, cached,
+            pending or blocked).
+        parameters: ``{"global": {...}, "notebooks": {name: {...}}}`` as given to the notebooks.
+    """
+
+    layout: RunLayout
+    dataset_kind: str
+    profile_description: str = ""
+    chapters: Sequence[str] = ()
+    outcomes: Sequence[Mapping[str, Any]] = ()
+    parameters: Mapping[str, Any] = field(default_factory=dict)
 
 
-def published_chapters(plan: "RunPlan", profiles: "Profiles") -> List[str]:
-    """Notebooks of this run whose published copy is the one their stamp vouches for, in profile order."""
+# --------------------------------------------------------------------------------------------------
+# Publishing one notebook
+
+
+def notebook_duration(path: Path) -> float | None:
+    """papermill's ``metadata.papermill.duration`` of an executed notebook, or ``None`` when absent."""
+    try:
+        meta = json.loads(Path(path).read_text(encoding="utf-8"))["metadata"]["papermill"]
+        return float(meta["duration"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+_WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+_LABEL_DEF = re.compile(r"^\((?P<label>[^()\s]+)\)=\s*$|^:name:\s*(?P<name>\S+)\s*$", re.MULTILINE)
+
+
+def _suffix_labels(cells: list[dict[str, Any]], suffix: str) -> None:
+    """Rename the labels a notebook defines (and its own references to them) to ``<label>-<suffix>``.
+
+    The same chapter published for two datasets would otherwise define every label twice.
+    """
+    sources = {}
+    for i, cell in enumerate(cells):
+        if cell.get("cell_type") == "markdown":
+            source = cell.get("source", "")
+            sources[i] = "".join(source) if isinstance(source, list) else source
+    labels = {m.group("label") or m.group("name") for text in sources.values() for m in _LABEL_DEF.finditer(text)}
+    for i, text in sources.items():
+        for label in labels:
+            new = f"{label}-{suffix}"
+            text = re.sub(rf"^\({re.escape(label)}\)=", f"({new})=", text, flags=re.MULTILINE)
+            text = re.sub(rf"^(:name:\s*){re.escape(label)}\s*$", rf"\g<1>{new}", text, flags=re.MULTILINE)
+            text = re.sub(rf"(\{{(?:ref|numref|eq)\}}`(?:[^`<]*<)?){re.escape(label)}(>?`)", rf"\g<1>{new}\g<2>", text)
+        cells[i]["source"] = text
+
+
+def _tidy_for_book(executed: Path, *, label_suffix: str | None = None) -> None:
+    """Drop the default parameters and widget outputs from the page; fold the values the run injected.
+
+    ``label_suffix`` renames the notebook's labels (a chapter published for a second dataset).
+    """
+    nb = json.loads(executed.read_text(encoding="utf-8"))
+    if label_suffix:
+        _suffix_labels(nb.get("cells", []), label_suffix)
+    for cell in nb.get("cells", []):
+        # Progress-bar widgets (tqdm with ipywidgets installed) have no static rendering: the book would warn.
+        outputs = []
+        for output in cell.get("outputs", []):
+            data = output.get("data")
+            if isinstance(data, dict) and _WIDGET_MIME in data:
+                data.pop(_WIDGET_MIME)
+                if not data or set(data) == {"text/plain"}:
+                    continue
+            outputs.append(output)
+        if "outputs" in cell:
+            cell["outputs"] = outputs
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if "parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+        if "injected-parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
+    executed.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def withdraw_notebook(layout: RunLayout, name: str) -> None:
+    """Take ``name``'s published copy and results out of the book (before it reruns)."""
+    layout.published(name).unlink(missing_ok=True)
+    layout.published_results(name).unlink(missing_ok=True)
+
+
+def publish_notebook(layout: RunLayout, name: str, executed: Path) -> Path:
+    """Tidy ``executed`` for the page and move it into the book, with its results beside it.
+
+    A chapter published for a dataset other than the synthetic one gets its labels suffixed with the
+    dataset's name, so the same chapter in two parts of the book defines no label twice.
+
+    Returns:
+        The published notebook's path.
+    """
+    published = layout.published(name)
+    published.parent.mkdir(parents=True, exist_ok=True)
+    _tidy_for_book(executed, label_suffix=None if layout.dataset == "synthetic" else layout.dataset)
+    os.replace(executed, published)
+    if layout.results(name).exists():
+        shutil.copyfile(layout.results(name), layout.published_results(name))
+    return published
+
+
+# --------------------------------------------------------------------------------------------------
+# The generated sources
+
+
+def _part_caption(run: BookRun) -> str:
+    profile = run.layout.profile
+    if run.dataset_kind == "synthetic":
+        return f"Reproduction on synthetic drug boxes (profile {profile})"
+    if run.dataset_kind == "grocery":
+        return f"Real photos: the Grocery Store dataset (profile {profile})"
+    return f"Your photos: {run.layout.dataset} (profile {profile})"
+
+
+def published_chapters(run: BookRun) -> list[str]:
+    """Chapters of this run whose published copy is the one their stamp vouches for, in profile order."""
     names = []
-    for name, spec in profiles.notebooks.items():
-        if plan.dataset.kind not in spec.datasets:
-            continue
-        published = plan.book_dir / f"{name}.ipynb"
-        stamp = rc.read_stamp(plan.work_dir / "stamps" / f"{name}.json")
+    for name in run.chapters:
+        published = run.layout.published(name)
+        stamp = rc.read_stamp(run.layout.stamp(name))
         if stamp and published.exists() and rc.sha256_file(published) == stamp.get("published_sha256"):
             names.append(name)
     return names
 
 
-def make_toc(root: Path, report: "ReproduceReport", profiles: "Profiles") -> Dict[str, Any]:
-    """The table of contents for what this run published."""
-    parts: List[Dict[str, Any]] = []
+def make_toc(book_layout: BookLayout, runs: Sequence[BookRun]) -> dict[str, Any]:
+    """The table of contents for what these runs published."""
+    parts: list[dict[str, Any]] = []
     grocery_run = False
-    for plan, _ in report.runs:
-        chapters = [{"file": (GENERATED / plan.dataset.name / name).as_posix()}
-                    for name in published_chapters(plan, profiles)]
-        if plan.dataset.kind == "grocery" and len(report.runs) > 1:
+    for run in runs:
+        chapters = [{"file": run.layout.chapter_doc(name)} for name in published_chapters(run)]
+        if run.dataset_kind == "grocery" and len(runs) > 1:
             grocery_run = True
-            parts.append({"caption": _part_caption(plan), "numbered": True,
+            parts.append({"caption": _part_caption(run), "numbered": True,
                           "chapters": [{"file": "book/grocery", "sections": chapters}] if chapters
                           else [{"file": "book/grocery"}]})
         elif chapters:
-            parts.append({"caption": _part_caption(plan), "numbered": True, "chapters": chapters})
+            parts.append({"caption": _part_caption(run), "numbered": True, "chapters": chapters})
         else:
-            parts.append({"caption": _part_caption(plan), "chapters": [{"file": "book/not_run"}]})
-    if report.runs and report.runs[0][0].dataset.kind == "synthetic" and not grocery_run:
+            parts.append({"caption": _part_caption(run), "chapters": [{"file": "book/not_run"}]})
+    if runs and runs[0].dataset_kind == "synthetic" and not grocery_run:
         parts.append({"caption": "Real photos", "chapters": [{"file": "book/grocery_missing"}]})
     parts.append({"caption": "About this build", "chapters": [
-        {"file": (GENERATED / "reproducibility").as_posix()},
+        {"file": book_layout.reproducibility_doc},
         {"file": "book/references"},
     ]})
     return {"format": "jb-book", "root": "book/intro", "parts": parts}
@@ -89,22 +210,14 @@ def _fence(text: str, lang: str = "yaml") -> str:
     return f"```{lang}\n{text.rstrip()}\n```"
 
 
-def _table(header: List[str], rows: List[List[Any]]) -> str:
+def _table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in rows:
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |")
     return "\n".join(lines)
 
 
-def _duration(plan: "RunPlan", name: str) -> Optional[float]:
-    try:
-        meta = json.loads((plan.book_dir / f"{name}.ipynb").read_text(encoding="utf-8"))["metadata"]["papermill"]
-        return float(meta["duration"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def reproducibility_page(report: "ReproduceReport", profiles: "Profiles") -> str:
+def reproducibility_page(runs: Sequence[BookRun], *, grocery_note: str = "") -> str:
     """Markdown: machine, package versions, and per run the profile, dataset hash, parameters and times."""
     from drugsim import __version__
 
@@ -135,18 +248,19 @@ def reproducibility_page(report: "ReproduceReport", profiles: "Profiles") -> str
         "",
         f"drugsim source hash (what the notebook cache keys hold): `{rc.package_source_hash()[:16]}`",
     ]
-    for plan, outcomes in report.runs:
-        dataset = rc.read_stamp(plan.work_dir / "dataset.json") or {}
+    for run in runs:
+        layout = run.layout
+        dataset = rc.read_stamp(layout.dataset_info) or {}
         out += [
             "",
-            f"## Run `{plan.profile}-{plan.dataset.name}`",
+            f"## Run `{layout.tag}`",
             "",
             _table(["", ""], [
-                ["profile", f"`{plan.profile}`: {profiles.profiles[plan.profile]['description']}"],
-                ["dataset", f"{plan.dataset.kind} (`{dataset.get('data_dir', '')}`)"],
+                ["profile", f"`{layout.profile}`: {run.profile_description}"],
+                ["dataset", f"{run.dataset_kind} (`{dataset.get('data_dir', '')}`)"],
                 ["files in the dataset", dataset.get("n_files", "")],
                 ["dataset content hash (SHA-256 over every file)", f"`{dataset.get('sha256', '')}`"],
-                ["work folder", f"`{plan.rel(plan.work_dir)}`"],
+                ["work folder", f"`{layout.rel(layout.work_dir)}`"],
             ]),
             "",
             "Run times per notebook (papermill's `metadata.papermill.duration` of the executed notebook). A "
@@ -155,44 +269,43 @@ def reproducibility_page(report: "ReproduceReport", profiles: "Profiles") -> str
             "",
         ]
         rows = []
-        for outcome in outcomes:
-            stamp = rc.read_stamp(plan.work_dir / "stamps" / f"{outcome.name}.json") or {}
-            seconds = _duration(plan, outcome.name) if outcome.status in ("ran", "cached") else None
-            status = "executed" if outcome.status in ("ran", "cached") else outcome.status
+        for outcome in run.outcomes:
+            name, executed = outcome["name"], outcome["status"] in ("ran", "cached")
+            stamp = rc.read_stamp(layout.stamp(name)) or {}
+            seconds = notebook_duration(layout.published(name)) if executed else None
+            status = "executed" if executed else outcome["status"]
             rows.append([
-                outcome.name, status,
+                name, status,
                 f"{seconds:.1f}" if seconds is not None else "",
-                stamp.get("finished_at", "") if outcome.status in ("ran", "cached") else outcome.reason,
-                f"`{stamp.get('key', '')[:12]}`" if outcome.status in ("ran", "cached") else "",
+                stamp.get("finished_at", "") if executed else outcome.get("reason", ""),
+                f"`{stamp.get('key', '')[:12]}`" if executed else "",
             ])
         out.append(_table(["notebook", "status", "wall time (s)", "finished (UTC) / reason", "cache key"], rows))
-        params = {"global": plan.global_params,
-                  "notebooks": {nb.spec.name: nb.params for nb in plan.notebooks}}
+        params = {"global": dict(run.parameters.get("global", {})),
+                  "notebooks": dict(run.parameters.get("notebooks", {}))}
         out += ["", "Parameters (as given to each notebook by papermill):", "",
                 _fence(yaml.safe_dump(params, sort_keys=False, default_flow_style=False))]
-    pending = sorted({o.name for _, outcomes in report.runs for o in outcomes if o.status in ("pending", "blocked")})
+    pending = sorted({o["name"] for run in runs for o in run.outcomes if o["status"] in ("pending", "blocked")})
     if pending:
         out += ["", "## Not in this build", "",
                 "Listed in `profiles.yml` but not run (a notebook not written yet, or one that needs it): "
                 + ", ".join(f"`{n}`" for n in pending) + "."]
-    if report.grocery_note:
-        out += ["", "## Real photos", "", report.grocery_note.replace("$", "\\$") + "."]
+    if grocery_note:
+        out += ["", "## Real photos", "", grocery_note.replace("$", "\\$") + "."]
     out += ["", "## Rerun", "", "```bash\nmake reproduce PROFILE="
-            + (report.runs[0][0].profile if report.runs else "quick") + "\n```", ""]
+            + (runs[0].layout.profile if runs else "quick") + "\n```", ""]
     return "\n".join(out)
 
 
-def write_book_sources(root: Path, report: "ReproduceReport", *, profiles: "Profiles") -> Path:
-    """Write ``book/generated/_toc.yml`` and ``book/generated/reproducibility.md``; return the toc path."""
+def write_book_sources(book_layout: BookLayout, runs: Sequence[BookRun], *, grocery_note: str = "") -> Path:
+    """Write the generated table of contents and reproducibility page; return the toc path."""
     from drugsim.io import write_text_atomic
 
-    generated = Path(root) / GENERATED
-    generated.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(generated / "reproducibility.md", reproducibility_page(report, profiles))
-    toc = generated / TOC_NAME
-    write_text_atomic(toc, "# Written by drugsim reproduce from profiles.yml and the notebooks it published.\n"
-                      + yaml.safe_dump(make_toc(root, report, profiles), sort_keys=False))
-    return toc
+    book_layout.generated_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(book_layout.reproducibility_page, reproducibility_page(runs, grocery_note=grocery_note))
+    write_text_atomic(book_layout.toc, "# Written by drugsim reproduce from profiles.yml and the notebooks it "
+                      "published.\n" + yaml.safe_dump(make_toc(book_layout, runs), sort_keys=False))
+    return book_layout.toc
 
 
 def _book_inputs_hash(root: Path, toc: Path) -> str:
@@ -207,7 +320,7 @@ def _book_inputs_hash(root: Path, toc: Path) -> str:
     return digest.hexdigest()
 
 
-def _jupyter_book_command() -> List[str]:
+def _jupyter_book_command() -> list[str]:
     beside = Path(sys.executable).parent / "jupyter-book"
     if beside.exists():
         return [str(beside)]
@@ -217,7 +330,7 @@ def _jupyter_book_command() -> List[str]:
     raise DrugsimError("jupyter-book is not installed; run `make install` (pyproject.toml lists it)")
 
 
-def build_book(root: Path, *, toc: Optional[Path] = None, force: bool = False,
+def build_book(book_layout: BookLayout, *, toc: Path | None = None, force: bool = False,
                log: Callable[[str], None] = print) -> Path:
     """``jupyter-book build <root> -W`` with the generated toc; skipped when no source changed.
 
@@ -227,12 +340,13 @@ def build_book(root: Path, *, toc: Optional[Path] = None, force: bool = False,
     Raises:
         BookBuildError: listing every warning Sphinx reported (warnings are errors here).
     """
-    root = Path(root).resolve()
-    toc = toc or (root / GENERATED / TOC_NAME)
+    book_layout = BookLayout(Path(book_layout.root).resolve())
+    root = book_layout.root
+    toc = toc or book_layout.toc
     if not toc.exists():
-        toc = root / TOC_NAME
-    index = root / "_build" / "html" / "index.html"
-    stamp_path = root / "_build" / ".drugsim-book.json"
+        toc = book_layout.committed_toc
+    index = book_layout.html_index
+    stamp_path = book_layout.build_stamp
     inputs = _book_inputs_hash(root, toc)
     stamp = rc.read_stamp(stamp_path)
     if not force and index.exists() and stamp and stamp.get("inputs") == inputs:
@@ -244,22 +358,15 @@ def build_book(root: Path, *, toc: Optional[Path] = None, force: bool = False,
     started = time.perf_counter()
     env = dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1")
     proc = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env)
-    log_path = root / "_build" / "jupyter-book.log"
+    log_path = book_layout.build_log
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_text(proc.stdout + "\n" + proc.stderr, encoding="utf-8")
     if proc.returncode != 0 or not index.exists():
         problems = [line for line in (proc.stdout + "\n" + proc.stderr).splitlines()
                     if "WARNING" in line or "ERROR" in line or "Error" in line]
         detail = "\n  ".join(problems[:30]) or (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-        _unlink_quiet(stamp_path)
+        stamp_path.unlink(missing_ok=True)
         raise BookBuildError(f"jupyter-book build failed (warnings are errors); full log: {log_path}\n  {detail}")
     rc.write_stamp(stamp_path, {"inputs": inputs})
     log(f"book built in {time.perf_counter() - started:.0f} s: {index}")
     return index
-
-
-def _unlink_quiet(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass

@@ -2,8 +2,9 @@
 
 Every method of the paper (and the extras) is a :class:`SimilarityMethod`. Evaluation, caching, timing,
 search and the CLI only ever call :meth:`describe`/:meth:`describe_batch` and
-:meth:`score`/:meth:`score_pairs`, so they serve all methods alike (imagededup's ``_hash_algo``,
-pytorch-metric-learning's ``_compute_loss``: one thing to override).
+:meth:`score`/:meth:`score_pairs`, so they serve all methods alike. The public calls check their inputs
+once and call a protected hook (imagededup's ``_hash_algo``, pytorch-metric-learning's ``compute_loss``:
+one thing to override).
 
 Example:
     >>> import numpy as np
@@ -31,12 +32,26 @@ from drugsim.errors import ConfigError
 Direction = Literal["higher", "lower"]
 
 
+def check_image(image: Any) -> np.ndarray:
+    """``image`` as an array, or a ConfigError when it is not a non-empty uint8 (H, W) or (H, W, 3) image."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim not in (2, 3) or image.size == 0:
+        raise ConfigError(
+            f"expected a non-empty uint8 image of shape (H, W) or (H, W, 3), got dtype {image.dtype} "
+            f"and shape {image.shape}"
+        )
+    return image
+
+
 class SimilarityMethod(ABC):
     """Base class of all methods.
 
     Subclasses set :attr:`name`, :attr:`direction` and :attr:`paper_section`, and implement
-    :meth:`describe` and :meth:`score`. They may override :meth:`describe_batch` (batched network
-    forward passes) and :meth:`score_pairs` (vectorised scoring); the defaults loop.
+    :meth:`_describe` and :meth:`score`. They may override :meth:`_describe_batch` (batched network
+    forward passes) and :meth:`_score_pairs` (vectorised scoring); the defaults loop. The public
+    :meth:`describe`, :meth:`describe_batch` and :meth:`score_pairs` check their inputs once, here, and
+    then call these hooks (pytorch-metric-learning's ``forward`` -> ``compute_loss``), so no method repeats
+    the checks.
 
     Images are ``numpy.ndarray`` (H, W, 3) uint8 RGB, as returned by :func:`drugsim.io.read_image`.
     Features may be any picklable object (arrays, tuples of arrays); they must not hold file paths.
@@ -50,33 +65,57 @@ class SimilarityMethod(ABC):
     paper_section: ClassVar[str] = "beyond"
     #: True when describing an image is worth parallelising over processes (CPU-bound classical code).
     parallel_describe: ClassVar[bool] = True
+    #: Attributes that change features or scores: what :meth:`config` returns, by name.
+    config_fields: ClassVar[Tuple[str, ...]] = ()
+
+    def describe(self, image: np.ndarray) -> Any:
+        """Compute the feature of one image (done once per image, cacheable).
+
+        Raises:
+            ConfigError: ``image`` is not a non-empty uint8 (H, W) or (H, W, 3) array.
+        """
+        return self._describe(check_image(image))
+
+    def describe_batch(self, images: Sequence[np.ndarray]) -> List[Any]:
+        """Features of several images (each checked as in :meth:`describe`)."""
+        return self._describe_batch([check_image(image) for image in images])
+
+    def score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
+        """Scores of aligned feature lists, shape (N,) float64.
+
+        Raises:
+            ValueError: the two lists differ in length.
+        """
+        if len(features_a) != len(features_b):
+            raise ValueError(f"features_a has {len(features_a)} items but features_b has {len(features_b)}")
+        if len(features_a) == 0:
+            return np.zeros(0, dtype=np.float64)
+        return self._score_pairs(features_a, features_b)
 
     @abstractmethod
-    def describe(self, image: np.ndarray) -> Any:
-        """Compute the feature of one image (done once per image, cacheable)."""
+    def _describe(self, image: np.ndarray) -> Any:
+        """The feature of one checked image."""
 
     @abstractmethod
     def score(self, feature_a: Any, feature_b: Any) -> float:
         """Similarity score of two features, oriented by :attr:`direction`."""
+
+    def _describe_batch(self, images: List[np.ndarray]) -> List[Any]:
+        """Features of checked images; override to batch (e.g. one network forward pass)."""
+        return [self._describe(image) for image in images]
+
+    def _score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
+        """Scores of non-empty aligned feature lists of equal length; override to vectorise."""
+        return np.array([self.score(a, b) for a, b in zip(features_a, features_b)], dtype=np.float64)
 
     def unusable_reason(self, shape: tuple[int, ...]) -> str | None:
         """Why this method cannot use an image of ``shape`` (H, W[, C]) (it would score it as featureless),
         or None when it can. ``drugsim data check`` reports these."""
         return None
 
-    def describe_batch(self, images: Sequence[np.ndarray]) -> List[Any]:
-        """Features of several images; override to batch (e.g. one network forward pass)."""
-        return [self.describe(image) for image in images]
-
-    def score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
-        """Scores of aligned feature lists, shape (N,) float64; override to vectorise."""
-        if len(features_a) != len(features_b):
-            raise ValueError(f"features_a has {len(features_a)} items but features_b has {len(features_b)}")
-        return np.array([self.score(a, b) for a, b in zip(features_a, features_b)], dtype=np.float64)
-
     def config(self) -> Dict[str, Any]:
         """The options that change features or scores (JSON-serialisable); part of the cache key."""
-        return {}
+        return {name: getattr(self, name) for name in self.config_fields}
 
     def feature_config(self) -> Dict[str, Any]:
         """The options that change features only; by default all of :meth:`config`."""

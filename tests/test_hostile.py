@@ -420,7 +420,7 @@ def test_a_method_failing_on_one_image_names_the_file(tmp_path):
         name = "fragile"
         direction = "higher"
 
-        def describe(self, image):
+        def _describe(self, image):
             if image.shape[0] == 1:
                 raise AssertionError("cv::resize: inv_scale_x > 0")
             return float(image.mean())

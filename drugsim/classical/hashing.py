@@ -31,13 +31,13 @@ References:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 from PIL import Image
 
 from drugsim.errors import ConfigError
-from drugsim.methods import SimilarityMethod
+from drugsim.methods import SimilarityMethod, check_image
 
 KINDS = ("ahash", "phash", "dhash", "whash", "colorhash")
 #: Hash kinds the paper uses (section 2.3); the others are beyond the paper.
@@ -57,15 +57,12 @@ def _hash_function(kind: str) -> Callable[..., Any]:
 
 
 def image_hash(image: np.ndarray, *, kind: str = "ahash", hash_size: Optional[int] = None) -> Any:
-    """The ``imagehash.ImageHash`` of an RGB or grey uint8 array (colorhash: ``hash_size`` is ``binbits``)."""
+    """The ``imagehash.ImageHash`` of an RGB or grey uint8 array (colorhash: ``hash_size`` is ``binbits``).
+
+    ``image`` is taken as checked (:func:`drugsim.methods.check_image`).
+    """
     if kind not in KINDS:
         raise ConfigError(f"hash kind {kind!r} is not supported. Try one of {list(KINDS)}")
-    image = np.asarray(image)
-    if image.dtype != np.uint8 or image.ndim not in (2, 3) or image.size == 0:
-        raise ConfigError(
-            f"expected a non-empty uint8 image of shape (H, W) or (H, W, 3), got dtype {image.dtype} "
-            f"and shape {image.shape}"
-        )
     pil = Image.fromarray(np.ascontiguousarray(image[:, :, :3] if image.ndim == 3 else image))
     size = hash_size if hash_size is not None else (3 if kind == "colorhash" else 8)
     if kind == "colorhash":
@@ -105,6 +102,7 @@ class HashMethod(SimilarityMethod):
     """
 
     direction = "higher"
+    config_fields = ("kind", "hash_size")
 
     def __init__(self, kind: str = "ahash", hash_size: Optional[int] = None) -> None:
         if kind not in KINDS:
@@ -124,20 +122,14 @@ class HashMethod(SimilarityMethod):
 
     def image_hash(self, image: np.ndarray) -> Any:
         """imagehash's own ``ImageHash`` of ``image`` (for display and for tests)."""
-        return image_hash(image, kind=self.kind, hash_size=self.hash_size)
+        return image_hash(check_image(image), kind=self.kind, hash_size=self.hash_size)
 
-    def describe(self, image: np.ndarray) -> np.ndarray:
-        return pack_hash(self.image_hash(image).hash)
+    def _describe(self, image: np.ndarray) -> np.ndarray:
+        return pack_hash(image_hash(image, kind=self.kind, hash_size=self.hash_size).hash)
 
     def score(self, feature_a: np.ndarray, feature_b: np.ndarray) -> float:
         return float(equal_bits(feature_a, feature_b, self.n_bits))
 
-    def score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
-        if len(features_a) != len(features_b):
-            raise ValueError(f"features_a has {len(features_a)} items but features_b has {len(features_b)}")
-        if len(features_a) == 0:
-            return np.zeros(0)
+    def _score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
         return equal_bits(np.stack(features_a), np.stack(features_b), self.n_bits).astype(np.float64)
 
-    def config(self) -> Dict[str, Any]:
-        return {"kind": self.kind, "hash_size": self.hash_size}

@@ -74,16 +74,6 @@ _DBL_EPSILON = np.finfo(np.float64).eps
 _FLT_EPSILON = float(np.finfo(np.float32).eps)
 
 
-def _check_image(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.dtype != np.uint8 or image.ndim not in (2, 3) or image.size == 0:
-        raise ConfigError(
-            f"expected a non-empty uint8 image of shape (H, W) or (H, W, 3), got dtype {image.dtype} "
-            f"and shape {image.shape}"
-        )
-    return image
-
-
 def _normalise(hist: np.ndarray, normalisation: str) -> np.ndarray:
     if normalisation == "l1":
         total = float(hist.sum())
@@ -110,7 +100,7 @@ def grey_histogram(image: np.ndarray, *, bins: int = 256, normalisation: str = "
         >>> float(grey_histogram(np.full((2, 2), 7, np.uint8))[7])
         1.0
     """
-    grey = to_grey(_check_image(image))
+    grey = to_grey(image)
     hist = cv2.calcHist([np.ascontiguousarray(grey)], [0], None, [bins], [0, 256]).ravel()
     return _normalise(hist, normalisation).astype(np.float32)
 
@@ -128,7 +118,7 @@ def colour_histogram(
     Returns:
         Array of shape (bins[0] * bins[1],), float32 (the 2-D histogram flattened row by row).
     """
-    image = _check_image(image)
+    image = np.asarray(image)
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
     hsv = cv2.cvtColor(np.ascontiguousarray(image[:, :, :3]), cv2.COLOR_RGB2HSV)
@@ -190,6 +180,7 @@ class HistogramMethod(SimilarityMethod):
     """
 
     paper_section = "2.1"
+    config_fields = ("metric", "colour", "bins", "normalisation")
 
     def __init__(
         self, metric: str = "correl", *, colour: bool = False, bins: int = 256, normalisation: str = "l1"
@@ -210,7 +201,7 @@ class HistogramMethod(SimilarityMethod):
         self.name = f"hist-{metric}"  # type: ignore[misc]  # instance attribute shadows the ClassVar
         self.direction = DIRECTIONS[metric]  # type: ignore[misc]
 
-    def describe(self, image: np.ndarray) -> np.ndarray:
+    def _describe(self, image: np.ndarray) -> np.ndarray:
         if self.colour:
             return colour_histogram(image, normalisation=self.normalisation)
         return grey_histogram(image, bins=self.bins, normalisation=self.normalisation)
@@ -218,20 +209,9 @@ class HistogramMethod(SimilarityMethod):
     def score(self, feature_a: np.ndarray, feature_b: np.ndarray) -> float:
         return float(compare_histograms(feature_a, feature_b, self.metric))
 
-    def score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
-        if len(features_a) != len(features_b):
-            raise ValueError(f"features_a has {len(features_a)} items but features_b has {len(features_b)}")
-        if len(features_a) == 0:
-            return np.zeros(0, dtype=np.float64)
+    def _score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
         return compare_histograms(np.stack(features_a), np.stack(features_b), self.metric).astype(np.float64)
 
-    def config(self) -> Dict[str, Any]:
-        return {
-            "metric": self.metric,
-            "colour": self.colour,
-            "bins": self.bins,
-            "normalisation": self.normalisation,
-        }
 
     def feature_config(self) -> Dict[str, Any]:
         return {"colour": self.colour, "bins": self.bins, "normalisation": self.normalisation}

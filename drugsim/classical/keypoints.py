@@ -121,6 +121,10 @@ class KeypointMethod(SimilarityMethod):
     """
 
     direction = "higher"
+    config_fields = (
+        "detector", "ransac", "match_filter", "ratio", "max_distance", "n_features", "max_side",
+        "scale_factor", "ransac_threshold",
+    )
 
     def __init__(
         self,
@@ -187,12 +191,6 @@ class KeypointMethod(SimilarityMethod):
 
     def prepare(self, image: np.ndarray) -> tuple:
         """Grey image shrunk to ``max_side`` (the image keypoints are found in) and its scale factor."""
-        image = np.asarray(image)
-        if image.dtype != np.uint8 or image.ndim not in (2, 3) or image.size == 0:
-            raise ConfigError(
-                f"expected a non-empty uint8 image of shape (H, W) or (H, W, 3), got dtype {image.dtype} "
-                f"and shape {image.shape}"
-            )
         grey = to_grey(image)
         long_side = max(grey.shape)
         scale = 1.0
@@ -214,7 +212,7 @@ class KeypointMethod(SimilarityMethod):
             )
         return None
 
-    def describe(self, image: np.ndarray) -> KeypointFeatures:
+    def _describe(self, image: np.ndarray) -> KeypointFeatures:
         grey, scale = self.prepare(image)
         dim, dtype = _DESCRIPTOR_DIM[self.detector], _DESCRIPTOR_DTYPE[self.detector]
         if self.detector == "orb" and min(grey.shape) < ORB_MIN_SIDE:
@@ -285,18 +283,6 @@ class KeypointMethod(SimilarityMethod):
     def score(self, feature_a: KeypointFeatures, feature_b: KeypointFeatures) -> float:
         return float(len(self.match(feature_a, feature_b)))
 
-    def config(self) -> Dict[str, Any]:
-        return {
-            "detector": self.detector,
-            "ransac": self.ransac,
-            "match_filter": self.match_filter,
-            "ratio": self.ratio,
-            "max_distance": self.max_distance,
-            "n_features": self.n_features,
-            "max_side": self.max_side,
-            "scale_factor": self.scale_factor,
-            "ransac_threshold": self.ransac_threshold,
-        }
 
     def feature_config(self) -> Dict[str, Any]:
         config = {"detector": self.detector, "n_features": self.n_features, "max_side": self.max_side}

@@ -24,7 +24,7 @@ References:
 
 from __future__ import annotations
 
-from typing import Any, Dict, Sequence
+from typing import Any, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -45,12 +45,6 @@ def _check_size(size: Any, *, minimum: int = 1) -> int:
 
 def grey_resized(image: np.ndarray, size: int) -> np.ndarray:
     """``image`` (H, W, 3) RGB or (H, W) grey uint8 -> grey (size, size) uint8, resized with INTER_AREA."""
-    image = np.asarray(image)
-    if image.dtype != np.uint8 or image.ndim not in (2, 3) or image.size == 0:
-        raise ConfigError(
-            f"expected a non-empty uint8 image of shape (H, W) or (H, W, 3), got dtype {image.dtype} "
-            f"and shape {image.shape}"
-        )
     grey = to_grey(image)
     if grey.shape != (size, size):
         grey = cv2.resize(np.ascontiguousarray(grey), (size, size), interpolation=cv2.INTER_AREA)
@@ -83,31 +77,22 @@ def cosine_similarity(vectors_a: np.ndarray, vectors_b: np.ndarray) -> np.ndarra
 
 class _GreyPixelMethod(SimilarityMethod):
     """Shared by the pixel methods: the feature is the grey image at a common size; subclasses score
-    non-empty aligned feature lists in :meth:`_score_features`."""
+    non-empty aligned feature lists in :meth:`_score_pairs`."""
 
+    #: Smallest side length the method accepts, and its default side length.
     minimum_size = 1
+    default_size = 64
+    config_fields = ("size",)
 
-    def __init__(self, size: int) -> None:
-        self.size = _check_size(size, minimum=self.minimum_size)
+    def __init__(self, size: Optional[int] = None) -> None:
+        self.size = _check_size(self.default_size if size is None else size, minimum=self.minimum_size)
 
-    def describe(self, image: np.ndarray) -> np.ndarray:
+    def _describe(self, image: np.ndarray) -> np.ndarray:
         return grey_resized(image, self.size)
 
     def score(self, feature_a: np.ndarray, feature_b: np.ndarray) -> float:
         return float(self.score_pairs([feature_a], [feature_b])[0])
 
-    def score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
-        if len(features_a) != len(features_b):
-            raise ValueError(f"features_a has {len(features_a)} items but features_b has {len(features_b)}")
-        if len(features_a) == 0:
-            return np.zeros(0)
-        return self._score_features(features_a, features_b)
-
-    def _score_features(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
-        raise NotImplementedError
-
-    def config(self) -> Dict[str, Any]:
-        return {"size": self.size}
 
 
 class CosineMethod(_GreyPixelMethod):
@@ -123,10 +108,7 @@ class CosineMethod(_GreyPixelMethod):
     direction = "higher"
     paper_section = "2.2"
 
-    def __init__(self, size: int = 64) -> None:
-        super().__init__(size)
-
-    def _score_features(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
+    def _score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
         return cosine_similarity(_stack(features_a), _stack(features_b))
 
 
@@ -145,10 +127,7 @@ class EuclideanMethod(_GreyPixelMethod):
     direction = "lower"
     paper_section = "beyond"
 
-    def __init__(self, size: int = 64) -> None:
-        super().__init__(size)
-
-    def _score_features(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
+    def _score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
         a, b = _stack(features_a) / 255.0, _stack(features_b) / 255.0
         return np.linalg.norm(a - b, axis=1) / np.sqrt(a.shape[1])
 
@@ -212,11 +191,9 @@ class SSIMMethod(_GreyPixelMethod):
     paper_section = "beyond"
 
     minimum_size = SSIM_WIN_SIZE
+    default_size = 128
 
-    def __init__(self, size: int = 128) -> None:
-        super().__init__(size)
-
-    def _score_features(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
+    def _score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
         scores = np.empty(len(features_a))
         chunk = 256  # bounds memory: six float64 planes per pair
         for start in range(0, len(features_a), chunk):

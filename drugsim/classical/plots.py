@@ -46,11 +46,7 @@ def plot_image_pair(
 
 
 def plot_histogram_pair(
-    image_a: np.ndarray,
-    image_b: np.ndarray,
-    *,
-    ax: Any = None,
-    bins: int = 256,
+    image_a: np.ndarray, image_b: np.ndarray, *, ax: Any = None, bins: int = 256,
     labels: Sequence[str] = ("image A", "image B"),
 ) -> Any:
     """Grey histograms of two images on one axes (the paper's Fig. 2), as fractions of pixels."""
@@ -95,11 +91,7 @@ def draw_matches(
 
 
 def plot_matches(
-    image_a: np.ndarray,
-    image_b: np.ndarray,
-    method: KeypointMethod,
-    *,
-    ax: Any = None,
+    image_a: np.ndarray, image_b: np.ndarray, method: KeypointMethod, *, ax: Any = None,
     max_lines: Optional[int] = None,
 ) -> Any:
     """Draw a pair's keypoint matches (Figs. 6-7) with the counts in the title; returns the axes."""

@@ -31,15 +31,12 @@ SEARCH_EPILOG = """examples:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "bench",
+    parser = options.add_command(subparsers, "bench", epilog=EPILOG,
         help="speed benchmark: per-pair vs engine vs limit (and 1:N search)",
         description="Time every method the paper's way (describe both images for every pair), with the "
-        "describe-once engine, and at the limit (describe each image once + score all pairs, each alone).",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--data", help="dataset folder, or 'grocery' ($DRUGSIM_GROCERY_ROOT)")
+                    "describe-once engine, and at the limit (describe each image once + score all pairs, "
+                    "each alone).")
+    options.add_data_option(parser, required=False)
     parser.add_argument(
         "--pair-list", help="use this pair list (drugsim pairs output) instead of drawing pairs"
     )
@@ -83,15 +80,9 @@ def register(subparsers) -> None:
         default=100,
         help="pairs timed the paper's way (default 100; it is slow)",
     )
-    parser.add_argument(
-        "--jobs", type=options.jobs_int, default=None, help="engine worker processes (default: all cores)"
-    )
-    parser.add_argument(
-        "--seed", type=options.seed_int, default=0, help="seed of the split and the pair draw"
-    )
-    parser.add_argument(
-        "--json", dest="json_out", type=options.output_file(stdout=True), help="write the results JSON here"
-    )
+    options.add_jobs_option(parser, "engine worker processes (default: all cores)", metavar=None)
+    options.add_seed_option(parser, "seed of the split and the pair draw")
+    options.add_json_file(parser, "write the results JSON here", dest="json_out")
     parser.set_defaults(func=run_bench)
 
     sub = parser.add_subparsers(dest="bench_command", metavar="search")
@@ -129,10 +120,8 @@ def register(subparsers) -> None:
     search.add_argument(
         "--repeats", type=options.positive_int, default=3, help="timed runs (median; default 3)"
     )
-    search.add_argument("--seed", type=options.seed_int, default=0, help="seed of the synthetic vectors")
-    search.add_argument(
-        "--json", dest="json_out", type=options.output_file(stdout=True), help="write the results JSON here"
-    )
+    options.add_seed_option(search, "seed of the synthetic vectors")
+    options.add_json_file(search, "write the results JSON here", dest="json_out")
     search.add_argument(
         "--figure",
         type=options.output_file(),

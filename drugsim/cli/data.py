@@ -9,8 +9,6 @@ from pathlib import Path
 from drugsim.cli import options
 from drugsim.errors import DatasetError, DrugsimError
 
-_FMT = argparse.RawDescriptionHelpFormatter
-
 DATA_EPILOG = """examples:
   drugsim data synth --out data/synthetic-quick --preset quick --seed 0
   drugsim data info data/synthetic-quick
@@ -76,111 +74,69 @@ examples:
 
 def register(subparsers) -> None:
     """Add ``data`` (synth, info, check, fetch) and ``pairs`` to the ``drugsim`` parser."""
-    data = subparsers.add_parser(
-        "data",
+    data = options.add_command(subparsers, "data", epilog=DATA_EPILOG,
         help="make, inspect, check or download datasets",
-        description="Datasets: synthetic drug boxes, counts, checks, the Grocery photos.",
-        epilog=DATA_EPILOG,
-        formatter_class=_FMT,
-    )
+        description="Datasets: synthetic drug boxes, counts, checks, the Grocery photos.")
     data_sub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     data.set_defaults(func=lambda args: (data.print_help(), 1)[1])
 
-    synth = data_sub.add_parser(
-        "synth",
+    synth = options.add_command(data_sub, "synth", epilog=SYNTH_EPILOG,
         help="generate synthetic drug-box photos",
-        description="Generate a synthetic drug-box dataset in the paper's layout.",
-        epilog=SYNTH_EPILOG,
-        formatter_class=_FMT,
-    )
+        description="Generate a synthetic drug-box dataset in the paper's layout.")
     synth.add_argument("--out", required=True, type=options.output_folder, help="dataset folder to create")
-    synth.add_argument(
-        "--preset", default="quick", choices=("tiny", "quick", "paper"), help="size (default quick)"
-    )
-    synth.add_argument("--seed", type=options.seed_int, default=0, help="master seed (default 0)")
-    synth.add_argument(
-        "--jobs", type=options.positive_int, default=None, help="worker processes (default: the preset's)"
+    synth.add_argument("--preset", default="quick", choices=("tiny", "quick", "paper"),
+                       help="size (default quick)")
+    options.add_seed_option(synth, "master seed (default 0)")
+    options.add_jobs_option(
+        synth, "worker processes (default: the preset's)", type=options.positive_int, metavar=None
     )
     synth.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
-    synth.add_argument("--quiet", action="store_true", help="no progress bar")
+    options.add_quiet_option(synth, "no progress bar")
     synth.set_defaults(func=cmd_synth)
 
-    info = data_sub.add_parser(
-        "info",
+    info = options.add_command(data_sub, "info", epilog=INFO_EPILOG,
         help="counts per class and face (Table 5)",
-        description="Counts per class and per face of a dataset (the paper's Table 5).",
-        epilog=INFO_EPILOG,
-        formatter_class=_FMT,
-    )
+        description="Counts per class and per face of a dataset (the paper's Table 5).")
     _add_dataset_args(info, positional=True)
-    info.add_argument("--json", action="store_true", help="print the counts as JSON")
+    options.add_json_flag(info, "print the counts as JSON")
     info.set_defaults(func=cmd_info)
 
-    check = data_sub.add_parser(
-        "check",
+    check = options.add_command(data_sub, "check", epilog=CHECK_EPILOG,
         help="decode every image, list the bad ones",
-        description="Open and decode every image of a dataset; exit 1 when any is bad.",
-        epilog=CHECK_EPILOG,
-        formatter_class=_FMT,
-    )
+        description="Open and decode every image of a dataset; exit 1 when any is bad.")
     _add_dataset_args(check, positional=True)
-    check.add_argument("--quiet", action="store_true", help="no progress bar")
+    options.add_quiet_option(check, "no progress bar")
     check.set_defaults(func=cmd_check)
 
-    fetch = data_sub.add_parser(
-        "fetch",
+    fetch = options.add_command(data_sub, "fetch", epilog=FETCH_EPILOG,
         help="download (or verify) the Grocery Store photos",
-        description="Download the Grocery Store dataset's packaged products, verified.",
-        epilog=FETCH_EPILOG,
-        formatter_class=_FMT,
-    )
+        description="Download the Grocery Store dataset's packaged products, verified.")
     fetch.add_argument("name", choices=("grocery",), help="the dataset to fetch")
-    fetch.add_argument(
-        "--dest",
-        type=Path,
-        default=Path("data/grocery-store"),
-        help="folder to create or verify (default data/grocery-store)",
-    )
+    fetch.add_argument("--dest", type=Path, default=Path("data/grocery-store"),
+                       help="folder to create or verify (default data/grocery-store)")
     fetch.add_argument("--verify-only", action="store_true", help="check an existing copy, download nothing")
-    fetch.add_argument(
-        "--complete",
-        action="store_true",
-        help="with --verify-only: files absent from the copy are errors too",
-    )
+    fetch.add_argument("--complete", action="store_true",
+                       help="with --verify-only: files absent from the copy are errors too")
     fetch.add_argument("--overwrite", action="store_true", help="replace an existing --dest folder")
-    fetch.add_argument("--quiet", action="store_true", help="no progress bar")
+    options.add_quiet_option(fetch, "no progress bar")
     fetch.set_defaults(func=cmd_fetch)
 
-    pairs = subparsers.add_parser(
-        "pairs",
+    pairs = options.add_command(subparsers, "pairs", epilog=PAIRS_EPILOG,
         help="write a pair list (Algorithm 1 or 2)",
-        description="Write a pair list for one split of a dataset (paper Algorithms 1/2).",
-        epilog=PAIRS_EPILOG,
-        formatter_class=_FMT,
-    )
+        description="Write a pair list for one split of a dataset (paper Algorithms 1/2).")
     _add_dataset_args(pairs, positional=False)
     pairs.add_argument("--algorithm", type=int, choices=(1, 2), default=2, help="pair algorithm (default 2)")
-    pairs.add_argument(
-        "--split",
-        choices=("train", "val", "test", "all"),
-        default="test",
-        help="split (default test); all = every image",
-    )
+    pairs.add_argument("--split", choices=("train", "val", "test", "all"), default="test",
+                       help="split (default test); all = every image")
     pairs.add_argument(
         "--protocol",
         choices=("official", "unseen-products"),
         default="official",
         help="for a Grocery copy with test.txt: its official split (default) or unseen products",
     )
-    pairs.add_argument(
-        "--out",
-        required=True,
-        type=options.output_file(stdout=True),
-        help="pair list file to write (- = standard output)",
-    )
-    pairs.add_argument(
-        "--seed", type=options.seed_int, default=0, help="seed of the split and the pairs (default 0)"
-    )
+    pairs.add_argument("--out", required=True, type=options.output_file(stdout=True),
+                       help="pair list file to write (- = standard output)")
+    options.add_seed_option(pairs, "seed of the split and the pairs (default 0)")
     pairs.add_argument(
         "--n-pairs",
         type=options.positive_int,
@@ -198,12 +154,8 @@ def _add_dataset_args(parser: argparse.ArgumentParser, *, positional: bool) -> N
     else:
         parser.add_argument("--data", required=True, metavar="DIR", help=helptext)
     parser.add_argument("--data-root", type=Path, default=None, help="root of the Grocery Store copy")
-    parser.add_argument(
-        "--layout",
-        default="auto",
-        choices=("auto", "paper", "grocery", "folders"),
-        help="dataset layout (default: detected)",
-    )
+    parser.add_argument("--layout", default="auto", choices=("auto", "paper", "grocery", "folders"),
+                        help="dataset layout (default: detected)")
 
 
 def _load(args) -> tuple[Path, list]:
@@ -229,13 +181,13 @@ def cmd_synth(args) -> int:
 
 
 def cmd_info(args) -> int:
+    from drugsim.cli.common import print_json
     from drugsim.data.info import dataset_info, format_info
-    from drugsim.report import json_text
 
     root, records = _load(args)
     info = dataset_info(records)
     if args.json:
-        print(json_text({"root": str(root), **info}))
+        print_json({"root": str(root), **info})
     else:
         print(f"{root}")
         print(format_info(info))

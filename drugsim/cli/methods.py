@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import math
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict
 
-from drugsim.cli import options
+from drugsim.cli import options, search
+from drugsim.cli.common import build_method, fmt, print_json, threshold_from_file, write_json
 from drugsim.errors import ConfigError, DatasetError, DrugsimError
 
 RULES = ("midpoint", "max_accuracy", "youden", "eer", "far")
@@ -60,101 +59,10 @@ paper did (threshold_fitted_on = "test", labelled the paper's protocol). The JSO
 for the narrower pair-level interval) and the threshold every rule fits (thresholds).
 """
 
-SEARCH_EPILOG = """examples:
-  drugsim search photo.jpg --gallery data/synthetic-quick --method orb --top-k 5
-  drugsim search photo.jpg --gallery grocery --method ahash --cache-dir cache --json
-  drugsim search photo.jpg --gallery known_boxes/ --method cnn-cosine --index gallery.faiss
-
-The gallery is any dataset folder (paper layout, Grocery, or one folder per class); each gallery image is
-described once (and kept in --cache-dir). --index PATH searches a FAISS index (hashes and vector methods):
-built from the gallery and saved there on first use, loaded afterwards.
-"""
-
 METHODS_EPILOG = """examples:
   drugsim methods
   drugsim methods --json
 """
-
-
-# ----------------------------------------------------------------------------------------------- helpers
-
-
-def _build_method(name: str, model: Optional[Path]):
-    from drugsim.methods import create_method, method_spec
-
-    spec = method_spec(name)
-    if model is not None:
-        if not spec.target.startswith("drugsim.deep.method"):
-            raise ConfigError(f"--model is for the trained siamese-* methods; {name!r} takes no checkpoint")
-        if not Path(model).is_file():
-            raise ConfigError(
-                f"--model {model}: no such checkpoint file (train one with `drugsim train siamese`)"
-            )
-        return create_method(name, model=str(model))
-    return create_method(name)
-
-
-def _load_json(path: Path, what: str) -> Dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(
-            f"{what} {path}: no such file (expected a JSON result of `drugsim evaluate --json`)"
-        )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{what} {path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"{what} {path}: expected a JSON object with a 'threshold', got {type(data).__name__}"
-        )
-    return data
-
-
-def threshold_from_file(path: Path, method_name: str) -> Tuple[float, str, str]:
-    """(threshold, rule, source label) saved by an earlier ``drugsim evaluate --json``; the method must match.
-
-    The label is ``file:PATH``, plus a warning in words when that threshold was fitted on its own test pairs
-    (the paper's protocol), so a reused test-fitted threshold never passes for a validation-fitted one.
-    """
-    data = _load_json(path, "--threshold-from")
-    threshold = data.get("threshold")
-    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not math.isfinite(threshold):
-        raise ConfigError(
-            f"--threshold-from {path}: no numeric 'threshold' in it (expected `drugsim evaluate` output)"
-        )
-    saved_method = data.get("method")
-    if saved_method is not None and saved_method != method_name:
-        raise ConfigError(
-            f"--threshold-from {path}: the threshold was fitted for {saved_method!r}, not {method_name!r}"
-        )
-    label = f"file:{path}"
-    if data.get("threshold_fitted_on") == "test":
-        label += " (paper's protocol: fitted on that run's test pairs)"
-    return float(threshold), str(data.get("threshold_rule", "given")), label
-
-
-def _write_json(path: Path, payload: Dict[str, Any]) -> None:
-    from drugsim.io import write_text_atomic
-    from drugsim.report import json_text
-
-    write_text_atomic(path, json_text(payload) + "\n")
-
-
-def _print_json(payload: Any) -> None:
-    from drugsim.report import json_text
-
-    print(json_text(payload))
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    if isinstance(value, float):
-        if value == int(value) and abs(value) < 1e9:
-            return str(int(value))
-        return f"{value:.{digits}g}" if abs(value) < 1e6 else f"{value:.3e}"
-    return str(value)
 
 
 # --------------------------------------------------------------------------------------------- compare
@@ -164,7 +72,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from drugsim.evaluation.thresholds import default_threshold
     from drugsim.io import read_image
 
-    method = _build_method(args.method, args.model)
+    method = build_method(args.method, args.model)
     image_a = read_image(args.image_a)
     image_b = read_image(args.image_b)
     from drugsim.evaluation.engine import describe_image
@@ -196,10 +104,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         "seconds": seconds,
     }
     if args.json:
-        _print_json(payload)
+        print_json(payload)
         return 0
-    better = "higher" if method.direction == "higher" else "lower"
-    print(f"{method.name}: score {_fmt(score)} ({better} = more similar)")
+    print(f"{method.name}: score {fmt(score)} ({method.direction} = more similar)")
     if threshold is None:
         print(
             f"threshold: none ({source}); pass --threshold T or --threshold-from RESULT.json (a "
@@ -207,7 +114,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
     else:
         relation = ">=" if method.direction == "higher" else "<="
-        print(f"threshold: {_fmt(threshold)} ({source})")
+        print(f"threshold: {fmt(threshold)} ({source})")
         print(f"decision: {'SIMILAR' if similar else 'DIFFERENT'} (similar when score {relation} threshold)")
     return 0
 
@@ -257,11 +164,11 @@ def _print_summary(result: Dict[str, Any]) -> None:
         f"{result['n_negative']} negative; {timing['mode']}, {result.get('pairs_source', '')})"
     )
     print(
-        f"  mean score: positives {_fmt(result['positive_mean'])}, negatives {_fmt(result['negative_mean'])} "
+        f"  mean score: positives {fmt(result['positive_mean'])}, negatives {fmt(result['negative_mean'])} "
         f"({result['direction']} = more similar)"
     )
     print(
-        f"  threshold {_fmt(result['threshold'])} ({result['threshold_rule']}, fitted on "
+        f"  threshold {fmt(result['threshold'])} ({result['threshold_rule']}, fitted on "
         f"{fitted_on_label(result['threshold_fitted_on'])})"
     )
     unit = "classes" if result["ci_unit"] == "class" else "pairs"
@@ -277,16 +184,16 @@ def _print_summary(result: Dict[str, Any]) -> None:
         ("eer", "EER"),
     ):
         low, high = ci.get(key, (None, None))
-        print(f"  {label:<18} {_fmt(result[key])}  95% CI [{_fmt(low)}, {_fmt(high)}]")
+        print(f"  {label:<18} {fmt(result[key])}  95% CI [{fmt(low)}, {fmt(high)}]")
     if result["thresholds_fitted_on"] is not None:
-        rules = ", ".join(f"{rule} {_fmt(value)}" for rule, value in result["thresholds"].items())
+        rules = ", ".join(f"{rule} {fmt(value)}" for rule, value in result["thresholds"].items())
         print(f"  thresholds fitted on {fitted_on_label(result['thresholds_fitted_on'])}: {rules}")
     if "share_skipped" in result:
         print(
             f"  feature-face filter skipped {result['n_pairs_skipped']} of {result['n_pairs_before_filter']} "
             f"pairs ({100 * result['share_skipped']:.1f} %)"
         )
-    speed = f"  speed: {_fmt(result['pairs_per_second'])} pairs/s"
+    speed = f"  speed: {fmt(result['pairs_per_second'])} pairs/s"
     if timing.get("describe_seconds") is not None:
         speed += (
             f" (describe {timing['n_images']} images {timing['describe_seconds']:.2f} s, "
@@ -311,7 +218,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             f"--paper-protocol is the paper's midpoint rule; got --threshold-rule {args.threshold_rule} "
             "(other rules are fitted on validation pairs: drop --paper-protocol)"
         )
-    method = _build_method(args.method, args.model)
+    method = build_method(args.method, args.model)
     threshold = args.threshold
     threshold_source = "--threshold" if threshold is not None else None
     rule = args.threshold_rule
@@ -361,112 +268,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json is not None and is_stdout(args.json):
         with contextlib.redirect_stdout(sys.stderr):  # stdout carries the JSON alone
             _print_summary(result)
-        _write_json(args.json, result)
+        write_json(args.json, result)
         return 0
     _print_summary(result)
     if args.json is not None:
-        _write_json(args.json, result)
+        write_json(args.json, result)
         print(f"wrote {args.json}")
-    return 0
-
-
-# ---------------------------------------------------------------------------------------------- search
-
-
-def gallery_records(gallery: str):
-    """Records of a gallery folder: through the dataset loader when it knows the layout, else any images
-    under the folder labelled by their parent folder's name."""
-    from drugsim.data import load_dataset, resolve_data_root
-    from drugsim.data.records import ImageRecord
-    from drugsim.io import is_image_file
-
-    try:
-        root = resolve_data_root(gallery)
-        records = list(load_dataset(root))
-        if records:
-            return root, records
-    except DrugsimError as exc:
-        root = Path(gallery)
-        if not root.is_dir():
-            raise DatasetError(f"--gallery {gallery}: not a folder of images ({exc})") from None
-    root = Path(gallery)
-    if not root.is_dir():
-        raise DatasetError(f"--gallery {gallery}: no such folder (expected a folder of gallery images)")
-    paths = sorted(p for p in root.rglob("*") if p.is_file() and is_image_file(p))
-    if not paths:
-        raise DatasetError(f"--gallery {gallery}: no image files found under it")
-    return root, [ImageRecord(p, p.parent.name) for p in paths]
-
-
-def cmd_search(args: argparse.Namespace) -> int:
-    from drugsim.evaluation.engine import describe_image
-    from drugsim.evaluation.search import describe_gallery, search
-    from drugsim.io import read_image
-
-    method = _build_method(args.method, args.model)
-    query_image = read_image(args.query)
-    root, records = gallery_records(str(args.gallery))
-    labels = {Path(r.path): r.label for r in records}
-    hits: List[Dict[str, Any]]
-    if args.index is not None:
-        from drugsim.evaluation import index as index_module
-
-        index_path = Path(args.index)
-        if index_path.exists():
-            gallery_index = index_module.load_index(index_path)
-            if gallery_index.method != method.name:
-                raise ConfigError(
-                    f"--index {index_path} holds {gallery_index.method!r} features, not {method.name!r}"
-                )
-        else:
-            features = describe_gallery(
-                method,
-                [r.path for r in records],
-                cache_dir=args.cache_dir,
-                n_jobs=args.jobs,
-                progress=not args.quiet,
-            )
-            paths = list(features)
-            gallery_index = index_module.build_index(
-                method, [features[p] for p in paths], [labels[p] for p in paths], paths=paths
-            )
-            gallery_index.save(index_path)
-        query_feature = describe_image(method, query_image, args.query)
-        indices, scores = gallery_index.search(query_feature, k=args.top_k)
-        hits = [
-            {
-                "rank": rank + 1,
-                "path": gallery_index.paths[i],
-                "label": gallery_index.labels[i],
-                "score": float(score),
-            }
-            for rank, (i, score) in enumerate(zip(indices[0], scores[0]))
-        ]
-    else:
-        features = describe_gallery(
-            method,
-            [r.path for r in records],
-            cache_dir=args.cache_dir,
-            n_jobs=args.jobs,
-            progress=not args.quiet,
-        )
-        found = search(method, args.query, features, top_k=args.top_k, labels=labels)
-        hits = [{"rank": h.rank, "path": str(h.key), "label": h.label, "score": h.score} for h in found]
-    payload = {
-        "query": str(args.query),
-        "gallery": str(root),
-        "n_gallery": len(records),
-        "method": method.name,
-        "direction": method.direction,
-        "hits": hits,
-    }
-    if args.json:
-        _print_json(payload)
-        return 0
-    better = "higher" if method.direction == "higher" else "lower"
-    print(f"{method.name}: top {len(hits)} of {len(records)} gallery images ({better} score = more similar)")
-    for hit in hits:
-        print(f"  {hit['rank']:>3}. {_fmt(hit['score']):>10}  {hit['label']}  {hit['path']}")
     return 0
 
 
@@ -504,7 +311,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        _print_json(rows)
+        print_json(rows)
         return 0
     print(f"{'method':<20} {'more similar':<13} {'section':<8} {'in paper':<9} group")
     for row in rows:
@@ -520,63 +327,36 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    formatter = argparse.RawDescriptionHelpFormatter
-
-    compare = subparsers.add_parser(
-        "compare",
+    """Add ``compare``, ``evaluate``, ``search`` and ``methods`` to the ``drugsim`` parser."""
+    compare = options.add_command(subparsers, "compare", epilog=_compare_epilog(),
         help="score two images with one method and decide similar/different",
-        description="Score two images with one similarity method.",
-        epilog=_compare_epilog(),
-        formatter_class=formatter,
-    )
+        description="Score two images with one similarity method.")
     compare.add_argument("image_a", type=Path, metavar="IMG_A", help="first image")
     compare.add_argument("image_b", type=Path, metavar="IMG_B", help="second image")
-    compare.add_argument("--method", required=True, help="method name (see `drugsim methods`)")
-    compare.add_argument(
-        "--threshold", type=options.finite_float, help="decision threshold on the method's scale"
-    )
-    compare.add_argument(
-        "--threshold-from",
-        type=Path,
-        metavar="RESULT.json",
-        help="use the threshold of an earlier `drugsim evaluate --json` result",
-    )
-    compare.add_argument("--model", type=Path, metavar="CKPT", help="checkpoint of a siamese-* method")
+    options.add_method_options(compare)
+    compare.add_argument("--threshold", type=options.finite_float,
+                         help="decision threshold on the method's scale")
+    compare.add_argument("--threshold-from", type=Path, metavar="RESULT.json",
+                         help="use the threshold of an earlier `drugsim evaluate --json` result")
     compare.add_argument(
         "--paper-protocol",
         action="store_true",
         help="default to the paper's Table 8 threshold (SIFT, ORB), fitted on the paper's test pairs",
     )
-    compare.add_argument("--json", action="store_true", help="print JSON instead of text")
+    options.add_json_flag(compare)
     compare.set_defaults(func=cmd_compare)
 
-    evaluate = subparsers.add_parser(
-        "evaluate",
+    evaluate = options.add_command(subparsers, "evaluate", epilog=EVALUATE_EPILOG,
         help="score a pair list: Tables 7-10 numbers, thresholds, intervals, speed",
-        description="Evaluate a method on Algorithm 2 pairs of a dataset (or a pair list file).",
-        epilog=EVALUATE_EPILOG,
-        formatter_class=formatter,
-    )
-    evaluate.add_argument(
-        "--data", required=True, help="dataset folder, or 'grocery' ($DRUGSIM_GROCERY_ROOT)"
-    )
-    evaluate.add_argument("--method", required=True, help="method name (see `drugsim methods`)")
-    evaluate.add_argument("--model", type=Path, metavar="CKPT", help="checkpoint of a siamese-* method")
-    evaluate.add_argument(
-        "--pairs", type=Path, metavar="FILE", help="pair list file instead of Algorithm 2 pairs"
-    )
-    evaluate.add_argument(
-        "--split",
-        default="test",
-        choices=("test", "val", "all"),
-        help="drugs to pair (default: test; all = every class, e.g. new photos)",
-    )
-    evaluate.add_argument(
-        "--n-pairs",
-        type=options.positive_int,
-        metavar="N",
-        help="at most N pairs (default: all Algorithm 2 pairs)",
-    )
+        description="Evaluate a method on Algorithm 2 pairs of a dataset (or a pair list file).")
+    options.add_data_option(evaluate)
+    options.add_method_options(evaluate)
+    evaluate.add_argument("--pairs", type=Path, metavar="FILE",
+                          help="pair list file instead of Algorithm 2 pairs")
+    evaluate.add_argument("--split", default="test", choices=("test", "val", "all"),
+                          help="drugs to pair (default: test; all = every class, e.g. new photos)")
+    evaluate.add_argument("--n-pairs", type=options.positive_int, metavar="N",
+                          help="at most N pairs (default: all Algorithm 2 pairs)")
     evaluate.add_argument(
         "--threshold-rule",
         default="midpoint",
@@ -594,91 +374,32 @@ def register(subparsers) -> None:
         choices=("class", "pair"),
         help="what the bootstrap resamples: classes with their pairs (default) or single pairs",
     )
-    evaluate.add_argument(
-        "--threshold-from",
-        type=Path,
-        metavar="EARLIER.json",
-        help="reuse the threshold of an earlier result (fitted elsewhere)",
+    evaluate.add_argument("--threshold-from", type=Path, metavar="EARLIER.json",
+                          help="reuse the threshold of an earlier result (fitted elsewhere)")
+    evaluate.add_argument("--threshold", type=options.finite_float,
+                          help="use this threshold (method's scale)")
+    evaluate.add_argument("--target-far", type=options.open_unit_float, default=0.01,
+                          help="false-accept rate for --threshold-rule far (default: 0.01)")
+    evaluate.add_argument("--per-pair", action="store_true",
+                          help="the paper's way: describe both images for every pair (slow baseline)")
+    options.add_engine_options(evaluate)
+    evaluate.add_argument("--filter-model", type=Path, metavar="CLASSIFIER_CKPT",
+                          help="skip pairs the feature-face classifier calls feature-poor (Table 10)")
+    evaluate.add_argument("--n-boot", type=options.positive_int, default=1000,
+                          help="bootstrap resamples (default: 1000)")
+    options.add_seed_option(evaluate, "seed of split, pairs and bootstrap (default: 0)")
+    options.add_json_file(
+        evaluate, "write the full result here (atomically; - = standard output)", metavar="OUT"
     )
-    evaluate.add_argument(
-        "--threshold", type=options.finite_float, help="use this threshold (method's scale)"
-    )
-    evaluate.add_argument(
-        "--target-far",
-        type=options.open_unit_float,
-        default=0.01,
-        help="false-accept rate for --threshold-rule far (default: 0.01)",
-    )
-    evaluate.add_argument(
-        "--per-pair",
-        action="store_true",
-        help="the paper's way: describe both images for every pair (slow baseline)",
-    )
-    evaluate.add_argument(
-        "--cache-dir", type=options.output_folder, metavar="DIR", help="on-disk feature cache folder"
-    )
-    evaluate.add_argument(
-        "--jobs", type=options.jobs_int, metavar="N", help="worker processes (default: all cores)"
-    )
-    evaluate.add_argument(
-        "--filter-model",
-        type=Path,
-        metavar="CLASSIFIER_CKPT",
-        help="skip pairs the feature-face classifier calls feature-poor (Table 10)",
-    )
-    evaluate.add_argument(
-        "--n-boot", type=options.positive_int, default=1000, help="bootstrap resamples (default: 1000)"
-    )
-    evaluate.add_argument(
-        "--seed", type=options.seed_int, default=0, help="seed of split, pairs and bootstrap (default: 0)"
-    )
-    evaluate.add_argument(
-        "--json",
-        type=options.output_file(stdout=True),
-        metavar="OUT",
-        help="write the full result here (atomically; - = standard output)",
-    )
-    evaluate.add_argument("--quiet", action="store_true", help="no progress bars")
+    options.add_quiet_option(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
 
-    search_parser = subparsers.add_parser(
-        "search",
-        help="1:N search: the gallery images most similar to a query photo",
-        description="Look a photographed box up in a gallery of known drugs.",
-        epilog=SEARCH_EPILOG,
-        formatter_class=formatter,
-    )
-    search_parser.add_argument("query", type=Path, metavar="QUERY_IMAGE", help="the photo to look up")
-    search_parser.add_argument("--gallery", required=True, help="gallery folder, or 'grocery'")
-    search_parser.add_argument("--method", required=True, help="method name (see `drugsim methods`)")
-    search_parser.add_argument(
-        "--top-k", type=options.positive_int, default=5, help="results to show (default: 5)"
-    )
-    search_parser.add_argument("--model", type=Path, metavar="CKPT", help="checkpoint of a siamese-* method")
-    search_parser.add_argument(
-        "--index",
-        type=options.index_file,
-        metavar="PATH",
-        help="FAISS index file: built and saved if missing, else loaded",
-    )
-    search_parser.add_argument(
-        "--cache-dir", type=options.output_folder, metavar="DIR", help="on-disk feature cache folder"
-    )
-    search_parser.add_argument(
-        "--jobs", type=options.jobs_int, metavar="N", help="worker processes (default: all cores)"
-    )
-    search_parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    search_parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    search_parser.set_defaults(func=cmd_search)
+    search.register(subparsers)
 
-    methods = subparsers.add_parser(
-        "methods",
+    methods = options.add_command(subparsers, "methods", epilog=METHODS_EPILOG,
         help="list every method with its direction and paper section",
-        description="List the similarity methods.",
-        epilog=METHODS_EPILOG,
-        formatter_class=formatter,
-    )
-    methods.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        description="List the similarity methods.")
+    options.add_json_flag(methods, "print JSON instead of a table")
     methods.set_defaults(func=cmd_methods)
 
 

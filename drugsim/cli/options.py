@@ -1,4 +1,4 @@
-"""Argument types shared by every sub-command: numbers and output paths are checked while parsing.
+"""Argument types and options shared by the sub-commands: numbers and output paths are checked while parsing.
 
 A bad value (``--seed -1``, ``--lr nan``, ``--json /etc``) stops the command before any work with one
 line naming the option, the value and what was expected, and exit status 2 (argparse's convention). Each
@@ -134,16 +134,21 @@ def multiple_of(step: int, *, low: int) -> Callable[[str], int]:
     return parse
 
 
+def _checked_output(text: str, **checks: bool) -> Path:
+    """:func:`drugsim.io.check_output_path` of ``text``, its refusal as argparse's error."""
+    from drugsim.io import check_output_path
+
+    try:
+        return check_output_path(text, what="", **checks)
+    except OutputError as exc:
+        raise argparse.ArgumentTypeError(str(exc).strip()) from None
+
+
 def output_file(*, stdout: bool = False) -> Callable[[str], Path]:
     """A file to write, checked now (see :func:`drugsim.io.check_output_path`); ``-`` = stdout if allowed."""
 
     def parse(text: str) -> Path:
-        from drugsim.io import check_output_path
-
-        try:
-            return check_output_path(text, what="", allow_stdout=stdout)
-        except OutputError as exc:
-            raise argparse.ArgumentTypeError(str(exc).strip()) from None
+        return _checked_output(text, allow_stdout=stdout)
 
     parse.__name__ = "output file"
     return parse
@@ -151,12 +156,7 @@ def output_file(*, stdout: bool = False) -> Callable[[str], Path]:
 
 def output_folder(text: str) -> Path:
     """A folder to create or write into, checked now (an existing file is refused)."""
-    from drugsim.io import check_output_path
-
-    try:
-        return check_output_path(text, what="", folder=True)
-    except OutputError as exc:
-        raise argparse.ArgumentTypeError(str(exc).strip()) from None
+    return _checked_output(text, folder=True)
 
 
 output_folder.__name__ = "output folder"
@@ -188,3 +188,71 @@ def check_distinct_outputs(**paths: Path | None) -> None:
         if key in seen:
             raise ConfigError(f"{seen[key]} and {option} both name {path}; give two different files")
         seen[key] = option
+
+
+# ------------------------------------------------------------------ options shared by several sub-commands
+# Declared once here, so that the same option reads the same (type, default, help) in every command.
+
+#: Keeps the hand-wrapped examples of an epilog as written.
+FORMATTER = argparse.RawDescriptionHelpFormatter
+#: Help of a dataset option that takes a folder or the Grocery copy.
+DATA_HELP = "dataset folder, or 'grocery' ($DRUGSIM_GROCERY_ROOT)"
+
+
+def add_command(
+    subparsers, name: str, *, help: str, description: str, epilog: str | None = None
+) -> argparse.ArgumentParser:
+    """A sub-command whose epilog (examples) keeps its line breaks."""
+    return subparsers.add_parser(
+        name, help=help, description=description, epilog=epilog, formatter_class=FORMATTER
+    )
+
+
+def add_data_option(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """``--data DIR``: the dataset folder, or ``grocery``."""
+    parser.add_argument("--data", required=required, help=DATA_HELP)
+
+
+def add_method_options(parser: argparse.ArgumentParser) -> None:
+    """``--method NAME`` and ``--model CKPT`` (the checkpoint of a trained Siamese method)."""
+    parser.add_argument("--method", required=True, help="method name (see `drugsim methods`)")
+    parser.add_argument("--model", type=Path, metavar="CKPT", help="checkpoint of a siamese-* method")
+
+
+def add_jobs_option(
+    parser: argparse.ArgumentParser,
+    help: str = "worker processes (default: all cores)",
+    *,
+    type: Callable[[str], int] = jobs_int,
+    metavar: str | None = "N",
+) -> None:
+    """``--jobs N``: worker processes (default None: the command's own choice)."""
+    parser.add_argument("--jobs", type=type, default=None, metavar=metavar, help=help)
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """``--cache-dir DIR`` and ``--jobs N`` of the describe-once engine."""
+    parser.add_argument("--cache-dir", type=output_folder, metavar="DIR", help="on-disk feature cache folder")
+    add_jobs_option(parser)
+
+
+def add_seed_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--seed S`` (default 0) of numpy, torch and ``random``."""
+    parser.add_argument("--seed", type=seed_int, default=0, help=help)
+
+
+def add_json_flag(parser: argparse.ArgumentParser, help: str = "print JSON instead of text") -> None:
+    """``--json``: print JSON on standard output instead of text."""
+    parser.add_argument("--json", action="store_true", help=help)
+
+
+def add_json_file(
+    parser: argparse.ArgumentParser, help: str, *, dest: str = "json", metavar: str | None = None
+) -> None:
+    """``--json FILE``: write the result as JSON there (``-`` = standard output)."""
+    parser.add_argument("--json", dest=dest, type=output_file(stdout=True), metavar=metavar, help=help)
+
+
+def add_quiet_option(parser: argparse.ArgumentParser, help: str = "no progress bars") -> None:
+    """``--quiet``: no progress bars."""
+    parser.add_argument("--quiet", action="store_true", help=help)

@@ -50,11 +50,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "record", help="keep a run's results with its commit, machine, command and timings",
+    parser = options.add_command(
+        subparsers, "record", help="keep a run's results with its commit, machine, command and timings",
         description="Copy a run's JSON results to results/recorded/NAME/ with a run.json manifest; optionally "
         "run the command that produces them first.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG)
     parser.add_argument("name", help="the record's folder name (letters, digits, '.', '_', '-')")
     parser.add_argument("--results", required=True, help="folder of the run's JSON results")
     parser.add_argument("--dest", help="where records live (default: results/recorded of this checkout)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from drugsim.cli import options
 from drugsim.errors import ConfigError
 
 REPORT_EPILOG = """examples:
@@ -88,13 +89,9 @@ def register(subparsers) -> None:
         description="Write generated parts of the documentation from committed results.",
     )
     kinds = report.add_subparsers(dest="report_kind", metavar="KIND")
-    readme = kinds.add_parser(
-        "readme",
+    readme = options.add_command(kinds, "readme", epilog=REPORT_EPILOG,
         help="the README's results block, from a folder of `drugsim evaluate --json` results",
-        description="Render the README's results block from a recorded run's evaluation results.",
-        epilog=REPORT_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+        description="Render the README's results block from a recorded run's evaluation results.")
     readme.add_argument("--results", type=Path, metavar="DIR", action="append",
                         help="folder of `drugsim evaluate --json` results (e.g. results/recorded/<run>; repeat for "
                         "several runs): the results block")

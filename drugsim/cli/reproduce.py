@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from drugsim.cli import options
+
 EPILOG = """examples:
   drugsim reproduce                                  # profile quick on synthetic boxes, then the book
   drugsim reproduce --profile tiny                   # a few minutes: proves every code path
@@ -14,6 +16,7 @@ EPILOG = """examples:
   drugsim reproduce --dataset grocery                # the Grocery Store photos ($DRUGSIM_GROCERY_ROOT)
   drugsim reproduce --dataset ~/my_boxes --no-book   # your own photos in the paper's layout
   drugsim reproduce --force                          # rerun every notebook, cached or not
+  drugsim reproduce --jobs 2                         # two notebooks at once where their inputs allow
 
 A notebook whose code, parameters, drugsim source and input data are unchanged since its last successful
 run is not run again. Runs live in runs/<profile>-<dataset>/; the book is written to _build/html/.
@@ -50,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         grocery=args.grocery,
         strict=args.strict,
         progress=not args.no_progress and sys.stderr.isatty(),
+        jobs=args.jobs,
     )
     where = f"; book: {report.book_index}" if report.book_index else ""
     print(f"done in {report.wall_s:.0f} s{where}")
@@ -57,14 +61,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "reproduce",
+    parser = options.add_command(subparsers, "reproduce", epilog=EPILOG,
         help="rerun the study's notebooks and build the book",
         description="Prepare the dataset, run every notebook of the chosen profile with papermill (cached by "
-        "content hash), and build the Jupyter Book with the results.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+                    "content hash), and build the Jupyter Book with the results.")
     parser.add_argument("--profile", default="quick", help="run profile from profiles.yml: tiny, quick or paper "
                         "(default: quick)")
     parser.add_argument("--dataset", default="synthetic", help="synthetic (generated), grocery (the Grocery Store "
@@ -78,6 +78,9 @@ def register(subparsers) -> None:
                         "auto (when found, the default), yes (fail when missing), no")
     parser.add_argument("--strict", action="store_true", help="fail when profiles.yml lists a notebook that "
                         "does not exist yet (default: warn and leave its chapter out)")
+    parser.add_argument("--jobs", type=options.positive_int, default=1, metavar="N", help="run up to N notebooks "
+                        "at once, each once the notebooks it reads have finished; each kernel gets 1/N of the "
+                        "cores' threads (default: 1, one after another)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--root", help="the project folder holding profiles.yml (default: found from the "
                         "current folder upwards)")

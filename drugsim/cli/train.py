@@ -44,7 +44,7 @@ Labels come from the feature-rich flag: manifest.csv's feature_rich column, or f
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="dataset folder, or 'grocery' ($DRUGSIM_GROCERY_ROOT)")
+    options.add_data_option(parser)
     parser.add_argument("--profile", default="quick", choices=("tiny", "quick", "paper"),
                         help="settings preset (default: quick)")
     parser.add_argument("--out", required=True, type=options.output_file(),
@@ -57,29 +57,25 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=options.positive_float, help="override the learning rate")
     parser.add_argument("--image-size", type=options.int_range(16, 4096),
                         help="override the input size in pixels")
-    parser.add_argument("--seed", type=options.seed_int, default=0,
-                        help="seed of splits, pairs and training (default: 0)")
+    options.add_seed_option(parser, "seed of splits, pairs and training (default: 0)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--workers", type=options.int_range(0, options.MAX_JOBS), default=0,
                         help="DataLoader worker processes (default: 0)")
     parser.add_argument("--no-augment", action="store_true", help="train without the paper's augmentation")
-    parser.add_argument("--json", type=options.output_file(stdout=True),
-                        help="also write the results as JSON here (- = standard output only)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    options.add_json_file(parser, "also write the results as JSON here (- = standard output only)")
+    options.add_quiet_option(parser)
 
 
 def register(subparsers) -> None:
-    train = subparsers.add_parser(
-        "train", help="train a Siamese network or the feature-face classifier",
-        description="Train the paper's deep models.", epilog=SIAMESE_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    train = options.add_command(
+        subparsers, "train", help="train a Siamese network or the feature-face classifier",
+        description="Train the paper's deep models.", epilog=SIAMESE_EPILOG)
     kinds = train.add_subparsers(dest="train_kind", metavar="KIND")
 
-    siamese = kinds.add_parser(
-        "siamese", help="classic (Fig. 8), improved (Fig. 9) or triplet Siamese network",
+    siamese = options.add_command(
+        kinds, "siamese", help="classic (Fig. 8), improved (Fig. 9) or triplet Siamese network",
         description="Train a Siamese network on Algorithm 2 pairs of the training drugs; the validation "
-                    "drugs pick the best epoch.", epilog=SIAMESE_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+                    "drugs pick the best epoch.", epilog=SIAMESE_EPILOG)
     siamese.add_argument("--variant", default="improved", choices=("improved", "classic", "triplet"))
     _common(siamese)
     siamese.add_argument("--n-train-pairs", type=options.positive_int,
@@ -103,10 +99,10 @@ def register(subparsers) -> None:
              "profile's; frozen 1 in tiny/quick, 2 in paper; partial 2 in tiny, 3 in quick and paper)")
     siamese.set_defaults(func=run_siamese)
 
-    classifier = kinds.add_parser(
-        "classifier", help="the feature-face classifier (section 3, Table 6)",
+    classifier = options.add_command(
+        kinds, "classifier", help="the feature-face classifier (section 3, Table 6)",
         description="Train a ResNet18 (or other backbone) to tell feature-rich box faces from feature-poor ones.",
-        epilog=CLASSIFIER_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=CLASSIFIER_EPILOG)
     _common(classifier)
     classifier.add_argument("--n-train-images", type=options.positive_int, help="cap on training images")
     classifier.set_defaults(func=run_classifier)

@@ -24,7 +24,7 @@ _EXPORTS = {
     "classifier_config": "config", "build_backbone": "backbones", "contrastive_loss": "losses",
     "pair_bce_loss": "losses", "triplet_loss": "losses", "ContrastiveLoss": "losses", "PairBCELoss": "losses",
     "TripletLoss": "losses", "SiameseNetwork": "siamese", "train_siamese": "training",
-    "train_on_cached_features": "transfer", "load_checkpoint": "training", "load_siamese": "training", "TrainResult": "training",
+    "train_on_cached_features": "transfer", "load_checkpoint": "checkpoints", "load_siamese": "training", "TrainResult": "training",
     "train_classifier": "classifier", "FeatureFacePredictor": "classifier", "evaluate_classifier": "classifier",
     "filter_pairs": "combined", "run_combined": "combined", "SiameseMethod": "method",
     "EmbeddingMethod": "embedding",

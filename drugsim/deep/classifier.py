@@ -22,6 +22,7 @@ from torch import nn
 from drugsim.data.protocol import sample_items
 from drugsim.data.records import ImageRecord
 from drugsim.deep.backbones import Backbone, build_backbone
+from drugsim.deep.checkpoints import load_checkpoint, load_weights
 from drugsim.deep.config import ClassifierConfig
 from drugsim.deep.datasets import (
     ImageCache,
@@ -29,14 +30,7 @@ from drugsim.deep.datasets import (
     images_to_tensor,
     training_augmentation,
 )
-from drugsim.deep.training import (
-    TrainResult,
-    fit,
-    load_checkpoint,
-    load_weights,
-    recalibrate_batchnorm,
-    validation_metrics,
-)
+from drugsim.deep.training import TrainResult, fit, recalibrate_batchnorm, validation_metrics
 from drugsim.errors import DatasetError
 from drugsim.io import read_image
 
@@ -104,16 +98,9 @@ def _cache_accuracy(model: FeatureFaceClassifier, cache: ImageCache, paths: Sequ
     return float(np.mean(predicted == np.asarray(labels, dtype=bool)))
 
 
-def train_classifier(
-    config: ClassifierConfig,
-    train_records: Sequence[ImageRecord],
-    val_records: Sequence[ImageRecord],
-    *,
-    out: Path | str,
-    resume: bool = False,
-    progress: bool = True,
-    extra: Optional[Dict[str, Any]] = None,
-) -> TrainResult:
+def train_classifier(config: ClassifierConfig, train_records: Sequence[ImageRecord],
+                     val_records: Sequence[ImageRecord], *, out: Path | str, resume: bool = False,
+                     progress: bool = True, extra: Optional[Dict[str, Any]] = None) -> TrainResult:
     """Train the feature-face classifier on the records' feature flags.
 
     Returns:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple, Type, TypeVar
 
 from drugsim import paper
 from drugsim.errors import ConfigError
@@ -32,8 +32,34 @@ TRAINING_MODES = ("full", "frozen", "partial")
 LITE_BLOCKS = 16
 
 
+class _Settings:
+    """What both configs share: the checks of their common fields and a plain-dict round trip."""
+
+    def _check_common(self, positive: Tuple[str, ...]) -> None:
+        _check_choice("backbone", self.backbone, BACKBONES)
+        _check_choice("device", self.device, ("auto", "cpu", "cuda"))
+        for name in positive:
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.image_size < 32:
+            raise ConfigError(f"image_size must be at least 32 pixels, got {self.image_size}")
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain dict (JSON- and ``torch.load(weights_only=True)``-safe)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls: Type[SettingsT], values: Dict[str, Any]) -> SettingsT:
+        """The config of a :meth:`to_dict` dict; keys of other drugsim versions are ignored."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+SettingsT = TypeVar("SettingsT", bound=_Settings)
+
+
 @dataclass
-class SiameseConfig:
+class SiameseConfig(_Settings):
     """Everything that decides how a Siamese (or triplet) network is trained.
 
     Attributes:
@@ -121,29 +147,16 @@ class SiameseConfig:
             raise ConfigError(f"min_steps must be 0 (off) or a positive integer, got {self.min_steps!r}")
         if int(self.frozen_views) < 1:
             raise ConfigError(f"frozen_views must be a positive integer, got {self.frozen_views!r}")
-        _check_choice("backbone", self.backbone, BACKBONES)
         _check_choice("contrastive_form", self.contrastive_form, CONTRASTIVE_FORMS)
-        _check_choice("device", self.device, ("auto", "cpu", "cuda"))
-        for name in ("image_size", "epochs", "batch_size", "lr_step_epochs", "pool_size", "head_hidden"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if self.image_size < 32:
-            raise ConfigError(f"image_size must be at least 32 pixels, got {self.image_size}")
+        self._check_common(
+            ("image_size", "epochs", "batch_size", "lr_step_epochs", "pool_size", "head_hidden")
+        )
         if self.lr <= 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
 
-    def to_dict(self) -> Dict[str, Any]:
-        """Plain dict (JSON- and ``torch.load(weights_only=True)``-safe)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Dict[str, Any]) -> "SiameseConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
-
 
 @dataclass
-class ClassifierConfig:
+class ClassifierConfig(_Settings):
     """Settings of the feature-face classifier (section 3, Table 6): ResNet18, two classes."""
 
     backbone: str = "resnet18"
@@ -166,21 +179,7 @@ class ClassifierConfig:
     variant: str = field(default="classifier", repr=False)
 
     def __post_init__(self) -> None:
-        _check_choice("backbone", self.backbone, BACKBONES)
-        _check_choice("device", self.device, ("auto", "cpu", "cuda"))
-        for name in ("image_size", "epochs", "batch_size", "lr_step_epochs", "pool_size"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if self.image_size < 32:
-            raise ConfigError(f"image_size must be at least 32 pixels, got {self.image_size}")
-
-    def to_dict(self) -> Dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Dict[str, Any]) -> "ClassifierConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        self._check_common(("image_size", "epochs", "batch_size", "lr_step_epochs", "pool_size"))
 
 
 def _check_partial(config: SiameseConfig) -> None:

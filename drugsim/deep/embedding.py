@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from drugsim.deep.backbones import build_backbone
-from drugsim.deep.datasets import images_to_tensor
+from drugsim.deep.method import embed_images, file_digest
 from drugsim.deep.training import load_siamese, resolve_device
 from drugsim.errors import ConfigError
 from drugsim.methods import SimilarityMethod
@@ -77,34 +77,22 @@ class EmbeddingMethod(SimilarityMethod):
         options = {"metric": self.metric, "backbone": self.backbone_name, "weights": self.weights,
                    "image_size": self.image_size}
         if self.model_path is not None:
-            from drugsim.deep.method import file_digest
-
             options["model_sha256"] = file_digest(self.model_path)
         return options
 
     def feature_config(self) -> Dict[str, Any]:
         return {k: v for k, v in self.config().items() if k != "metric"}
 
-    @torch.no_grad()
-    def describe_batch(self, images: Sequence[np.ndarray]) -> List[np.ndarray]:
+    def _describe_batch(self, images: Sequence[np.ndarray]) -> List[np.ndarray]:
         """Pooled embeddings (float32, (D,)) of RGB uint8 images, in batches."""
-        features: List[np.ndarray] = []
-        for start in range(0, len(images), self.batch_size):
-            # channels_last: 1.2-2x faster CPU inference for every backbone here (measured, 2 cores).
-            batch = images_to_tensor(images[start:start + self.batch_size], self.image_size).to(self.device)
-            batch = batch.contiguous(memory_format=torch.channels_last)
-            features.extend(np.ascontiguousarray(row) for row in self._embed(batch).float().cpu().numpy())
-        return features
+        return embed_images(self._embed, images, self.image_size, batch_size=self.batch_size,
+                            device=self.device)
 
-    def describe(self, image: np.ndarray) -> np.ndarray:
-        return self.describe_batch([image])[0]
+    def _describe(self, image: np.ndarray) -> np.ndarray:
+        return self._describe_batch([image])[0]
 
-    def score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
+    def _score_pairs(self, features_a: Sequence[Any], features_b: Sequence[Any]) -> np.ndarray:
         """Cosine similarity or Euclidean distance of aligned embeddings, shape (N,)."""
-        if len(features_a) != len(features_b):
-            raise ValueError(f"features_a has {len(features_a)} items but features_b has {len(features_b)}")
-        if not len(features_a):
-            return np.zeros(0)
         a = np.stack(features_a).astype(np.float64)
         b = np.stack(features_b).astype(np.float64)
         if self.metric == "euclidean":

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,17 +34,25 @@ def _fingerprint(config: dict[str, Any], items: Sequence[Any]) -> str:
     return digest.hexdigest()[:20]
 
 
-def _reusable(out: Path, kind: str, fingerprint: str) -> bool:
-    """Whether ``out`` is a ``kind`` checkpoint trained with these settings on these pairs (``fingerprint``);
-    an unreadable old file is simply retrained."""
-    from drugsim.deep.training import load_checkpoint
+def _train_unless_reusable(out: Path, kind: str, fingerprint: str, train: Callable[[], Any]
+                           ) -> tuple[bool, dict[str, Any]]:
+    """Reuse ``out`` when it is a ``kind`` checkpoint trained with these settings on these pairs
+    (``fingerprint``), else call ``train`` to write it; an unreadable old file is simply retrained.
 
-    if not out.is_file():
-        return False
-    try:
-        return load_checkpoint(out, kind=kind).get("fingerprint") == fingerprint
-    except DrugsimError:
-        return False
+    Returns:
+        (whether the checkpoint was reused, its payload).
+    """
+    from drugsim.deep.checkpoints import load_checkpoint
+
+    reused = False
+    if out.is_file():
+        try:
+            reused = load_checkpoint(out, kind=kind).get("fingerprint") == fingerprint
+        except DrugsimError:
+            reused = False
+    if not reused:
+        train()
+    return reused, load_checkpoint(out, kind=kind)
 
 
 def _pair_key(pair: Pair) -> tuple[str, str, int]:
@@ -98,17 +106,14 @@ def train_or_reuse_siamese(name: str, profile: str, train_pairs: Sequence[Pair],
         ``{"name", "checkpoint", "reused", "train_seconds", "history", "results", "config", "weights"}``.
     """
     from drugsim.deep.config import siamese_config
-    from drugsim.deep.training import load_checkpoint, train_siamese
+    from drugsim.deep.training import train_siamese
 
     backbone, variant, fixed = parse_model_name(name)
     config = siamese_config(profile, **{**overrides, "variant": variant, "backbone": backbone, **fixed})
     fingerprint = _fingerprint(config.to_dict(), [_pair_key(p) for p in list(train_pairs) + list(val_pairs)])
     out = Path(models_dir) / f"{file_stem or name}.pt"
-    reused = _reusable(out, "siamese", fingerprint)
-    if not reused:
-        train_siamese(config, train_pairs, val_pairs, out=out, progress=progress,
-                      extra={"fingerprint": fingerprint})
-    payload = load_checkpoint(out, kind="siamese")
+    reused, payload = _train_unless_reusable(out, "siamese", fingerprint, lambda: train_siamese(
+        config, train_pairs, val_pairs, out=out, progress=progress, extra={"fingerprint": fingerprint}))
     return {"name": name, "checkpoint": out, "reused": reused, "train_seconds": float(payload["train_seconds"]),
             "train_cpu_seconds": payload.get("train_cpu_seconds"), "history": payload["history"],
             "results": payload.get("results", {}), "config": payload["config"], "weights": payload.get("weights")}
@@ -120,16 +125,12 @@ def train_or_reuse_classifier(profile: str, train_records: Sequence[ImageRecord]
     """Train the feature-face classifier with the ``profile`` settings, or reuse the same run's checkpoint."""
     from drugsim.deep.classifier import train_classifier
     from drugsim.deep.config import classifier_config
-    from drugsim.deep.training import load_checkpoint
 
     config = classifier_config(profile, **overrides)
     fingerprint = _fingerprint(config.to_dict(), [(str(r.path), r.feature_rich) for r in
                                                   list(train_records) + list(val_records)])
     out = Path(models_dir) / f"{name}.pt"
-    reused = _reusable(out, "classifier", fingerprint)
-    if not reused:
-        train_classifier(config, train_records, val_records, out=out, progress=progress,
-                         extra={"fingerprint": fingerprint})
-    payload = load_checkpoint(out, kind="classifier")
+    reused, payload = _train_unless_reusable(out, "classifier", fingerprint, lambda: train_classifier(
+        config, train_records, val_records, out=out, progress=progress, extra={"fingerprint": fingerprint}))
     return {"name": name, "checkpoint": out, "reused": reused, "train_seconds": float(payload["train_seconds"]),
             "history": payload["history"], "results": payload.get("results", {}), "config": payload["config"]}

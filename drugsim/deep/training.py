@@ -35,6 +35,13 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 from drugsim.data.protocol import sample_items as subsample
 from drugsim.data.records import Pair
 from drugsim.deep.backbones import build_backbone
+from drugsim.deep.checkpoints import (
+    last_checkpoint_path,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+    unwrap,
+)
 from drugsim.deep.config import SiameseConfig
 from drugsim.deep.datasets import (
     ImageCache,
@@ -44,9 +51,7 @@ from drugsim.deep.device_input import CachedBatches, cached_step, row_dataset, t
 from drugsim.deep.losses import contrastive_loss, pair_bce_loss, triplet_loss
 from drugsim.deep.siamese import SiameseNetwork
 from drugsim.errors import ConfigError, DatasetError, DrugsimError
-from drugsim.io import atomic_path
 
-CHECKPOINT_FORMAT = "drugsim-checkpoint-v1"
 #: Bumped whenever a change here alters what a given config trains to; part of the fingerprint that lets
 #: chapters reuse a checkpoint, so older models are retrained instead of silently reused.
 TRAINING_REVISION = 3
@@ -54,10 +59,6 @@ TRAINING_REVISION = 3
 
 #: ``make_optimizer(model, steps_per_epoch) -> (optimizer, scheduler, scheduler steps per batch?)``.
 OptimizerFactory = Callable[[nn.Module, int], Tuple[torch.optim.Optimizer, Any, bool]]
-
-
-class CheckpointError(DrugsimError):
-    """A checkpoint file is missing, unreadable, or not a drugsim checkpoint of the expected kind."""
 
 
 @dataclass
@@ -196,73 +197,6 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return int(seed) * 1000 + int(epoch) + 1
 
 
-# ----------------------------------------------------------------------------------------- checkpoints
-
-
-def last_checkpoint_path(out: Path) -> Path:
-    """Where the resumable training state of ``out`` lives (``model.pt`` -> ``model.last.pt``)."""
-    out = Path(out)
-    return out.with_name(f"{out.stem}.last{out.suffix or '.pt'}")
-
-
-def save_checkpoint(path: Path, payload: Dict[str, Any]) -> Path:
-    """Write a checkpoint atomically (a crash never leaves half a file under the final name)."""
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save({"format": CHECKPOINT_FORMAT, **payload}, tmp)
-    return Path(path)
-
-
-def load_checkpoint(path: Path | str, *, kind: Optional[str] = None) -> Dict[str, Any]:
-    """Read a drugsim checkpoint safely (``weights_only=True``).
-
-    Args:
-        path: the file.
-        kind: ``"siamese"`` or ``"classifier"`` to insist on one.
-
-    Raises:
-        CheckpointError: missing file, unreadable or corrupt file, or not a drugsim checkpoint of ``kind``.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist (train one with `drugsim train ...`)")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - truncated zips, pickles and garbage raise many kinds
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"checkpoint {path} is corrupt or not a PyTorch checkpoint ({reason})") from exc
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not a drugsim checkpoint (expected format {CHECKPOINT_FORMAT!r})")
-    if kind is not None and payload.get("kind") != kind:
-        raise CheckpointError(f"{path} holds a {payload.get('kind')!r} model, expected a {kind!r} model")
-    return payload
-
-
-def load_weights(model: nn.Module, state: Any, path: Path | str) -> None:
-    """Load checkpoint weights into ``model``; a mismatch is one line, not kilobytes of key names.
-
-    Raises:
-        CheckpointError: ``state`` is not a state dict, or its keys or shapes do not fit ``model``.
-    """
-    if not isinstance(state, dict):
-        raise CheckpointError(
-            f"checkpoint {path}: weights are a {type(state).__name__}, expected a state dict"
-        )
-    expected = _unwrap(model).state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    reshaped = [
-        k for k in expected
-        if k in state and getattr(state[k], "shape", None) != expected[k].shape
-    ]
-    if missing or unexpected or reshaped:
-        raise CheckpointError(
-            f"checkpoint {path} does not fit the network its settings describe: {len(missing)} missing, "
-            f"{len(unexpected)} unexpected and {len(reshaped)} wrongly shaped weights "
-            f"(first: {(missing or unexpected or reshaped)[0]!r}); was it saved by another drugsim version?"
-        )
-    _unwrap(model).load_state_dict(state)
-
-
 def build_siamese(config: SiameseConfig, *, weights: Optional[str] = None) -> SiameseNetwork:
     """The network ``config`` describes (backbone weights from ``weights`` or ``config.weights``)."""
     backbone = build_backbone(config.backbone, weights=weights or config.weights, pool_size=config.pool_size)
@@ -281,12 +215,8 @@ def load_siamese(path: Path | str, *, device: str | torch.device = "cpu") -> Tup
 # ----------------------------------------------------------------------------------------- the loop
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if hasattr(model, "module") else model
-
-
 def _cpu_state(model: nn.Module) -> Dict[str, torch.Tensor]:
-    return {k: v.detach().cpu().clone() for k, v in _unwrap(model).state_dict().items()}
+    return {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}
 
 
 def fit(
@@ -540,16 +470,9 @@ def _siamese_step(config: SiameseConfig) -> Callable[[nn.Module, Sequence[torch.
     return step
 
 
-def train_siamese(
-    config: SiameseConfig,
-    train_pairs: Sequence[Pair],
-    val_pairs: Sequence[Pair],
-    *,
-    out: Path | str,
-    resume: bool = False,
-    progress: bool = True,
-    extra: Optional[Dict[str, Any]] = None,
-) -> TrainResult:
+def train_siamese(config: SiameseConfig, train_pairs: Sequence[Pair], val_pairs: Sequence[Pair], *,
+                  out: Path | str, resume: bool = False, progress: bool = True,
+                  extra: Optional[Dict[str, Any]] = None) -> TrainResult:
     """Train a Siamese (or triplet) network on Algorithm 2 pair lists.
 
     Args:

@@ -298,13 +298,8 @@ def _compute_features(
 
 
 def describe_images(
-    method: SimilarityMethod,
-    paths: Iterable[PathLike],
-    *,
-    n_jobs: Optional[int] = None,
-    cache_dir: Optional[PathLike] = None,
-    progress: bool = True,
-    batch_size: int = 32,
+    method: SimilarityMethod, paths: Iterable[PathLike], *, n_jobs: Optional[int] = None,
+    cache_dir: Optional[PathLike] = None, progress: bool = True, batch_size: int = 32,
     stats: Optional[Dict[str, int]] = None,
 ) -> Dict[Path, Any]:
     """Describe each distinct image once.
@@ -419,21 +414,10 @@ def score_pairs_per_pair(
 
 
 def score_pairs(
-    method: SimilarityMethod,
-    pairs: Sequence[Pair],
-    *,
-    n_jobs: Optional[int] = None,
-    cache_dir: Optional[PathLike] = None,
-    progress: bool = True,
-    batch_size: int = 32,
+    method: SimilarityMethod, pairs: Sequence[Pair], *, n_jobs: Optional[int] = None,
+    cache_dir: Optional[PathLike] = None, progress: bool = True, batch_size: int = 32,
 ) -> np.ndarray:
     """Convenience: :func:`describe_images` on the pairs' images, then :func:`score_pair_list`."""
-    features = describe_images(
-        method,
-        pair_paths(pairs),
-        n_jobs=n_jobs,
-        cache_dir=cache_dir,
-        progress=progress,
-        batch_size=batch_size,
-    )
+    features = describe_images(method, pair_paths(pairs), n_jobs=n_jobs, cache_dir=cache_dir,
+                               progress=progress, batch_size=batch_size)
     return score_pair_list(method, pairs, features)

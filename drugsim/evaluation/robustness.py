@@ -138,7 +138,7 @@ def perspective_warp(image: np.ndarray, strength: float) -> np.ndarray:
 
 def jpeg_compress(image: np.ndarray, quality: float) -> np.ndarray:
     """Round-trip through JPEG at ``quality`` (1-100)."""
-    from drugsim.data.synth import decode_jpeg, encode_jpeg
+    from drugsim.data.capture import decode_jpeg, encode_jpeg
 
     if not 1 <= quality <= 100:
         raise ConfigError(f"jpeg quality must be in 1-100, got {quality}")
@@ -280,7 +280,7 @@ def _pairs_from_groups(n_groups: int, rng: np.random.Generator) -> List[Tuple[in
 
 def _base_capture(rng: np.random.Generator):
     """A plain shot with small natural variation (the studied controls stay neutral)."""
-    from drugsim.data.synth import CaptureParams
+    from drugsim.data.capture import CaptureParams
 
     uniform = lambda lo, hi: float(rng.uniform(lo, hi))  # noqa: E731
     return CaptureParams(
@@ -316,7 +316,8 @@ def synthetic_study(
         ``{"accuracy": {method: {condition: value}}, "roc_auc": ..., "thresholds": {method: value},
         "conditions", "threshold_rule", "n_pairs_per_condition", ...}``.
     """
-    from drugsim.data.synth import draw_face, make_drug_specs, render_photo
+    from drugsim.data.boxes import draw_face, make_drug_specs
+    from drugsim.data.capture import render_photo
 
     if not methods:
         raise ConfigError("no methods to study")

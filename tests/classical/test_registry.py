@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from classical_images import box_face
 
+from drugsim.errors import ConfigError
 from drugsim.methods import _REGISTRY, create_method
 
 CLASSICAL_NAMES = [name for name, spec in _REGISTRY.items() if spec.target.startswith("drugsim.classical.")]
@@ -59,3 +60,16 @@ def test_variants_that_share_features_share_cache_keys():
     assert create_method("orb").cache_key() == create_method("orb", match_filter="ratio").cache_key()
     assert create_method("orb").cache_key() != create_method("orb", n_features=1000).cache_key()
     assert create_method("orb").cache_key() != create_method("sift").cache_key()
+
+
+@pytest.mark.parametrize("name", CLASSICAL_NAMES)
+def test_the_base_class_checks_inputs_for_every_method(name, face_a):
+    method = create_method(name)
+    for bad in (np.zeros((8, 8, 3)), np.zeros((0, 8, 3), np.uint8), np.zeros((2, 8, 8, 3), np.uint8)):
+        with pytest.raises(ConfigError, match=r"expected a non-empty uint8 image of shape \(H, W\) or \(H, W, 3\)"):
+            method.describe(bad)
+        with pytest.raises(ConfigError, match=r"expected a non-empty uint8 image"):
+            method.describe_batch([face_a, bad])
+    feature = method.describe(face_a)
+    with pytest.raises(ValueError, match="features_a has 2 items but features_b has 1"):
+        method.score_pairs([feature, feature], [feature])

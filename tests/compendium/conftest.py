@@ -13,9 +13,9 @@ import pytest
 @pytest.fixture
 def fixed_environment(monkeypatch):
     """Pin the package fingerprint: other files of drugsim may change while the tests run."""
-    from drugsim import runner_cache
+    from drugsim.runner import cache
 
-    monkeypatch.setattr(runner_cache, "environment_fingerprint", lambda: {"drugsim": "test"})
+    monkeypatch.setattr(cache, "environment_fingerprint", lambda: {"drugsim": "test"})
 
 
 #: Where the browser test builds its tiny-profile book: a copy of the project's sources under runs/

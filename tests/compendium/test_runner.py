@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from drugsim import runner
-from drugsim.errors import ConfigError
+from drugsim import book, runner
+from drugsim.errors import ConfigError, DatasetError
+from drugsim.runner import cache, execute, orchestrate
+from drugsim.runner.layout import BookLayout
 from .helpers import REPO, make_project, write_notebook
 
 
@@ -19,7 +21,7 @@ def fake_execute(monkeypatch):
     """Replace papermill with a stand-in that publishes the notebook and writes results from the parameters."""
     calls = []
 
-    def execute(plan, nb, *, kernel, progress=True):
+    def fake(plan, nb, *, kernel, progress=True):
         calls.append(nb.spec.name)
         nb.published.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(nb.source, nb.published)
@@ -30,8 +32,8 @@ def fake_execute(monkeypatch):
             (plan.work_dir / output / "x.txt").write_text(json.dumps(nb.params))
         return 0.5
 
-    monkeypatch.setattr(runner, "execute_planned", execute)
-    monkeypatch.setattr(runner, "ensure_kernel", lambda **kwargs: "drugsim")
+    monkeypatch.setattr(execute, "execute_planned", fake)
+    monkeypatch.setattr(execute, "ensure_kernel", lambda **kwargs: "drugsim")
     return calls
 
 
@@ -194,12 +196,10 @@ def test_dataset_change_reruns_everything(tmp_path, fake_execute, fixed_environm
 
 
 def test_package_change_reruns_everything(tmp_path, fake_execute, monkeypatch):
-    from drugsim import runner_cache
-
     make_project(tmp_path)
-    monkeypatch.setattr(runner_cache, "environment_fingerprint", lambda: {"drugsim_source": "a"})
+    monkeypatch.setattr(cache, "environment_fingerprint", lambda: {"drugsim_source": "a"})
     _run(tmp_path)
-    monkeypatch.setattr(runner_cache, "environment_fingerprint", lambda: {"drugsim_source": "b"})
+    monkeypatch.setattr(cache, "environment_fingerprint", lambda: {"drugsim_source": "b"})
     assert _statuses(_run(tmp_path)) == {"01_first": "ran", "02_second": "ran"}
 
 
@@ -237,12 +237,13 @@ def test_only_runs_the_notebook_and_stale_needs(tmp_path, fake_execute, fixed_en
 
 
 def test_package_source_hash_ignores_orchestration_modules(tmp_path):
-    from drugsim.runner_cache import package_source_hash
+    from drugsim.runner.cache import package_source_hash
 
     (tmp_path / "cli").mkdir()
+    (tmp_path / "runner").mkdir()
     (tmp_path / "a.py").write_text("x = 1\n")
     before = package_source_hash(tmp_path)
-    (tmp_path / "runner.py").write_text("y = 2\n")
+    (tmp_path / "runner" / "execute.py").write_text("y = 2\n")
     (tmp_path / "cli" / "reproduce.py").write_text("z = 3\n")
     assert package_source_hash(tmp_path) == before
     (tmp_path / "a.py").write_text("x = 2\n")
@@ -250,7 +251,7 @@ def test_package_source_hash_ignores_orchestration_modules(tmp_path):
 
 
 def test_notebook_source_hash_ignores_outputs(tmp_path):
-    from drugsim.runner_cache import notebook_source_hash
+    from drugsim.runner.cache import notebook_source_hash
 
     path = write_notebook(tmp_path / "n.ipynb", ["print(1)"])
     before = notebook_source_hash(path)
@@ -293,8 +294,6 @@ def test_notebook_that_cannot_run_on_this_data(tmp_path):
 
 def test_missing_folder_dataset(tmp_path, fake_execute):
     make_project(tmp_path)
-    from drugsim.errors import DatasetError
-
     with pytest.raises(DatasetError, match=r"nowhere: no such folder"):
         runner.reproduce(root=tmp_path, profile="tiny", dataset=str(tmp_path / "nowhere"),
                          build_book=False, progress=False, log=lambda m: None)
@@ -351,7 +350,7 @@ def test_two_runs_in_one_work_folder_are_refused(tmp_path, fake_execute, fixed_e
     profiles = runner.load_profiles(tmp_path / "profiles.yml")
     plan = runner.plan_run(profiles, "tiny", str(tmp_path / "photos"), root=tmp_path)
     plan.work_dir.mkdir(parents=True)
-    with runner._run_lock(plan):
+    with execute._run_lock(plan):
         with pytest.raises(ConfigError, match=r"another drugsim reproduce is running in runs/tiny-photos"):
             _run(tmp_path)
     assert _statuses(_run(tmp_path))["01_first"] == "ran"
@@ -368,12 +367,12 @@ def test_kernel_falls_back_to_python3_with_a_message(monkeypatch):
 
     monkeypatch.setattr(ipykernel.kernelspec, "install", refuse)
     messages = []
-    assert runner.ensure_kernel("drugsim-missing", log=messages.append) == "python3"
+    assert execute.ensure_kernel("drugsim-missing", log=messages.append) == "python3"
     assert "could not install the Jupyter kernel 'drugsim-missing' (read-only prefix); running notebooks " \
            "with 'python3'" in messages[0]
     monkeypatch.setattr(kernelspec.KernelSpecManager, "find_kernel_specs", lambda self: {})
     with pytest.raises(ConfigError, match=r"no Jupyter kernel 'drugsim-missing' and none to fall back to"):
-        runner.ensure_kernel("drugsim-missing", log=messages.append)
+        execute.ensure_kernel("drugsim-missing", log=messages.append)
 
 
 def test_force_with_only_reruns_just_the_named_notebook(tmp_path, fake_execute, fixed_environment):
@@ -403,8 +402,6 @@ def fake_data(monkeypatch, tmp_path):
 
 def test_synthetic_run_adds_the_grocery_part_when_the_photos_are_found(tmp_path, fake_execute, fake_data,
                                                                         fixed_environment, monkeypatch):
-    from drugsim import book
-
     make_project(tmp_path / "project", notebooks={
         "01_first": {"datasets": ["synthetic", "grocery"]},
         "02_second": {"needs": ["01_first"], "datasets": ["synthetic"]},
@@ -418,7 +415,7 @@ def test_synthetic_run_adds_the_grocery_part_when_the_photos_are_found(tmp_path,
     assert grocery_plan.notebooks[0].params["value"] == 5  # the profile's grocery overrides
     assert grocery_plan.notebooks[0].params["data_dir"] == str(fake_data)
     assert (root / "runs" / "tiny-synthetic" / "data" / "manifest.csv").read_text() == "preset,tiny,0\n"
-    toc = book.make_toc(root, report, runner.load_profiles(root / "profiles.yml"))
+    toc = book.make_toc(BookLayout(root), report.book_runs())
     grocery_part = toc["parts"][1]
     assert grocery_part["chapters"] == [{"file": "book/grocery",
                                          "sections": [{"file": "book/generated/grocery/01_first"}]}]
@@ -426,10 +423,10 @@ def test_synthetic_run_adds_the_grocery_part_when_the_photos_are_found(tmp_path,
     report = runner.reproduce(root=root, profile="tiny", only=["02_second"], build_book=False, progress=False,
                               log=lambda m: None)
     assert _statuses(report) == {"01_first": "cached", "02_second": "cached"}
-    toc = book.make_toc(root, report, runner.load_profiles(root / "profiles.yml"))
+    toc = book.make_toc(BookLayout(root), report.book_runs())
     assert toc["parts"][1]["chapters"][0]["sections"] == [{"file": "book/generated/grocery/01_first"}]
-    monkeypatch.setattr(runner, "grocery_available", lambda: (False, "DRUGSIM_GROCERY_ROOT is not set"))
-    with pytest.raises(runner.DatasetError, match="DRUGSIM_GROCERY_ROOT is not set"):
+    monkeypatch.setattr(orchestrate, "grocery_available", lambda: (False, "DRUGSIM_GROCERY_ROOT is not set"))
+    with pytest.raises(DatasetError, match="DRUGSIM_GROCERY_ROOT is not set"):
         runner.reproduce(root=root, profile="tiny", grocery="yes", build_book=False, progress=False)
 
 
@@ -445,7 +442,7 @@ def test_published_copy_folds_parameters_and_drops_widget_outputs(tmp_path):
          "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "b"}, "text/html": "<b>kept</b>"}},
     ]
     path.write_text(json.dumps(nb))
-    runner._tidy_for_book(path)
+    book._tidy_for_book(path)
     cells = json.loads(path.read_text())["cells"]
     assert "remove-cell" in cells[1]["metadata"]["tags"]
     assert "hide-input" in cells[2]["metadata"]["tags"]
@@ -460,7 +457,7 @@ def test_labels_of_a_second_dataset_copy_get_a_suffix():
         {"cell_type": "markdown", "source": "Elsewhere: {ref}`intro` and {numref}`fig-acc-other`."},
         {"cell_type": "code", "source": "x = '(summary)='", "outputs": []},
     ]
-    runner._suffix_labels(cells, "grocery")
+    book._suffix_labels(cells, "grocery")
     assert cells[0]["source"] == ("(summary-grocery)=\n# Summary\n\nSee {numref}`fig-acc-grocery` and "
                                   "{ref}`text <summary-grocery>`.")
     assert ":name: fig-acc-grocery\n" in cells[1]["source"]
@@ -534,7 +531,8 @@ def test_progress_lines_reach_a_log_file_while_the_run_goes_on(tmp_path, fixed_e
     script = textwrap.dedent(f"""
         from pathlib import Path
         from drugsim import runner
-        runner.HEARTBEAT_S = 1.0
+        from drugsim.runner import execute
+        execute.HEARTBEAT_S = 1.0
         root = Path({str(tmp_path)!r})
         runner.reproduce(root=root, profile="tiny", dataset=str(root / "photos"), build_book=False, progress=False)
     """)
@@ -562,3 +560,144 @@ def test_progress_lines_reach_a_log_file_while_the_run_goes_on(tmp_path, fixed_e
 
 
 SAVE_FOR_PROGRESS = "from drugsim.report import save_results\nsave_results(results_path, {'value': value})"
+
+
+# ------------------------------------------------------------------------------------------ --jobs
+
+
+def test_ready_to_start_waits_for_planned_inputs_and_free_slots():
+    from drugsim.runner.plan import ready_to_start
+
+    order = ["01_a", "02_b", "03_c", "04_d"]
+    inputs = {"02_b": ["01_a"], "03_c": ["01_a", "00_not_planned"], "04_d": ["01_a", "02_b", "03_c"]}
+    assert ready_to_start(order, inputs, finished=set(), running=set(), jobs=4) == ["01_a"]
+    assert ready_to_start(order, inputs, finished=set(), running={"01_a"}, jobs=4) == []
+    # An input outside the plan (left as it is) is not waited for.
+    assert ready_to_start(order, inputs, finished={"01_a"}, running=set(), jobs=4) == ["02_b", "03_c"]
+    assert ready_to_start(order, inputs, finished={"01_a"}, running={"02_b"}, jobs=2) == ["03_c"]
+    assert ready_to_start(order, inputs, finished={"01_a"}, running={"02_b", "03_c"}, jobs=2) == []
+    assert ready_to_start(order, inputs, finished={"01_a", "02_b"}, running={"03_c"}, jobs=4) == []
+    assert ready_to_start(order, inputs, finished={"01_a", "02_b", "03_c"}, running=set(), jobs=4) == ["04_d"]
+    # One at a time is profiles.yml order.
+    finished: set = set()
+    while len(finished) < len(order):
+        (name,) = ready_to_start(order, inputs, finished=finished, running=set(), jobs=1)
+        finished.add(name)
+        assert name == order[len(finished) - 1]
+
+
+def test_each_concurrent_kernel_gets_a_fair_share_of_the_threads(monkeypatch):
+    assert execute.threads_per_kernel(16, 4) == 4
+    assert execute.threads_per_kernel(2, 3) == 1
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "7")  # a value the user set is kept
+    monkeypatch.setattr(execute, "usable_cores", lambda: 8)
+    with execute.kernel_threads(2):
+        import os
+
+        assert os.environ["OMP_NUM_THREADS"] == "4" and os.environ["MKL_NUM_THREADS"] == "7"
+    assert "OMP_NUM_THREADS" not in os.environ and os.environ["MKL_NUM_THREADS"] == "7"
+
+
+THREE_NOTEBOOKS = {
+    "01_first": {"datasets": ["folder"], "outputs": ["made"]},
+    "02_second": {"needs": ["01_first"], "datasets": ["folder"]},
+    "03_other": {"datasets": ["folder"]},
+}
+
+
+def test_jobs_run_independent_notebooks_at_once_and_dependants_after(tmp_path, monkeypatch, fixed_environment):
+    import threading
+
+    make_project(tmp_path, notebooks=THREE_NOTEBOOKS, sources={"03_other": ["pass"]})
+    other_started = threading.Event()
+    events = []
+
+    def fake(plan, nb, *, kernel, progress=True):
+        events.append(("start", nb.spec.name))
+        if nb.spec.name == "03_other":
+            other_started.set()
+        if nb.spec.name == "01_first":
+            # Only a concurrent run starts 03_other while 01_first is still running.
+            assert other_started.wait(10), "03_other did not start while 01_first ran"
+        nb.published.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(nb.source, nb.published)
+        events.append(("end", nb.spec.name))
+        return 0.5
+
+    monkeypatch.setattr(execute, "execute_planned", fake)
+    monkeypatch.setattr(execute, "ensure_kernel", lambda **kwargs: "drugsim")
+    lines = []
+    report = runner.reproduce(root=tmp_path, profile="tiny", dataset=str(tmp_path / "photos"), build_book=False,
+                              progress=False, log=lines.append, jobs=2)
+    assert _statuses(report) == {"01_first": "ran", "02_second": "ran", "03_other": "ran"}
+    assert [o.name for _, outs in report.runs for o in outs] == ["01_first", "02_second", "03_other"]
+    assert events.index(("start", "02_second")) > events.index(("end", "01_first"))
+    for name in THREE_NOTEBOOKS:
+        assert sum(f"] {name}: started (" in line for line in lines) == 1
+        assert sum(f"] {name}: finished in " in line for line in lines) == 1
+    assert _statuses(_run(tmp_path, jobs=2)) == {"01_first": "cached", "02_second": "cached", "03_other": "cached"}
+
+
+def test_jobs_after_a_failure_start_nothing_and_raise_it(tmp_path, monkeypatch, fixed_environment):
+    import threading
+    import time
+
+    make_project(tmp_path, notebooks=THREE_NOTEBOOKS, sources={"03_other": ["pass"]})
+    started = []
+    first_failed = threading.Event()
+
+    def fake(plan, nb, *, kernel, progress=True):
+        started.append(nb.spec.name)
+        if nb.spec.name == "01_first":
+            first_failed.set()
+            raise execute.NotebookFailed("notebook 01_first failed")
+        first_failed.wait(10)
+        time.sleep(0.1)  # still running when 01_first's failure is seen
+        nb.published.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(nb.source, nb.published)
+        return 0.5
+
+    monkeypatch.setattr(execute, "execute_planned", fake)
+    monkeypatch.setattr(execute, "ensure_kernel", lambda **kwargs: "drugsim")
+    with pytest.raises(execute.NotebookFailed, match="notebook 01_first failed"):
+        _run(tmp_path, jobs=2)
+    assert sorted(started) == ["01_first", "03_other"]  # 02_second needs 01_first: never started
+    stamps = tmp_path / "runs" / "tiny-photos" / "stamps"
+    assert (stamps / "03_other.json").exists() and not (stamps / "01_first.json").exists()
+
+
+def test_jobs_below_one_is_refused(tmp_path, fake_execute, fixed_environment, capsys):
+    from drugsim.cli import main
+
+    make_project(tmp_path)
+    with pytest.raises(ConfigError, match=r"jobs: expected 1 or more notebooks at once, got 0"):
+        _run(tmp_path, jobs=0)
+    assert main(["reproduce", "--root", str(tmp_path), "--jobs", "0", "--no-book"]) == 2
+    assert "argument --jobs: expected a whole number >= 1, got 0" in capsys.readouterr().err
+    assert fake_execute == []
+
+
+@pytest.mark.slow
+def test_jobs_with_papermill_keep_each_notebook_log_apart(tmp_path, monkeypatch, fixed_environment):
+    """Two real kernels at once: each log holds its own notebook's output; each kernel got its thread share."""
+    for name in execute.THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    report_threads = ("import os\nprint('output of ' + dataset_name, flush=True)\n"
+                      "from drugsim.report import save_results\n"
+                      "save_results(results_path, {'value': value, 'threads': os.environ.get('OMP_NUM_THREADS')})")
+    make_project(tmp_path, notebooks={
+        "01_first": {"datasets": ["folder"]},
+        "02_other": {"datasets": ["folder"]},
+    }, sources={"01_first": ["dataset_name = 'first'", report_threads],
+                "02_other": ["dataset_name = 'other'", report_threads]},
+        profiles={"tiny": {"description": "test", "global": {"seed": 0, "value": 1}}})
+    report = _run(tmp_path, jobs=2)
+    assert _statuses(report) == {"01_first": "ran", "02_other": "ran"}
+    run_dir = tmp_path / "runs" / "tiny-photos"
+    share = str(execute.threads_per_kernel(execute.usable_cores(), 2))
+    for name, own, theirs in (("01_first", "first", "other"), ("02_other", "other", "first")):
+        log = (run_dir / "logs" / f"{name}.log").read_text()
+        assert f"output of {own}" in log and f"output of {theirs}" not in log
+        assert json.loads((run_dir / "results" / f"{name}.json").read_text())["threads"] == share
+        assert (tmp_path / "book" / "generated" / "photos" / f"{name}.ipynb").exists()

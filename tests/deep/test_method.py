@@ -53,6 +53,11 @@ def test_siamese_method_errors(checkpoints, tmp_path):
         create_method("siamese-improved", variant="classic", model=str(checkpoints["improved"]))
     with pytest.raises(Exception, match="does not exist"):
         create_method("siamese-classic", model=str(tmp_path / "none.pt"))
+    method = create_method("siamese-classic", model=str(checkpoints["classic"]))
+    with pytest.raises(ConfigError, match=r"expected a non-empty uint8 image .* dtype float32"):
+        method.describe_batch([np.zeros((32, 32, 3), np.float32)])
+    with pytest.raises(ValueError, match="features_a has 1 items but features_b has 0"):
+        method.score_pairs([np.zeros(4, np.float32)], [])
 
 
 def test_embedding_methods(checkpoints, toy_records):

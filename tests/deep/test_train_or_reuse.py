@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from drugsim.deep.checkpoints import load_checkpoint
 from drugsim.deep.train_or_reuse import train_or_reuse_siamese
-from drugsim.deep.training import load_checkpoint
 
 
 def test_an_unreadable_checkpoint_is_retrained(tmp_path, toy_pair_list):

@@ -8,16 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from drugsim.deep.checkpoints import CheckpointError, last_checkpoint_path, load_checkpoint
 from drugsim.deep.config import siamese_config
 from drugsim.deep.datasets import ImageCache
-from drugsim.deep.training import (
-    CheckpointError,
-    last_checkpoint_path,
-    load_checkpoint,
-    load_siamese,
-    pair_scores,
-    train_siamese,
-)
+from drugsim.deep.training import load_siamese, pair_scores, train_siamese
 from drugsim.errors import ConfigError, DatasetError, DrugsimError
 
 

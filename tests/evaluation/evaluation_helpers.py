@@ -20,12 +20,12 @@ class MeanGrey(SimilarityMethod):
     def __init__(self):
         self.batches: List[int] = []
 
-    def describe(self, image: np.ndarray) -> Any:
+    def _describe(self, image: np.ndarray) -> Any:
         return float(image.mean())
 
-    def describe_batch(self, images):
+    def _describe_batch(self, images):
         self.batches.append(len(images))
-        return [self.describe(image) for image in images]
+        return [self._describe(image) for image in images]
 
     def score(self, feature_a, feature_b) -> float:
         return abs(feature_a - feature_b)

@@ -24,7 +24,7 @@ class MeanGrey(SimilarityMethod):
     name = "toy-mean"
     direction = "higher"
 
-    def describe(self, image):
+    def _describe(self, image):
         return float(np.asarray(image, dtype=np.float64).mean())
 
     def score(self, feature_a, feature_b):

@@ -8,7 +8,7 @@ A notebook is run again only when one of these changed since its last successful
 * its input data: a hash of the dataset's files (content, by relative path) and the hashes of the
   outputs of the notebooks it needs (their results JSON and declared output paths).
 
-The stamp (``<work_dir>/stamps/<name>.json``) records that key with the hashes of the published
+The stamp (``RunLayout.stamp(name)``: ``<work_dir>/stamps/<name>.json``) records that key with the hashes of the published
 notebook and results JSON, so a notebook whose published copy was deleted or overwritten runs again.
 """
 
@@ -18,15 +18,17 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Dict, Iterable, Mapping, Optional
+from typing import Any
 
+from drugsim.data.fetch import sha256_file
 from drugsim.io import write_text_atomic
 
 #: Modules of the package that orchestrate runs or build the book: editing them changes no notebook's
 #: result, so they are left out of the package source hash (otherwise every runner fix reran everything).
-_ORCHESTRATION_FILES = ("runner.py", "runner_cache.py", "book.py", "cli")
+_ORCHESTRATION_FILES = ("runner", "book.py", "cli")
 
 #: Libraries whose version can change a number in the book.
 KEY_PACKAGES = (
@@ -49,14 +51,6 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sha256_file(path: Path, *, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def sha256_json(value: Any) -> str:
     return sha256_bytes(json.dumps(value, sort_keys=True, default=str).encode("utf-8"))
 
@@ -74,7 +68,7 @@ def notebook_source_hash(path: Path) -> str:
     return sha256_json(cells)
 
 
-def package_source_hash(package_dir: Optional[Path] = None) -> str:
+def package_source_hash(package_dir: Path | None = None) -> str:
     """Hash of every ``.py`` file of the ``drugsim`` package except the orchestration modules."""
     if package_dir is None:
         import drugsim
@@ -92,9 +86,9 @@ def package_source_hash(package_dir: Optional[Path] = None) -> str:
     return digest.hexdigest()
 
 
-def package_versions(names: Iterable[str] = KEY_PACKAGES) -> Dict[str, Optional[str]]:
+def package_versions(names: Iterable[str] = KEY_PACKAGES) -> dict[str, str | None]:
     """Installed versions of ``names`` (``None`` when a package is not installed)."""
-    versions: Dict[str, Optional[str]] = {}
+    versions: dict[str, str | None] = {}
     for name in names:
         try:
             versions[name] = metadata.version(name)
@@ -103,7 +97,7 @@ def package_versions(names: Iterable[str] = KEY_PACKAGES) -> Dict[str, Optional[
     return versions
 
 
-def environment_fingerprint() -> Dict[str, Any]:
+def environment_fingerprint() -> dict[str, Any]:
     """drugsim version, package source hash, Python and key library versions."""
     import drugsim
 
@@ -125,7 +119,7 @@ def _iter_files(root: Path):
             yield Path(dirpath) / filename
 
 
-def tree_hash(root: Path, *, memo_path: Optional[Path] = None) -> Dict[str, Any]:
+def tree_hash(root: Path, *, memo_path: Path | None = None) -> dict[str, Any]:
     """Content hash of every (non-hidden) file under ``root``, by relative path.
 
     ``memo_path`` keeps per-file hashes keyed by size and modification time, so a large dataset is
@@ -135,13 +129,13 @@ def tree_hash(root: Path, *, memo_path: Optional[Path] = None) -> Dict[str, Any]
         ``{"sha256": ..., "n_files": ..., "n_bytes": ...}``; a missing ``root`` gives ``n_files`` 0.
     """
     root = Path(root)
-    memo: Dict[str, Any] = {}
+    memo: dict[str, Any] = {}
     if memo_path is not None and memo_path.exists():
         try:
             memo = json.loads(memo_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             memo = {}
-    new_memo: Dict[str, Any] = {}
+    new_memo: dict[str, Any] = {}
     digest = hashlib.sha256()
     n_files = n_bytes = 0
     if root.is_file():
@@ -168,7 +162,7 @@ def tree_hash(root: Path, *, memo_path: Optional[Path] = None) -> Dict[str, Any]
     return {"sha256": digest.hexdigest(), "n_files": n_files, "n_bytes": n_bytes}
 
 
-def read_stamp(path: Path) -> Optional[Dict[str, Any]]:
+def read_stamp(path: Path) -> dict[str, Any] | None:
     """The stamp at ``path``, or ``None`` when it is missing or unreadable."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
@@ -180,7 +174,7 @@ def write_stamp(path: Path, stamp: Mapping[str, Any]) -> None:
     write_text_atomic(path, json.dumps(dict(stamp), indent=2, sort_keys=True, default=str) + "\n")
 
 
-def stamp_is_current(stamp: Optional[Mapping[str, Any]], key: str, *, published: Path,
+def stamp_is_current(stamp: Mapping[str, Any] | None, key: str, *, published: Path,
                      results: Path) -> bool:
     """True when ``stamp`` was made for ``key`` and its published notebook and results are intact."""
     if not stamp or stamp.get("key") != key:
