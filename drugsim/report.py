@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -17,6 +18,11 @@ import numpy as np
 from drugsim.io import write_text_atomic
 
 _GLUED: Dict[str, Any] = {}
+
+
+def slug(text: str) -> str:
+    """A glue-key-safe name: ``"cnn-cosine (EfficientNet-Lite0, ImageNet)"`` -> ``"cnn_cosine_efficientnet_lite0_imagenet"``."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
 def _plain(value: Any) -> Any:

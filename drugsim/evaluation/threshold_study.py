@@ -372,7 +372,7 @@ def glue_study(
     threshold_frame, headline_frame, pairwise_frame, retrieval_frame, *, prefix: str = "thr"
 ) -> Dict[str, Any]:
     """Glue every number the chapter quotes (and the tables) under ``<prefix>_...`` keys; returns them."""
-    from drugsim.deep.experiments import slug
+    from drugsim.report import slug
     from drugsim.report import glue
 
     glued: Dict[str, Any] = {}

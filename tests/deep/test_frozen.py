@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from drugsim.deep import experiments as ex
 from drugsim.deep import training
 from drugsim.deep.config import siamese_config
+from drugsim.deep.train_or_reuse import parse_model_name, train_or_reuse_siamese
 from drugsim.deep.training import build_siamese, load_siamese, train_siamese
 from drugsim.errors import ConfigError
+from drugsim.studies.siamese import seed_frame, seed_study, seed_summary
 
 
 def frozen_config(**overrides):
@@ -89,43 +90,43 @@ def test_freezing_applies_the_profiles_frozen_settings_unless_overridden():
     ("efficientnet-lite0-frozen-improved", ("efficientnet-lite0", "improved", {"freeze_backbone": True})),
 ])
 def test_model_names_carry_their_tags(name, expected):
-    assert ex.parse_model_name(name) == expected
+    assert parse_model_name(name) == expected
 
 
 def test_a_model_name_without_a_variant_is_a_clear_error():
     with pytest.raises(ConfigError, match=r"model name 'resnet18-imagenet' should be <backbone>\[-imagenet\]"):
-        ex.parse_model_name("resnet18-imagenet")
+        parse_model_name("resnet18-imagenet")
 
 
 def test_a_checkpoint_is_reused_only_by_the_same_training_revision(tmp_path, toy_pair_list, monkeypatch):
     kwargs = dict(models_dir=tmp_path, device="cpu", image_size=32, epochs=1, head_hidden=16)
-    first = ex.train_or_reuse_siamese("resnet18-frozen-improved", "tiny", toy_pair_list, toy_pair_list, **kwargs)
-    again = ex.train_or_reuse_siamese("resnet18-frozen-improved", "tiny", toy_pair_list, toy_pair_list, **kwargs)
+    first = train_or_reuse_siamese("resnet18-frozen-improved", "tiny", toy_pair_list, toy_pair_list, **kwargs)
+    again = train_or_reuse_siamese("resnet18-frozen-improved", "tiny", toy_pair_list, toy_pair_list, **kwargs)
     assert (first["reused"], again["reused"]) == (False, True)
     monkeypatch.setattr(training, "TRAINING_REVISION", training.TRAINING_REVISION + 1)
-    changed = ex.train_or_reuse_siamese("resnet18-frozen-improved", "tiny", toy_pair_list, toy_pair_list, **kwargs)
+    changed = train_or_reuse_siamese("resnet18-frozen-improved", "tiny", toy_pair_list, toy_pair_list, **kwargs)
     assert changed["reused"] is False
 
 
 def test_seed_study_trains_each_seed_and_summarises_the_spread(tmp_path, toy_pair_list):
     pairs = {"train": toy_pair_list, "val": toy_pair_list}
-    rows = ex.seed_study(["resnet18-frozen-improved"], "tiny", pairs, seeds=[0, 1, 2], models_dir=tmp_path / "main",
-                         seeds_dir=tmp_path / "seeds", base_seed=0, test_pairs=toy_pair_list, device="cpu",
-                         n_boot=20, image_size=32, epochs=2, head_hidden=16)
+    rows = seed_study(["resnet18-frozen-improved"], "tiny", pairs, seeds=[0, 1, 2], models_dir=tmp_path / "main",
+                      seeds_dir=tmp_path / "seeds", base_seed=0, test_pairs=toy_pair_list, device="cpu",
+                      n_boot=20, image_size=32, epochs=2, head_hidden=16)
     assert [(row["model"], row["seed"]) for row in rows] == [("resnet18-frozen-improved", s) for s in (0, 1, 2)]
     assert (tmp_path / "main" / "resnet18-frozen-improved.pt").is_file()
     assert (tmp_path / "seeds" / "seed2" / "resnet18-frozen-improved.pt").is_file()
-    summary = ex.seed_summary(rows)["resnet18-frozen-improved"]["test_accuracy"]
+    summary = seed_summary(rows)["resnet18-frozen-improved"]["test_accuracy"]
     values = [row["test_accuracy"] for row in rows]
     assert summary["n"] == 3
     assert summary["mean"] == pytest.approx(np.mean(values))
     assert summary["std"] == pytest.approx(np.std(values, ddof=1))
-    frame = ex.seed_frame(ex.seed_summary(rows), rows)
+    frame = seed_frame(seed_summary(rows), rows)
     assert list(frame.index) == ["resnet18-frozen-improved"] and frame.loc["resnet18-frozen-improved", "seeds"] == 3
     assert frame.loc["resnet18-frozen-improved", "threshold fitted on"] == "val"
 
 
 def test_seed_study_needs_a_seed(tmp_path, toy_pair_list):
     with pytest.raises(ConfigError, match="seed_study needs at least one seed"):
-        ex.seed_study(["resnet18-improved"], "tiny", {"train": toy_pair_list, "val": toy_pair_list}, seeds=[],
-                      models_dir=tmp_path, seeds_dir=tmp_path, test_pairs=toy_pair_list)
+        seed_study(["resnet18-improved"], "tiny", {"train": toy_pair_list, "val": toy_pair_list}, seeds=[],
+                   models_dir=tmp_path, seeds_dir=tmp_path, test_pairs=toy_pair_list)

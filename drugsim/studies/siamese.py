@@ -1,0 +1,414 @@
+"""Chapter 05, Siamese networks (Table 9): score the trained networks, the transfer-learning ablation, the
+seed study, and the sentences and step counts the chapter glues.
+
+Training (or reusing) each network is :func:`drugsim.deep.train_or_reuse.train_or_reuse_siamese`; the
+seed study and the ablation cost nothing when the chapter's parameters skip them
+(:func:`seed_study_skip_reason`, :func:`ablation_sizes`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from drugsim import paper
+from drugsim.data.records import Pair
+from drugsim.deep.train_or_reuse import parse_model_name, split_model_name, train_or_reuse_siamese
+from drugsim.errors import ConfigError
+from drugsim.report import slug
+
+
+def evaluate_siamese(trained: Mapping[str, Any], test_pairs: Sequence[Pair], val_pairs: Sequence[Pair],
+                     train_pairs: Sequence[Pair], *, threshold_rule: str = "midpoint", device: str | None = None,
+                     n_boot: int = 200, seed: int = 0) -> dict[str, Any]:
+    """One Table 9 row: train and test accuracy, pairs/s, through the evaluation engine.
+
+    The headline threshold is fitted on the validation drugs (``threshold_rule``); the accuracy at the
+    paper's fixed 0.8 is reported beside it.
+    """
+    from drugsim.evaluation.evaluate import evaluate_method
+    from drugsim.evaluation.metrics import accuracy
+    from drugsim.methods import create_method
+
+    _, variant = split_model_name(trained["name"])
+    method = create_method(f"siamese-{variant}", model=str(trained["checkpoint"]), device=device)
+    test, test_scores = evaluate_method(method, test_pairs, val_pairs=val_pairs, threshold_rule=threshold_rule,
+                                        progress=False, n_boot=n_boot, seed=seed)
+    train, train_scores = evaluate_method(method, train_pairs, threshold=test["threshold"],
+                                          threshold_source="val", progress=False, n_boot=50, seed=seed)
+    labels = [p.label for p in test_pairs]
+    return {
+        "model": trained["name"],
+        "train_accuracy": train["accuracy"],
+        "test_accuracy": test["accuracy"],
+        "test_accuracy_ci95": test["ci95"].get("accuracy"),
+        "test_accuracy_at_paper_threshold": accuracy(test_scores, labels, method.threshold,
+                                                     direction=method.direction),
+        "train_accuracy_at_paper_threshold": accuracy(train_scores, [p.label for p in train_pairs], method.threshold,
+                                                      direction=method.direction),
+        "threshold": test["threshold"],
+        "threshold_fitted_on": test["threshold_fitted_on"],
+        "ci_unit": test["ci_unit"],
+        "roc_auc": test["roc_auc"],
+        "pairs_per_second": test["pairs_per_second"],
+        "positive_mean": test["positive_mean"],
+        "negative_mean": test["negative_mean"],
+        "n_test_pairs": test["n_pairs"],
+        "train_seconds": trained["train_seconds"],
+        "train_cpu_seconds": trained.get("train_cpu_seconds"),
+        "epochs": len(trained["history"]),
+        "weights": trained.get("weights"),
+        "reused": trained["reused"],
+    }
+
+
+def table9_frame(rows: Sequence[Mapping[str, Any]]):
+    """Our rows beside the paper's Table 9 (paper columns empty where the paper has no such model)."""
+    import pandas as pd
+
+    frame = pd.DataFrame([{
+        "model": row["model"],
+        "train acc": row["train_accuracy"],
+        "test acc": row["test_accuracy"],
+        "threshold fitted on": row["threshold_fitted_on"],
+        "test acc @0.8": row["test_accuracy_at_paper_threshold"],
+        "ROC AUC": row["roc_auc"],
+        "pairs/s": row["pairs_per_second"],
+        "paper train acc": paper.TABLE9.get(row["model"], {}).get("train_accuracy"),
+        "paper test acc": paper.TABLE9.get(row["model"], {}).get("test_accuracy"),
+        "paper pairs/s": paper.TABLE9.get(row["model"], {}).get("pairs_per_second"),
+    } for row in rows])
+    return frame.set_index("model")
+
+
+#: The transfer-learning ablation: what each ingredient of the partial fine-tuning recipe adds.
+#: (label, model name, settings beyond the profile's); ``image_size`` None = the profile's.
+TRANSFER_ABLATION = (
+    ("frozen backbone, head only, 1 view", "efficientnet-lite0-imagenet-frozen-improved", {"frozen_views": 1}),
+    ("partial fine-tune, 1 view", "efficientnet-lite0-imagenet-partial-improved", {"frozen_views": 1}),
+    ("partial fine-tune, 3 views", "efficientnet-lite0-imagenet-partial-improved", {"frozen_views": 3}),
+)
+
+
+def transfer_ablation(profile: str, pairs: Mapping[str, Sequence[Pair]], *, test_pairs: Sequence[Pair],
+                      models_dir: str | Path, image_sizes: Sequence[int], n_train_pairs: int | None = None,
+                      epochs: int | None = None, rows: Sequence[tuple[str, str, dict[str, Any]]] = TRANSFER_ABLATION,
+                      threshold_rule: str = "midpoint", device: str | None = None, n_boot: int = 100,
+                      seed: int = 0) -> list[dict[str, Any]]:
+    """Train and score each ablation row at each input size, all at one (possibly reduced) budget.
+
+    Every row sees the same training pairs (``n_train_pairs``: a seeded sample, None = all), the same
+    validation pairs (threshold fitted there) and the same test pairs; ``epochs`` (None = the profile's)
+    applies to the fine-tuned rows. Models go to ``models_dir`` under
+    names that hold the settings, and are reused when the same run was trained before.
+
+    Returns:
+        One row per (setting, size): ``setting, model, image_size, frozen_views, test_accuracy, roc_auc,
+        threshold, train_seconds, feature_cache_seconds, n_train_pairs, epochs, reused``.
+    """
+    from drugsim.data.protocol import sample_pairs as protocol_sample_pairs
+    from drugsim.evaluation.evaluate import evaluate_method
+    from drugsim.methods import create_method
+
+    if not image_sizes:
+        raise ConfigError("transfer_ablation needs at least one image size")
+    train_pairs = protocol_sample_pairs(pairs["train"], n_train_pairs or 0, seed=seed)
+    out = []
+    for size in image_sizes:
+        for label, name, settings in rows:
+            partial = parse_model_name(name)[2].get("partial_fine_tune", False)
+            # The frozen head keeps its profile's epochs: they cost seconds once the features are cached.
+            values = {"image_size": int(size), "epochs": epochs if partial else None, "seed": seed, **settings}
+            stem = f"ablation-{slug(label)}-{int(size)}px-{len(train_pairs)}pairs"
+            trained = train_or_reuse_siamese(name, profile, train_pairs, pairs["val"], models_dir=models_dir,
+                                             device=device, file_stem=stem, **values)
+            method = create_method("siamese-improved", model=str(trained["checkpoint"]), device=device)
+            result, _ = evaluate_method(method, test_pairs, val_pairs=pairs["val"], threshold_rule=threshold_rule,
+                                        progress=False, n_boot=n_boot, seed=seed)
+            out.append({"setting": label, "model": name, "image_size": int(size),
+                        "frozen_views": int(trained["config"]["frozen_views"]),
+                        "test_accuracy": result["accuracy"], "roc_auc": result["roc_auc"],
+                        "threshold": result["threshold"], "threshold_fitted_on": result["threshold_fitted_on"],
+                        "train_seconds": trained["train_seconds"],
+                        "feature_cache_seconds": trained["results"].get("feature_cache_seconds"),
+                        "n_train_pairs": len(train_pairs), "epochs": len(trained["history"]),
+                        "reused": trained["reused"]})
+    return out
+
+
+def ablation_frame(rows: Sequence[Mapping[str, Any]]):
+    """The ablation rows as a table: setting and input size, then test accuracy, ROC AUC and seconds."""
+    import pandas as pd
+
+    frame = pd.DataFrame([{
+        "setting": row["setting"], "input px": row["image_size"], "training pairs": row["n_train_pairs"],
+        "epochs": row["epochs"], "test acc": row["test_accuracy"], "ROC AUC": row["roc_auc"],
+        "train s": row["train_seconds"], "of which feature cache s": row["feature_cache_seconds"],
+    } for row in rows])
+    return frame.set_index(["setting", "input px"])
+
+
+def seed_study(names: Sequence[str], profile: str, pairs: Mapping[str, Sequence[Pair]], *, seeds: Sequence[int],
+               models_dir: str | Path, seeds_dir: str | Path, base_seed: int = 0, test_pairs: Sequence[Pair],
+               threshold_rule: str = "midpoint", device: str | None = None, n_boot: int = 100,
+               **overrides: Any) -> list[dict[str, Any]]:
+    """Train every model of ``names`` once per seed and score each on the same test pairs.
+
+    The seed changes what training draws at random (initial weights, the pairs sampled, augmentation,
+    batch order); the data split and the pair lists stay fixed, so the spread is the training's own.
+    ``base_seed``'s models are those of ``models_dir`` (reused when already trained there); the others go
+    to ``seeds_dir/seed<k>``, where no other chapter looks for models.
+
+    Returns:
+        One row per (model, seed): ``model, seed, test_accuracy, roc_auc, threshold, train_seconds, reused``.
+    """
+    from drugsim.evaluation.evaluate import evaluate_method
+    from drugsim.methods import create_method
+
+    if not seeds:
+        raise ConfigError("seed_study needs at least one seed")
+    rows = []
+    for name in names:
+        _, variant = split_model_name(name)
+        for run_seed in seeds:
+            folder = Path(models_dir) if run_seed == base_seed else Path(seeds_dir) / f"seed{run_seed}"
+            trained = train_or_reuse_siamese(name, profile, pairs["train"], pairs["val"], models_dir=folder,
+                                             device=device, seed=run_seed, **overrides)
+            method = create_method(f"siamese-{variant}", model=str(trained["checkpoint"]), device=device)
+            result, _ = evaluate_method(method, test_pairs, val_pairs=pairs["val"], threshold_rule=threshold_rule,
+                                        progress=False, n_boot=n_boot, seed=run_seed)
+            rows.append({"model": name, "seed": int(run_seed), "test_accuracy": result["accuracy"],
+                         "roc_auc": result["roc_auc"], "threshold": result["threshold"],
+                         "threshold_fitted_on": result["threshold_fitted_on"], "train_seconds": trained["train_seconds"], "reused": trained["reused"]})
+    return rows
+
+
+def seed_summary(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ("test_accuracy", "roc_auc")
+                 ) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{model: {metric: summarise_seeds(values)}}``: mean, sample standard deviation, range over seeds."""
+    from drugsim.evaluation.bootstrap import summarise_seeds
+
+    models = list(dict.fromkeys(row["model"] for row in rows))
+    return {model: {metric: summarise_seeds([row[metric] for row in rows if row["model"] == model])
+                    for metric in metrics} for model in models}
+
+
+def seed_frame(summary: Mapping[str, Mapping[str, Mapping[str, Any]]],
+               rows: Sequence[Mapping[str, Any]] | None = None):
+    """One row per model: seeds, where the thresholds were fitted (from :func:`seed_study`'s ``rows``,
+    when given), then mean, sd, min and max of test accuracy and ROC AUC."""
+    import pandas as pd
+
+    records = []
+    for model, metrics in summary.items():
+        record: dict[str, Any] = {"model": model, "seeds": next(iter(metrics.values()))["n"]}
+        if rows is not None:
+            record["threshold fitted on"] = "/".join(sorted({str(r["threshold_fitted_on"]) for r in rows
+                                                              if r["model"] == model}))
+        for metric, label in (("test_accuracy", "test acc"), ("roc_auc", "ROC AUC")):
+            stats = metrics[metric]
+            record.update({f"{label} mean": stats["mean"], f"{label} sd": stats["std"],
+                           f"{label} min": stats["min"], f"{label} max": stats["max"]})
+        records.append(record)
+    return pd.DataFrame(records).set_index("model")
+
+
+def plot_seed_spread(rows: Sequence[Mapping[str, Any]], *, ax=None):
+    """Test accuracy of every seed (dots) and the mean (bar) per model; the paper's one run as a cross."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.2))
+    models = list(dict.fromkeys(row["model"] for row in rows))
+    for position, model in enumerate(models):
+        values = [row["test_accuracy"] for row in rows if row["model"] == model]
+        ax.scatter([position] * len(values), values, color="tab:blue", zorder=3,
+                   label="one training seed" if position == 0 else None)
+        ax.hlines(float(np.mean(values)), position - 0.25, position + 0.25, color="tab:blue", lw=2,
+                  label="mean over seeds" if position == 0 else None)
+        reported = paper.TABLE9.get(model, {}).get("test_accuracy")
+        if reported is not None:
+            ax.scatter([position], [reported], marker="x", color="tab:red", zorder=3,
+                       label="paper (one run)" if "paper (one run)" not in ax.get_legend_handles_labels()[1] else None)
+    ax.set_xticks(range(len(models)), models, rotation=15, ha="right", fontsize="small")
+    ax.set(ylabel="test accuracy", ylim=(0, 1.02), title="Spread over training seeds")
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    ax.legend(fontsize="small", loc="lower right")
+    return ax
+
+
+# ------------------------------------------------------------------------- what the chapter glues
+
+
+def table9_glue(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Glue keys of Table 9: ``siamese_<model>_<metric>`` for every row, and the best model by test accuracy."""
+    values: dict[str, Any] = {}
+    for row in rows:
+        for key in ("train_accuracy", "test_accuracy", "test_accuracy_at_paper_threshold", "roc_auc",
+                    "pairs_per_second", "train_seconds"):
+            values[f"siamese_{slug(row['model'])}_{key}"] = round(float(row[key]), 4)
+    best = max(rows, key=lambda row: row["test_accuracy"])
+    values["siamese_best_model"] = best["model"]
+    values["siamese_best_test_accuracy"] = round(best["test_accuracy"], 4)
+    return values
+
+
+def negatives_note(stats: Mapping[str, int]) -> str:
+    """What a negative training pair looks like, from :func:`drugsim.data.pairs.pair_statistics`' counts.
+
+    Example:
+        >>> negatives_note({"n_pairs": 10, "positives": 6, "intra_class_negatives": 1})
+        'a negative pair is often another face of the same box (25% of the training negatives), with the same colours and brand'
+    """
+    intra_share = stats["intra_class_negatives"] / max(stats["n_pairs"] - stats["positives"], 1)
+    return (f"a negative pair is often another face of the same box ({intra_share:.0%} of the training negatives), "
+            "with the same colours and brand" if intra_share > 0 else
+            "the negatives are photos of other products, some of them close variants of each other")
+
+
+def training_steps(config: Mapping[str, Any], n_items: int) -> int:
+    """Optimisation steps of a training run: epochs times the batches of ``n_items`` training items.
+
+    Example:
+        >>> training_steps({"epochs": 3, "batch_size": 64}, 130)
+        9
+    """
+    return config["epochs"] * math.ceil(n_items / config["batch_size"])
+
+
+def training_glue(trained: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """``siamese_<model>_steps`` and ``siamese_<model>_image_size`` of every trained model."""
+    values: dict[str, Any] = {}
+    for name, t in trained.items():
+        config, n_items = t["config"], t["results"].get("n_train_items", 0)
+        values[f"siamese_{slug(name)}_steps"] = training_steps(config, n_items)
+        values[f"siamese_{slug(name)}_image_size"] = config["image_size"]
+    return values
+
+
+def transfer_glue(transfer: Mapping[str, Any] | None, row: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The glue keys of the transfer-learning section, from the partially fine-tuned model's training record
+    and its Table 9 row; empty when that model was not trained in this run."""
+    if transfer is None or row is None:
+        return {}
+    config = transfer["config"]
+    return {
+        "siamese_transfer_model": row["model"],
+        "siamese_transfer_fine_tune_from": int(config["fine_tune_from"]),
+        "siamese_transfer_augmented_views": int(config["frozen_views"]) - 1,
+        "siamese_transfer_epochs": len(transfer["history"]),
+        "siamese_transfer_image_size": int(config["image_size"]),
+        "siamese_transfer_n_train_pairs": int(transfer["results"]["n_train_items"]),
+        "siamese_transfer_test_accuracy": round(float(row["test_accuracy"]), 4),
+        "siamese_transfer_roc_auc": round(float(row["roc_auc"]), 4),
+        "siamese_transfer_threshold": round(float(row["threshold"]), 4),
+        "siamese_transfer_train_seconds": round(float(transfer["train_seconds"]), 1),
+        "siamese_transfer_cache_seconds": round(float(transfer["results"]["feature_cache_seconds"]), 1),
+    }
+
+
+def ablation_sizes(text: str) -> list[int]:
+    """The ``ablation_sizes`` parameter as input sizes; an empty one skips the ablation.
+
+    Example:
+        >>> ablation_sizes("64, 96"), ablation_sizes("")
+        ([64, 96], [])
+    """
+    return [int(size) for size in str(text).split(",") if str(size).strip()]
+
+
+def ablation_glue(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Per ablation row ``siamese_ablation_<setting>_<size>px_{test_accuracy,roc_auc}``, the shared budget,
+    and ``siamese_ablation_budget``: the sentence saying what this run's ablation trained, or why it was
+    skipped."""
+    if not rows:
+        return {"siamese_ablation_budget": "This run skipped the ablation: its parameter ablation_sizes is "
+                                           "empty, so no ablation model was trained."}
+    n_train_pairs = rows[0]["n_train_pairs"]
+    epochs = next((row["epochs"] for row in rows if "partial" in row["model"]), None)
+    sizes = ", ".join(str(size) for size in dict.fromkeys(row["image_size"] for row in rows))
+    epochs_text = f" for {epochs} epoch(s) of the fine-tuned rows" if epochs is not None else ""
+    values: dict[str, Any] = {
+        "siamese_ablation_n_train_pairs": n_train_pairs,
+        "siamese_ablation_budget": f"In this run each setting trained on the same {n_train_pairs} training pairs"
+                                   f"{epochs_text} at {sizes} px.",
+    }
+    if epochs is not None:
+        values["siamese_ablation_epochs"] = epochs
+    for row in rows:
+        key = f"siamese_ablation_{slug(row['setting'])}_{row['image_size']}px"
+        values[f"{key}_test_accuracy"] = round(float(row["test_accuracy"]), 4)
+        values[f"{key}_roc_auc"] = round(float(row["roc_auc"]), 4)
+    return values
+
+
+def seed_models(text: str) -> list[str]:
+    """The ``seed_models`` parameter as model names (empty entries dropped)."""
+    return [name.strip() for name in str(text).split(",") if name.strip()]
+
+
+def seed_study_skip_reason(models: Sequence[str], n_seeds: int) -> str | None:
+    """Why the seed study is skipped with these parameters, or None when it runs.
+
+    Example:
+        >>> seed_study_skip_reason(["resnet18-improved"], 1)
+        'its parameter n_seeds is 1, one training run per model, so there is no spread to measure'
+    """
+    if not models:
+        return "its parameter seed_models is empty, so no model is retrained"
+    if n_seeds <= 1:
+        return f"its parameter n_seeds is {n_seeds}, one training run per model, so there is no spread to measure"
+    return None
+
+
+def paper_gaps() -> tuple[float, float]:
+    """Smallest and largest gap (percentage points) between the test accuracies of any two of the paper's
+    Table 9 rows."""
+    paper_test = sorted(row["test_accuracy"] for row in paper.TABLE9.values())
+    gaps = [100 * (b - a) for i, a in enumerate(paper_test) for b in paper_test[i + 1:]]  # every two rows
+    return round(min(gaps), 2), round(max(gaps), 2)
+
+
+def seed_glue(summary: Mapping[str, Mapping[str, Mapping[str, Any]]], *, n_seeds: int,
+              skip_reason: str | None = None) -> dict[str, Any]:
+    """The seed study's glue keys: per model and metric the mean and standard deviation, the paper's gaps
+    between its rows, and ``siamese_seed_sentence``, what the spread says (or why the study was skipped)."""
+    gap_min, gap_max = paper_gaps()
+    values: dict[str, Any] = {"siamese_paper_gap_min": gap_min, "siamese_paper_gap_max": gap_max}
+    if skip_reason is not None:
+        values["siamese_seed_sentence"] = (
+            f"This run skipped the seed study: {skip_reason}. It cannot tell how much a model's test accuracy "
+            f"moves between training seeds; the paper's gaps between any two of its Siamese rows are {gap_min} to "
+            f"{gap_max} percentage points of test accuracy, each from one run.")
+        return values
+    values["siamese_n_seeds"] = n_seeds
+    clauses = []
+    for model, metrics in summary.items():
+        for metric, stats in metrics.items():
+            sd = stats["std"]
+            values[f"siamese_seeds_{slug(model)}_{metric}_mean"] = round(stats["mean"], 4)
+            values[f"siamese_seeds_{slug(model)}_{metric}_sd"] = "n/a (one seed)" if sd is None else round(sd, 4)
+        clauses.append(f"{model} reaches a mean test accuracy of {values[f'siamese_seeds_{slug(model)}_test_accuracy_mean']} "
+                       f"(standard deviation {values[f'siamese_seeds_{slug(model)}_test_accuracy_sd']})")
+    values["siamese_seed_sentence"] = (
+        f"Over {n_seeds} seeds, {'; '.join(clauses)}. A difference between two single runs smaller than about "
+        f"twice these standard deviations says little about the models; the paper's gaps between any two of its "
+        f"Siamese rows ({gap_min} to {gap_max} percentage points of test accuracy) are of that size.")
+    return values
+
+
+def plot_skipped(title: str, reason: str, *, ax=None):
+    """An empty panel saying why a study drew nothing (the chapter's figure slot stays filled)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 1.6))
+    ax.axis("off")
+    ax.set_title(title)
+    ax.text(0.5, 0.5, f"Skipped: {reason}.", ha="center", va="center", wrap=True, fontsize="small",
+            transform=ax.transAxes)
+    return ax
