@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from drugsim.io import write_text_atomic
-from drugsim.summary import hardware_sentence
+from drugsim.studies.summary import hardware_sentence
 
 
 def main() -> int:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from drugsim.io import write_text_atomic
 from drugsim.runner import reproduce
-from drugsim.summary import hardware_sentence
+from drugsim.studies.summary import hardware_sentence
 
 ROOT = Path(__file__).resolve().parents[1]
 
