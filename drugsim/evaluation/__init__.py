@@ -13,6 +13,5 @@ Modules (import what you need; none imports torch):
   ``drugsim evaluate``.
 * :mod:`~drugsim.evaluation.retrieval` and :mod:`~drugsim.evaluation.search`: precision@1, MAP@R and
   brute-force 1:N search (:mod:`~drugsim.evaluation.index` for FAISS indexes).
-* :mod:`~drugsim.evaluation.plots`: threshold, interval and ROC figures (the thresholds chapter is
-  :mod:`drugsim.studies.thresholds`).
+* :mod:`~drugsim.evaluation.plots`: threshold-rule, interval and ROC figures.
 """

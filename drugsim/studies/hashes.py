@@ -20,13 +20,17 @@ from drugsim.studies.classical_common import example_scores
 METHODS = ("ahash", "phash", "dhash", "whash", "colorhash")
 
 
-def table4_rows(image_a: np.ndarray, image_b: np.ndarray, names: Sequence[str] = METHODS) -> list[dict[str, Any]]:
+def table4_rows(
+    image_a: np.ndarray, image_b: np.ndarray, names: Sequence[str] = METHODS
+) -> list[dict[str, Any]]:
     """Table 4 on one pair: :func:`~drugsim.studies.classical_common.example_scores` (equal bits, the paper's
     value beside) plus ``n_bits`` and the two hashes as text (``hash_a``, ``hash_b``)."""
     rows = example_scores(names, image_a, image_b, paper_values=paper.TABLE4_FIG1_HASHES)
     for row in rows:
         method = create_method(row["method"])
         row.update(
-            n_bits=method.n_bits, hash_a=str(method.image_hash(image_a)), hash_b=str(method.image_hash(image_b))
+            n_bits=method.n_bits,
+            hash_a=str(method.image_hash(image_a)),
+            hash_b=str(method.image_hash(image_b)),
         )
     return rows

@@ -15,8 +15,11 @@ import numpy as np
 from drugsim import paper
 from drugsim.data.records import Pair
 
-#: The chapter's methods: the paper's four OpenCV histogram metrics and cosine, with Euclidean and SSIM beside.
-METHODS = ("hist-correl", "hist-chisqr", "hist-intersect", "hist-bhattacharyya", "cosine", "euclidean", "ssim")
+#: The chapter's methods: the paper's four OpenCV histogram metrics and cosine, with Euclidean and SSIM
+#: beside.
+METHODS = (
+    "hist-correl", "hist-chisqr", "hist-intersect", "hist-bhattacharyya", "cosine", "euclidean", "ssim",
+)
 #: The paper's scores of its Fig. 1 pair: Table 3 and the section 2.2 cosine value.
 PAPER_FIG1 = {**paper.TABLE3_FIG1_HISTOGRAM, "cosine": paper.FIG1_COSINE}
 

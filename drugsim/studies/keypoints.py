@@ -171,7 +171,8 @@ def closest_to_paper(rows: Sequence[Mapping[str, Any]], detector: str) -> str:
 
 
 def paper_figure_phrase(detector: str) -> str:
-    """The paper's example-pair counts for ``detector`` in words, ``"<matches> matches from <a> / <b> keypoints"``."""
+    """The paper's example-pair counts for ``detector`` in words:
+    ``"<matches> matches from <a> / <b> keypoints"``."""
     figure = PAPER_FIGURES[detector]
     return f"{figure['matches']} matches from {figure['keypoints_a']} / {figure['keypoints_b']} keypoints"
 
@@ -185,9 +186,9 @@ def choose_filters(rows: Sequence[Mapping[str, Any]], match_filter: str = "auto"
         match_filter: the chapter's parameter: ``auto`` or a filter name.
     """
     return {
-        detector: (
-            best_filter([r for r in rows if r["detector"] == detector]) if match_filter == "auto" else match_filter
-        )
+        detector: best_filter([r for r in rows if r["detector"] == detector])
+        if match_filter == "auto"
+        else match_filter
         for detector in DETECTORS
     }
 
@@ -207,8 +208,8 @@ def paper_like_sentence(rows: Sequence[Mapping[str, Any]], paper_like: Mapping[s
     for d in DETECTORS:
         implied, nearest = paper_matched_fractions(d), _filter_row(rows, d, paper_like[d])
         parts.append(
-            f"{d}: the paper's counts imply {implied['positive']:.0%} of keypoints matched on positive pairs and "
-            f"{implied['negative']:.0%} on negative ones; the nearest filter here is {paper_like[d]} "
+            f"{d}: the paper's counts imply {implied['positive']:.0%} of keypoints matched on positive pairs "
+            f"and {implied['negative']:.0%} on negative ones; the nearest filter here is {paper_like[d]} "
             f"({nearest['matched_fraction_positive']:.0%} and {nearest['matched_fraction_negative']:.0%})"
         )
     return "; ".join(parts)
@@ -254,8 +255,9 @@ def figure_count_rows(
 
 
 def chosen_name(detector: str, match_filter: str) -> str:
-    """The display name of ``detector`` with ``match_filter`` (:func:`~drugsim.studies.classical_common.display_name`):
-    the bare name for the default filter, else ``<detector>@<filter>``."""
+    """The display name of ``detector`` with ``match_filter``, as
+    :func:`~drugsim.studies.classical_common.display_name` gives it: the bare name for the default filter,
+    else ``<detector>@<filter>``."""
     from drugsim.classical.keypoints import DEFAULT_MATCH_FILTER
 
     return detector if match_filter == DEFAULT_MATCH_FILTER else f"{detector}@{match_filter}"
@@ -279,13 +281,16 @@ def table8_sentence(
     ours = {row["method"]: row for row in val_rows}
     paper_way = {row["method"]: row for row in paper_rows}
     orb_name, sift_name = chosen_name("orb", chosen["orb"]), chosen_name("sift", chosen["sift"])
-    orb_beats_sift = ours[orb_name]["accuracy"] > ours[sift_name]["accuracy"]
+    orb, sift = ours[orb_name]["accuracy"], ours[sift_name]["accuracy"]
+    beats = "ORB beats SIFT, as in the paper. "
+    verdict = beats if orb > sift else "ORB does not beat SIFT here, unlike the paper. "
     return (
-        f"On the whole test list ({int(val_rows[0]['n_pairs'])} pairs) ORB reaches {ours[orb_name]['accuracy']:.1%} "
-        f"and SIFT {ours[sift_name]['accuracy']:.1%} at the midpoint threshold fitted on the validation drugs "
+        f"On the whole test list ({int(val_rows[0]['n_pairs'])} pairs) ORB reaches {orb:.1%} "
+        f"and SIFT {sift:.1%} at the midpoint threshold fitted on the validation drugs "
         f"(the paper: {paper.TABLE8['orb']['accuracy']:.2%} and {paper.TABLE8['sift']['accuracy']:.2%}), so "
-        + ("ORB beats SIFT, as in the paper. " if orb_beats_sift else "ORB does not beat SIFT here, unlike the paper. ")
+        + verdict
         + "With the paper's protocol (midpoint fitted on the test pairs themselves) ORB reaches "
         f"{paper_way[orb_name]['accuracy']:.1%} and SIFT {paper_way[sift_name]['accuracy']:.1%}. "
-        + f"The method with the best validation accuracy is {best}; its test accuracy is {ours[best]['accuracy']:.1%}."
+        + f"The method with the best validation accuracy is {best}; "
+        f"its test accuracy is {ours[best]['accuracy']:.1%}."
     )

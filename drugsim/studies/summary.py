@@ -1,4 +1,8 @@
-"""The summary chapter: every row of the paper's Tables 3-10 beside the number this run measured.
+"""The summary chapter (notebook 13): every row of the paper's Tables 3-10 beside the number this run
+measured.
+
+Recorded runs set beside it are read by :mod:`drugsim.studies.recorded_runs`; the README's generated blocks
+are written by :mod:`drugsim.readme`.
 
 Each notebook's results JSON (``drugsim.report.save_results``) reports paper-comparable numbers under
 a top-level key named after the table, keyed exactly as :mod:`drugsim.paper` keys it (a list of

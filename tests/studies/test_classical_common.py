@@ -1,4 +1,4 @@
-"""What the classical chapters share (drugsim.studies.classical_common): example pair, verdicts, sentences, rows."""
+"""What the classical chapters share (drugsim.studies.classical_common): example pair, verdicts, rows."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ def test_table4_rows_add_bits_and_hashes():
     assert [row["method"] for row in rows] == list(study.METHODS)
     for row in rows:
         method = create_method(row["method"])
-        assert row["n_bits"] == method.n_bits and row["ours"] == method.n_bits  # the same image: every bit equal
+        # The same image twice: every bit is equal.
+        assert row["n_bits"] == method.n_bits and row["ours"] == method.n_bits
         assert row["hash_a"] == row["hash_b"] == str(method.image_hash(image))
     assert rows[0]["paper"] == paper.TABLE4_FIG1_HASHES["ahash"]

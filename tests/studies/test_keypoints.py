@@ -57,8 +57,9 @@ def _filter_rows():
     rows = []
     for detector, accuracies in (("sift", (0.9, 0.7, 0.72, 0.75)), ("orb", (0.8, 0.85, 0.6, 0.84))):
         for match_filter, accuracy in zip(("none", "crosscheck", "distance", "ratio"), accuracies):
-            rows.append({"detector": detector, "match_filter": match_filter, "accuracy": accuracy, "roc_auc": 0.8,
-                         "matched_fraction_positive": accuracy / 2, "matched_fraction_negative": accuracy / 10})
+            rows.append({"detector": detector, "match_filter": match_filter, "accuracy": accuracy,
+                         "roc_auc": 0.8, "matched_fraction_positive": accuracy / 2,
+                         "matched_fraction_negative": accuracy / 10})
     return rows
 
 
@@ -77,8 +78,8 @@ def test_filter_sentences_quote_the_rows():
     sentence = study.paper_like_sentence(rows, {"sift": "none", "orb": "distance"})
     implied = study.paper_matched_fractions("sift")
     assert sentence.startswith(
-        f"sift: the paper's counts imply {implied['positive']:.0%} of keypoints matched on positive pairs and "
-        f"{implied['negative']:.0%} on negative ones; the nearest filter here is none (45% and 9%); orb: "
+        f"sift: the paper's counts imply {implied['positive']:.0%} of keypoints matched on positive pairs "
+        f"and {implied['negative']:.0%} on negative ones; the nearest filter here is none (45% and 9%); orb: "
     )
     assert sentence.endswith("the nearest filter here is distance (30% and 6%)")
 
@@ -96,8 +97,8 @@ def test_figure_counts_sit_beside_the_papers():
     image_a, image_b = box_face(1), rotate(box_face(1), 2)
     orb = create_method("orb", match_filter="ratio")
     (row,) = study.figure_count_rows(image_a, image_b, [orb])
-    assert list(row) == ["method", "match_filter", "keypoints_a", "keypoints_b", "matches", "paper_matches",
-                         "paper_keypoints"]
+    assert list(row) == ["method", "match_filter", "keypoints_a", "keypoints_b", "matches",
+                         "paper_matches", "paper_keypoints"]
     assert (row["method"], row["match_filter"]) == ("orb", "ratio")
     assert row["paper_matches"] == paper.FIG7_ORB["matches"]
     assert row["paper_keypoints"] == f"{paper.FIG7_ORB['keypoints_a']} / {paper.FIG7_ORB['keypoints_b']}"
@@ -112,12 +113,16 @@ def _table8(method, accuracy, fitted_on="val"):
                                                    (0.7, "ORB does not beat SIFT here, unlike the paper.")])
 def test_table8_sentence(orb_accuracy, verdict):
     val_rows = [_table8("sift@ratio", 0.8), _table8("orb", orb_accuracy), _table8("orb-ransac", 0.85)]
-    paper_rows = [_table8("sift@ratio", 0.81, "test"), _table8("orb", 0.91, "test"), _table8("orb-ransac", 0.6, "test")]
-    sentence = study.table8_sentence(val_rows, paper_rows, {"sift": "ratio", "orb": "crosscheck"}, "orb-ransac")
+    paper_rows = [_table8(name, accuracy, "test")
+                  for name, accuracy in (("sift@ratio", 0.81), ("orb", 0.91), ("orb-ransac", 0.6))]
+    chosen = {"sift": "ratio", "orb": "crosscheck"}
+    sentence = study.table8_sentence(val_rows, paper_rows, chosen, "orb-ransac")
     assert sentence.startswith(
-        f"On the whole test list (120 pairs) ORB reaches {orb_accuracy:.1%} and SIFT 80.0% at the midpoint threshold "
-        f"fitted on the validation drugs (the paper: {paper.TABLE8['orb']['accuracy']:.2%} and "
+        f"On the whole test list (120 pairs) ORB reaches {orb_accuracy:.1%} and SIFT 80.0% at the midpoint "
+        f"threshold fitted on the validation drugs (the paper: {paper.TABLE8['orb']['accuracy']:.2%} and "
         f"{paper.TABLE8['sift']['accuracy']:.2%}), so {verdict} "
     )
-    assert "With the paper's protocol (midpoint fitted on the test pairs themselves) ORB reaches 91.0% and SIFT 81.0%." in sentence
-    assert sentence.endswith("The method with the best validation accuracy is orb-ransac; its test accuracy is 85.0%.")
+    assert ("With the paper's protocol (midpoint fitted on the test pairs themselves) ORB reaches 91.0% and "
+            "SIFT 81.0%.") in sentence
+    assert sentence.endswith(
+        "The method with the best validation accuracy is orb-ransac; its test accuracy is 85.0%.")
