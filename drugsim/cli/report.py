@@ -37,17 +37,17 @@ def _read_json(path: Path, what: str) -> dict:
 def render_readme(current: str, *, results: list[Path] | None = None, bench: Path | None = None,
                   timings: list[Path] | None = None) -> str:
     """``current`` README text with each generated block that has a source rewritten from that source."""
-    from drugsim import summary
+    from drugsim import readme
 
     updated = current
     if results:
-        table = summary.readme_results_table({str(folder): summary.evaluation_results(folder) for folder in results})
-        updated = summary.replace_readme_block(updated, table, block="results")
+        table = readme.readme_results_table({str(folder): readme.evaluation_results(folder) for folder in results})
+        updated = readme.replace_readme_block(updated, table, block="results")
     if bench is not None:
         payload = _read_json(bench, "--bench")
         if not isinstance(payload.get("methods"), dict):
             raise ConfigError(f"--bench {bench}: not a `drugsim bench --json` result (no 'methods')")
-        updated = summary.replace_readme_block(updated, summary.readme_speed_block(payload, source=str(bench)),
+        updated = readme.replace_readme_block(updated, readme.readme_speed_block(payload, source=str(bench)),
                                                block="speed")
     if timings:
         payloads = [_read_json(path, "--timings") for path in timings]
@@ -55,8 +55,8 @@ def render_readme(current: str, *, results: list[Path] | None = None, bench: Pat
             if "total_s" not in payload or not ("profile" in payload or "what" in payload):
                 raise ConfigError(f"--timings {path}: not a benchmarks/time_reproduce.py or time_command.py result "
                                   "(no 'profile'/'what' or 'total_s')")
-        block = summary.readme_timings_block(payloads, sources=[str(path) for path in timings])
-        updated = summary.replace_readme_block(updated, block, block="timings")
+        block = readme.readme_timings_block(payloads, sources=[str(path) for path in timings])
+        updated = readme.replace_readme_block(updated, block, block="timings")
     return updated
 
 

@@ -13,5 +13,5 @@ Modules (import what you need; none imports torch):
   ``drugsim evaluate``.
 * :mod:`~drugsim.evaluation.retrieval` and :mod:`~drugsim.evaluation.search`: precision@1, MAP@R and
   brute-force 1:N search (:mod:`~drugsim.evaluation.index` for FAISS indexes).
-* :mod:`~drugsim.evaluation.threshold_study` and :mod:`~drugsim.evaluation.plots`: the thresholds chapter.
+* :mod:`~drugsim.evaluation.plots`: threshold-rule, interval and ROC figures.
 """

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from drugsim.classical import study
 from drugsim.data import protocol
 from drugsim.methods import create_method
+from drugsim.studies import classical_common as study
 
 
 def test_chapter_path_on_tiny_synthetic(tiny_dataset, tmp_path):

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from drugsim import summary
+from drugsim import readme as readme_blocks
 from drugsim.cli import main
 from drugsim.errors import ConfigError
 
@@ -20,8 +20,8 @@ README_RUNS = ["results/recorded/cpu-class-level-quick-eval", "results/recorded/
 
 def test_readme_block_equals_what_the_command_renders_from_the_recorded_run():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    table = summary.readme_results_table({run: summary.evaluation_results(REPO / run) for run in README_RUNS})
-    assert summary.replace_readme_block(readme, table) == readme, (
+    table = readme_blocks.readme_results_table({run: readme_blocks.evaluation_results(REPO / run) for run in README_RUNS})
+    assert readme_blocks.replace_readme_block(readme, table) == readme, (
         "README.md's results block is out of date: run `drugsim report readme "
         + " ".join(f"--results {run}" for run in README_RUNS) + "`")
     # Every row says where its threshold was fitted; the paper's test-fitted protocol only where labelled so,
@@ -71,7 +71,7 @@ def test_report_readme_errors(tmp_path, capsys):
     assert main(["report", "readme", "--results", str(RECORDED), "--readme", str(tmp_path / "no.md")]) == 2
     assert "no.md: no such file" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="needs exactly one"):
-        summary.replace_readme_block("<!-- results:end -->\n<!-- results:start -->\n", "table")
+        readme_blocks.replace_readme_block("<!-- results:end -->\n<!-- results:start -->\n", "table")
 
 
 BENCH = REPO / "benchmarks" / "results" / "bench_quick_idle.json"
@@ -80,8 +80,8 @@ BENCH = REPO / "benchmarks" / "results" / "bench_quick_idle.json"
 def test_readme_speed_block_equals_what_the_command_renders_from_the_committed_benchmark():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     bench = json.loads(BENCH.read_text(encoding="utf-8"))
-    block = summary.readme_speed_block(bench, source="benchmarks/results/bench_quick_idle.json")
-    assert summary.replace_readme_block(readme, block, block="speed") == readme, (
+    block = readme_blocks.readme_speed_block(bench, source="benchmarks/results/bench_quick_idle.json")
+    assert readme_blocks.replace_readme_block(readme, block, block="speed") == readme, (
         "README.md's speed block is out of date: run "
         "`drugsim report readme --bench benchmarks/results/bench_quick_idle.json`")
     # Each measured method is a row, with the number the JSON holds.
@@ -146,7 +146,7 @@ README_TIMINGS = ["benchmarks/results/reproduce-tiny.json", "benchmarks/results/
 def test_readme_timings_block_equals_what_the_command_renders_from_the_committed_timings():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     timings = [json.loads((REPO / path).read_text(encoding="utf-8")) for path in README_TIMINGS]
-    block = summary.readme_timings_block(timings, sources=README_TIMINGS)
-    assert summary.replace_readme_block(readme, block, block="timings") == readme, (
+    block = readme_blocks.readme_timings_block(timings, sources=README_TIMINGS)
+    assert readme_blocks.replace_readme_block(readme, block, block="timings") == readme, (
         "README.md's timings block is out of date: run `drugsim report readme "
         + " ".join(f"--timings {path}" for path in README_TIMINGS) + "`")

@@ -7,9 +7,10 @@ import sys
 
 import pytest
 
-from drugsim import recorded, summary
+from drugsim import recorded
 from drugsim.cli import main
 from drugsim.errors import ConfigError
+from drugsim.studies import recorded_runs, summary
 
 RUN = "gpu-paper-settings-8464a8d"
 
@@ -20,31 +21,31 @@ def _committed_accuracies():
 
 
 def test_the_committed_gpu_run_reads_as_table9_rows():
-    rows = [r for r in recorded.load_recorded_runs() if r["run"] == RUN]
+    rows = [r for r in recorded_runs.load_recorded_runs() if r["run"] == RUN]
     assert {r["source"]: r["value"] for r in rows} == _committed_accuracies()
     assert {r["row"] for r in rows} == {"resnet18-improved", "resnet18-classic", "efficientnet-lite0-improved"}
     assert sorted(r["dataset"] for r in rows) == ["grocery", "synthetic", "synthetic", "synthetic"]
     assert {(r["threshold_fitted_on"], r["ci_unit"], r["commit"]) for r in rows} == {("val", "pairs", "8464a8d")}
-    described = recorded.runs_described(rows)
+    described = recorded_runs.runs_described(rows)
     assert len(described) == 1
-    sentence = recorded.run_sentence(described[0])
+    sentence = recorded_runs.run_sentence(described[0])
     assert "commit 8464a8d" in sentence and "H200" in sentence and "too narrow" in sentence
 
 
 def test_recorded_runs_become_columns_of_the_summary_table_for_the_same_data():
-    rows = [r for r in recorded.load_recorded_runs() if r["run"] == RUN]
+    rows = [r for r in recorded_runs.load_recorded_runs() if r["run"] == RUN]
     table = summary.comparison_table({})
-    synthetic = recorded.with_recorded_columns(table, rows, dataset="synthetic")
+    synthetic = recorded_runs.with_recorded_columns(table, rows, dataset="synthetic")
     key = (synthetic["table"] == "Table 9") & (synthetic["quantity"] == "test_accuracy")
     by_row = dict(zip(synthetic.loc[key, "row"], synthetic.loc[key, RUN]))
     assert by_row["resnet18-improved"] == _committed_accuracies()["syn_r18_improved_eval"]
     assert by_row["resnet18-classic"] == _committed_accuracies()["syn_r18_classic_eval"]
     assert synthetic.loc[~key, RUN].isna().all()
-    grocery = recorded.with_recorded_columns(table, rows, dataset="grocery")
+    grocery = recorded_runs.with_recorded_columns(table, rows, dataset="grocery")
     assert grocery[RUN].isna().all()  # its one Grocery model (EfficientNet-Lite0) has no paper row
-    display = recorded.recorded_table(rows)
+    display = recorded_runs.recorded_table(rows)
     assert len(display) == 4 and set(display["CI resamples"]) == {"pairs"}
-    assert recorded.plot_recorded(rows).get_ylabel() == "test accuracy (%)"
+    assert recorded_runs.plot_recorded(rows).get_ylabel() == "test accuracy (%)"
 
 
 def _evaluate_result(dataset="data/synthetic-quick", accuracy=0.7):
@@ -70,7 +71,7 @@ def test_record_cli_runs_times_and_records_a_command(tmp_path):
                  "make reproduce PROFILE=paper", "--seconds", "12.5"]) == 0
     described = json.loads((dest / "described" / "run.json").read_text())
     assert (described["command"], described["timings"]["command_seconds"]) == ("make reproduce PROFILE=paper", 12.5)
-    rows = [r for r in recorded.load_recorded_runs(dest) if r["run"] == "toy-run"]
+    rows = [r for r in recorded_runs.load_recorded_runs(dest) if r["run"] == "toy-run"]
     assert [(r["run"], r["row"], r["value"], r["ci_unit"]) for r in rows] == [
         ("toy-run", "resnet18-improved", 0.7, "class")]
 
@@ -83,11 +84,11 @@ def test_a_recorded_reproduce_run_gives_the_summarys_rows(tmp_path):
                                                                             "test_accuracy": 0.91}]}))
     assert main(["record", "repro", "--results", str(work / "results"), "--dest", str(tmp_path / "rec")]) == 0
     assert json.loads((tmp_path / "rec" / "repro" / "run.json").read_text())["dataset"] == "synthetic"
-    rows = recorded.load_recorded_runs(tmp_path / "rec")
+    rows = recorded_runs.load_recorded_runs(tmp_path / "rec")
     assert [(r["table"], r["row"], r["quantity"], r["value"]) for r in rows] == [
         ("Table 9", "resnet18-improved", "test_accuracy", 0.91)]
     assert rows[0]["dataset"] == "synthetic" and rows[0]["source"] == "05_siamese"
-    assert recorded.load_recorded_runs(tmp_path / "missing") == []
+    assert recorded_runs.load_recorded_runs(tmp_path / "missing") == []
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -117,7 +118,7 @@ def test_a_broken_manifest_is_named(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "run.json").write_text("not json")
     with pytest.raises(ConfigError, match="run.json: not readable JSON"):
-        recorded.load_recorded_runs(tmp_path)
+        recorded_runs.load_recorded_runs(tmp_path)
 
 
 def test_the_summary_chapter_shows_recorded_runs_with_glued_descriptions():
@@ -127,8 +128,8 @@ def test_the_summary_chapter_shows_recorded_runs_with_glued_descriptions():
     notebook = json.loads((Path(__file__).resolve().parents[2] / "notebooks" / "13_summary.ipynb").read_text())
     code = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
     text = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
-    for call in ("recorded.load_recorded_runs()", "recorded.with_recorded_columns(table", "recorded.run_sentence",
-                 "recorded.plot_recorded("):
+    for call in ("recorded_runs.load_recorded_runs()", "recorded_runs.with_recorded_columns(table", "recorded_runs.run_sentence",
+                 "recorded_runs.plot_recorded("):
         assert call in code
     wanted = {"n_recorded_runs", "recorded_runs_described", "fig_recorded_runs"}
     assert wanted <= set(re.findall(r"\{glue:text\}`(\w+)`", text)) | set(re.findall(r"glue:figure\} (\w+)", text))
@@ -136,12 +137,12 @@ def test_the_summary_chapter_shows_recorded_runs_with_glued_descriptions():
 
 
 def test_the_class_level_cpu_record_fills_table_8_and_9_with_its_validation_fitted_rows():
-    rows = [r for r in recorded.load_recorded_runs() if r["run"] == "cpu-class-level-quick-eval"]
+    rows = [r for r in recorded_runs.load_recorded_runs() if r["run"] == "cpu-class-level-quick-eval"]
     assert {r["threshold_fitted_on"] for r in rows} == {"val", "test"} and {r["ci_unit"] for r in rows} == {"class"}
-    frame = recorded.with_recorded_columns(summary.comparison_table({}), rows, dataset="synthetic")
+    frame = recorded_runs.with_recorded_columns(summary.comparison_table({}), rows, dataset="synthetic")
     column = frame.set_index(["table", "row", "quantity"])["cpu-class-level-quick-eval"]
     validation = {r["row"]: r["value"] for r in rows if r["threshold_fitted_on"] == "val"}
     assert column[("Table 8", "orb", "accuracy")] == validation["orb"]
     assert column[("Table 8", "sift", "accuracy")] == validation["sift"]
-    display = recorded.recorded_table(rows)
+    display = recorded_runs.recorded_table(rows)
     assert set(display.loc[display["model"] == "orb", "paper"]) == {0.9309}

@@ -57,25 +57,3 @@ def test_tiny_dataset_info(tiny_dataset):
 def test_empty_is_an_error():
     with pytest.raises(DatasetError, match="the dataset is empty"):
         dataset_info([])
-
-
-def test_pair_count_table_and_sentences(tmp_path):
-    from data_helpers import hand_built
-
-    from drugsim.data import make_pairs
-    from drugsim.data.info import faces_sentence, flags_sentence, pair_count_table
-
-    records = hand_built(tmp_path, {"A": [("front", 3), ("back", 2)], "B": [("front", 2)]})
-    pairs = {
-        "test": {1: make_pairs(records, algorithm=1, seed=0, n_pairs=20), 2: make_pairs(records, algorithm=2)}
-    }
-    table = pair_count_table({"test": records}, pairs)
-    assert table.loc[("test", 2), "pairs"] == 10 and table.loc[("test", 2), "positives"] == 5
-    assert table.loc[("test", 2), "positive share"] == 0.5
-    assert table.loc[("test", 1), "intra-class negatives"] == 0 and table.loc[("test", 1), "images"] == 7
-    info = dataset_info(records)
-    assert "same face of the same drug" in faces_sentence(info)
-    assert flags_sentence(info).startswith("7 of 7 photos (100.0%)")
-    unknown = dataset_info([ImageRecord(f"{c}{i}.jpg", c) for c in "xy" for i in range(2)])
-    assert faces_sentence(unknown).startswith("Faces are unknown for this dataset")
-    assert flags_sentence(unknown).startswith("Feature flags are unknown")

@@ -1,4 +1,4 @@
-"""The chapter helpers of drugsim.classical.study: sampling, verdicts, sentences, table rows."""
+"""What the classical chapters share (drugsim.studies.classical_common): example pair, verdicts, rows."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import pytest
 from classical_images import box_face, rotate
 
 from drugsim import paper
-from drugsim.classical import study
 from drugsim.data.records import Pair
-from drugsim.errors import ConfigError, DatasetError
+from drugsim.errors import DatasetError
 from drugsim.io import write_image
+from drugsim.studies import classical_common as study
+from drugsim.studies import keypoints
 
 
 def test_separation_verdicts_and_sentence():
@@ -58,39 +59,12 @@ def test_table_rows_carry_paper_columns():
         and row7["separates"]
         and row7["in_paper"]
     )
-    (row8,) = study.table8_rows({"orb@ratio": result})
+    (row8,) = keypoints.table8_rows({"orb@ratio": result})
     assert row8["paper_accuracy"] == paper.TABLE8["orb"]["accuracy"] and row8["paper_threshold"] == 200.0
     assert (row8["accuracy_ci95_low"], row8["accuracy_ci95_high"]) == (0.7, 0.9)
     assert row8["threshold_fitted_on"] == "test" and "paper's protocol" in row8["protocol"]
-    (beyond,) = study.table8_rows({"orb-ransac": result})
+    (beyond,) = keypoints.table8_rows({"orb-ransac": result})
     assert math.isnan(beyond["paper_accuracy"])
-
-
-def test_best_method_is_chosen_by_validation_accuracy():
-    results = {
-        "sift": {"accuracy": 0.95, "val_accuracy": 0.70},
-        "orb": {"accuracy": 0.80, "val_accuracy": 0.85},
-    }
-    assert study.best_by_validation(results) == "orb"
-    with pytest.raises(ConfigError, match="no result has a validation accuracy"):
-        study.best_by_validation({"sift": {"accuracy": 0.9, "val_accuracy": None}})
-
-
-def test_best_filter_ignores_unfiltered_matching():
-    rows = [
-        {"match_filter": "none", "accuracy": 0.9, "roc_auc": 0.5},
-        {"match_filter": "crosscheck", "accuracy": 0.7, "roc_auc": 0.8},
-        {"match_filter": "ratio", "accuracy": 0.7, "roc_auc": 0.9},
-    ]
-    assert study.best_filter(rows) == "ratio"
-
-
-def test_closest_normalisation_finds_matching_magnitudes():
-    rows = [
-        {"normalisation": "l1", "cv2_method": "kl_div", "positive_mean": 4.2, "negative_mean": 3.2},
-        {"normalisation": "l1", "cv2_method": "bhattacharyya", "positive_mean": 0.2, "negative_mean": 0.3},
-    ]
-    assert study.closest_normalisation(rows)["hist-bhattacharyya"]["cv2_method"] == "kl_div"
 
 
 def test_example_pair_prefers_textured_faces_and_example_scores(tmp_path):
@@ -119,24 +93,13 @@ def test_example_pair_prefers_textured_faces_and_example_scores(tmp_path):
     assert math.isnan(rows[1]["paper"])
 
 
-def test_paper_matched_fractions_and_closest_filter():
-    # Fig. 6: 391 keypoints in the first image; Table 7: 227.86 matches on positives, 92.806 on negatives.
-    fractions = study.paper_matched_fractions("sift")
-    assert fractions["positive"] == pytest.approx(227.86 / 391) and fractions["negative"] == pytest.approx(
-        92.806 / 391
-    )
+def test_beyond_sentence_names_only_the_methods_the_paper_did_not_test():
     rows = [
-        {
-            "detector": "orb",
-            "match_filter": "ratio",
-            "matched_fraction_positive": 0.15,
-            "matched_fraction_negative": 0.02,
-        },
-        {
-            "detector": "orb",
-            "match_filter": "crosscheck",
-            "matched_fraction_positive": 0.5,
-            "matched_fraction_negative": 0.3,
-        },
+        {"method": "orb", "in_paper": True, "roc_auc": 0.93, "accuracy_midpoint": 0.9},
+        {"method": "ssim", "in_paper": False, "roc_auc": 0.714, "accuracy_midpoint": 0.655},
+        {"method": "euclidean", "in_paper": False, "roc_auc": 0.5, "accuracy_midpoint": 0.5},
     ]
-    assert study.closest_to_paper(rows, "orb") == "crosscheck"
+    assert study.beyond_sentence(rows) == (
+        "ssim: ROC AUC 0.71, midpoint accuracy 0.66; euclidean: ROC AUC 0.50, midpoint accuracy 0.50"
+    )
+    assert study.beyond_sentence(rows[:1]) == ""

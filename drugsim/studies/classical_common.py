@@ -1,6 +1,7 @@
-"""The classical chapters' steps (notebooks 02-04) as tested functions: pair lists, the Fig. 1 example pair,
-Table 3/4 style example scores, Table 7 and Table 8 rows beside the paper's, and sentences that state
-where our results agree with the paper's conclusions, generated from the numbers.
+"""What the classical chapters (notebooks 02-04) share: the Fig. 1 example pair, example scores beside the
+paper's (Tables 3 and 4), Table 7 rows, and the sentences that state where our results agree with the paper's
+conclusions, generated from the numbers. Chapter-specific steps live in :mod:`drugsim.studies.histogram`,
+:mod:`drugsim.studies.hashes` and :mod:`drugsim.studies.keypoints`.
 
 "Separates" is made concrete: a method separates positive from negative pairs when its ROC AUC on the
 evaluated pairs is at least :data:`SEPARATES_AUC` (0.8) and its mean scores point the right way. The paper
@@ -160,35 +161,6 @@ def table7_rows(results: Mapping[str, Mapping[str, Any]]) -> List[Dict[str, Any]
     return rows
 
 
-def table8_rows(results: Mapping[str, Mapping[str, Any]]) -> List[Dict[str, Any]]:
-    """Table 8 beside the paper's: midpoint threshold, where it was fitted (``protocol`` in words), accuracy
-    (with its 95 % class-level interval), pairs/s."""
-    from drugsim.evaluation.evaluate import fitted_on_label
-
-    rows = []
-    for name, result in results.items():
-        base = name.split("@")[0]
-        published = paper.TABLE8.get(base, {})
-        ci = (result.get("ci95") or {}).get("accuracy") or [float("nan"), float("nan")]
-        rows.append(
-            {
-                "method": name,
-                "n_pairs": result["n_pairs"],
-                "threshold": result["threshold"],
-                "threshold_fitted_on": result.get("threshold_fitted_on"),
-                "protocol": fitted_on_label(result.get("threshold_fitted_on")),
-                "paper_threshold": paper.TABLE8_THRESHOLDS.get(base, float("nan")),
-                "accuracy": result["accuracy"],
-                "accuracy_ci95_low": ci[0],
-                "accuracy_ci95_high": ci[1],
-                "paper_accuracy": published.get("accuracy", float("nan")),
-                "pairs_per_second": result.get("pairs_per_second"),
-                "paper_pairs_per_second": published.get("pairs_per_second", float("nan")),
-            }
-        )
-    return rows
-
-
 def _names(items: Sequence[str]) -> str:
     items = list(items)
     if not items:
@@ -250,160 +222,15 @@ PAPER_SEPARATES: Dict[str, bool] = {
 }
 
 
-def best_by_validation(results: Mapping[str, Mapping[str, Any]]) -> str:
-    """The method (display name) with the highest validation accuracy at its validation-fitted threshold
-    (ties: the first in order). Never chosen by test accuracy.
+def beyond_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
+    """ROC AUC and midpoint accuracy of the methods the paper did not test (``in_paper`` false), as one
+    ``"; "``-joined phrase for the chapter's prose (empty when every method is the paper's).
 
-    Raises:
-        ConfigError: no result has a validation accuracy (all were fitted the paper's way, or given).
+    Args:
+        rows: :func:`table7_rows` output.
     """
-    from drugsim.errors import ConfigError
-
-    scored = {name: r["val_accuracy"] for name, r in results.items() if r.get("val_accuracy") is not None}
-    if not scored:
-        raise ConfigError("no result has a validation accuracy to choose the best method by (fit on val pairs)")
-    return max(scored, key=scored.get)
-
-
-def best_filter(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The match filter with the highest validation accuracy at the midpoint threshold (ties: ROC AUC)."""
-    usable = [r for r in rows if r["match_filter"] != "none"] or list(rows)
-    return max(usable, key=lambda r: (r["accuracy"], np.nan_to_num(r["roc_auc"], nan=0.0)))["match_filter"]
-
-
-def table8_evaluation(
-    methods: Sequence[SimilarityMethod],
-    test_pairs: Sequence[Pair],
-    val_pairs: Optional[Sequence[Pair]],
-    *,
-    cache_dir: Optional[str | Path] = None,
-    n_jobs: Optional[int] = None,
-    n_boot: int = 200,
-    seed: int = 0,
-) -> Dict[str, Dict[str, Dict[str, Any]]]:
-    """Table 8 two ways from one scoring of the whole test list.
-
-    Returns:
-        ``{"val": results, "paper": results}``: the midpoint fitted on the validation drugs' pairs and
-        applied unchanged to the test pairs (the headline), and the paper's protocol, the midpoint fitted
-        on the test pairs themselves (shown beside, labelled).
-    """
-    from drugsim.evaluation.evaluate import evaluate_scores
-
-    fitted_on_val = evaluate_methods(
-        methods,
-        test_pairs,
-        val_pairs=val_pairs,
-        cache_dir=cache_dir,
-        n_jobs=n_jobs,
-        n_boot=n_boot,
-        seed=seed,
+    return "; ".join(
+        f"{row['method']}: ROC AUC {row['roc_auc']:.2f}, midpoint accuracy {row['accuracy_midpoint']:.2f}"
+        for row in rows
+        if not row["in_paper"]
     )
-    paper_way: Dict[str, Dict[str, Any]] = {}
-    for name, result in fitted_on_val.items():
-        redone = evaluate_scores(
-            result["scores"],
-            result["labels"],
-            direction=result["direction"],
-            protocol="paper",
-            clusters=result["classes"],
-            n_boot=n_boot,
-            seed=seed,
-        )
-        paper_way[name] = {**result, **redone}
-    return {"val": fitted_on_val, "paper": paper_way}
-
-
-def filter_comparison(
-    detector: str,
-    val_pairs: Sequence[Pair],
-    *,
-    n_jobs: Optional[int] = None,
-    cache_dir: Optional[str | Path] = None,
-    **options: Any,
-) -> List[Dict[str, Any]]:
-    """:func:`~drugsim.classical.keypoints.compare_match_filters` on validation pairs, images described once
-    by the evaluation engine."""
-    from drugsim.classical.keypoints import compare_match_filters
-    from drugsim.evaluation.engine import describe_images, pair_paths
-
-    features = describe_images(
-        create_method(detector, **options),
-        pair_paths(val_pairs),
-        n_jobs=n_jobs,
-        cache_dir=cache_dir,
-        progress=False,
-    )
-    rows = compare_match_filters(
-        lambda match_filter: create_method(detector, match_filter=match_filter, **options),
-        val_pairs,
-        features=features,
-    )
-    return [{"detector": detector, **row} for row in rows]
-
-
-def normalisation_table(pairs: Sequence[Pair], *, max_pairs: int = 100) -> List[Dict[str, Any]]:
-    """:func:`~drugsim.classical.histogram.normalisation_study` on the first ``max_pairs`` pairs, with the
-    paper's Table 7 mean of the metric the paper names (for the four metrics it uses)."""
-    from drugsim.classical.histogram import normalisation_study
-    from drugsim.io import read_image
-
-    chosen = list(pairs)[:max_pairs]
-    images = [(read_image(p.path_a), read_image(p.path_b)) for p in chosen]
-    rows = normalisation_study(images, [p.label for p in chosen])
-    for row in rows:
-        published = paper.TABLE7.get(f"hist-{row['cv2_method']}", {})
-        row["paper_positive_mean"] = published.get("positive_mean", float("nan"))
-        row["paper_negative_mean"] = published.get("negative_mean", float("nan"))
-    return rows
-
-
-def closest_normalisation(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
-    """For each paper metric, the (normalisation, OpenCV method) whose means are closest to Table 7's, on a
-    log scale (magnitudes are what the comparison can say), as a list of dicts."""
-    out = {}
-    for metric, published in paper.TABLE7.items():
-        if not metric.startswith("hist-"):
-            continue
-        target = np.log10([abs(published["positive_mean"]) + 1e-12, abs(published["negative_mean"]) + 1e-12])
-        best, best_gap = None, float("inf")
-        for row in rows:
-            values = np.array([row["positive_mean"], row["negative_mean"]], dtype=float)
-            if not np.all(np.isfinite(values)):
-                continue
-            gap = float(np.abs(np.log10(np.abs(values) + 1e-12) - target).sum())
-            if gap < best_gap:
-                best, best_gap = row, gap
-        if best is not None:
-            out[metric] = {
-                "normalisation": best["normalisation"],
-                "cv2_method": best["cv2_method"],
-                "positive_mean": best["positive_mean"],
-                "negative_mean": best["negative_mean"],
-                "log10_gap": best_gap,
-            }
-    return out
-
-
-def paper_matched_fractions(detector: str) -> Dict[str, float]:
-    """Matches per keypoint implied by the paper: Table 7's mean matches over the keypoints of its Fig. 6/7
-    example's first image (the only keypoint count it gives), for positives and negatives."""
-    figure = paper.FIG6_SIFT if detector == "sift" else paper.FIG7_ORB
-    table = paper.TABLE7[detector]
-    return {
-        "positive": table["positive_mean"] / figure["keypoints_a"],
-        "negative": table["negative_mean"] / figure["keypoints_a"],
-    }
-
-
-def closest_to_paper(rows: Sequence[Mapping[str, Any]], detector: str) -> str:
-    """The match filter whose matched fractions (positives, negatives) are nearest the paper's."""
-    target = paper_matched_fractions(detector)
-    candidates = [r for r in rows if r.get("detector", detector) == detector]
-
-    def gap(row: Mapping[str, Any]) -> float:
-        return abs(row["matched_fraction_positive"] - target["positive"]) + abs(
-            row["matched_fraction_negative"] - target["negative"]
-        )
-
-    return min(candidates, key=gap)["match_filter"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import math
 
-from drugsim import paper, summary
+from drugsim import paper
+from drugsim.studies import summary
 
 
 def test_every_paper_number_gets_a_row_and_missing_ones_stay_missing():

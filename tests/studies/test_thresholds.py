@@ -10,8 +10,10 @@ import pytest  # noqa: E402
 from evaluation_helpers import make_pairs_from  # noqa: E402
 
 from drugsim.data.records import ImageRecord  # noqa: E402
-from drugsim.evaluation import plots, threshold_study  # noqa: E402
-from drugsim.evaluation.threshold_study import MethodScores, holm_adjust  # noqa: E402
+from drugsim.evaluation import plots  # noqa: E402
+from drugsim.studies import models  # noqa: E402
+from drugsim.studies import thresholds as ts  # noqa: E402
+from drugsim.studies.thresholds import MethodScores, holm_adjust  # noqa: E402
 
 
 def test_holm_by_hand():
@@ -25,39 +27,39 @@ def test_chapter_pipeline_on_generated_images(image_set, tmp_path):
     test_idx = [i for i in range(len(paths)) if i not in val_idx]
     val_pairs = make_pairs_from([paths[i] for i in val_idx], [labels[i] for i in val_idx], seed=1)
     test_pairs = make_pairs_from([paths[i] for i in test_idx], [labels[i] for i in test_idx], seed=2)
-    methods = threshold_study.build_methods("ahash,hist-chisqr", work_dir=tmp_path)
-    scored = threshold_study.score_methods(
+    methods = models.build_methods("ahash,hist-chisqr")
+    scored = ts.score_methods(
         methods, test_pairs, val_pairs, cache_dir=tmp_path / "cache", n_jobs=1
     )
-    thresholds = threshold_study.threshold_table(scored, n_boot=50)
+    thresholds = ts.threshold_table(scored, n_boot=50)
     assert {"paper_midpoint", "youden", "youden_shift", "far_accuracy", "best_val_rule"} <= set(
         thresholds.columns
     )
     assert set(thresholds["threshold_fitted_on"]) == {"val"}
     assert set(thresholds["paper_midpoint_fitted_on"]) == {"test"}
-    results = threshold_study.headline_results(scored, rule="youden", n_boot=50)
+    results = ts.headline_results(scored, rule="youden", n_boot=50)
     assert all(r["threshold_fitted_on"] == "val" for r in results.values())
-    headline = threshold_study.headline_table(results)
+    headline = ts.headline_table(results)
     assert (headline["accuracy_low"] <= headline["accuracy"]).all()
     assert set(headline["threshold_fitted_on"]) == {"val"} and set(headline["ci_unit"]) == {"class"}
     assert set(headline["n_classes"]) == {3}  # class3, class4, class5
-    pairwise = threshold_study.pairwise_table(scored, results, n_boot=100)
+    pairwise = ts.pairwise_table(scored, results, n_boot=100)
     assert len(pairwise) == 1
     assert {"class_sign_p_holm", "real", "mcnemar_p_holm", "real_if_pairs_independent"} <= set(pairwise.columns)
     # Three test classes: the sign-flip test cannot go below 2 / 2**3, so nothing is called real.
     assert (pairwise["class_sign_p"] >= 0.25).all() and not pairwise["real"].any()
     assert set(pairwise["threshold_fitted_on"]) == {"val"}
     records = [ImageRecord(p, label) for p, label in zip(paths, labels)]
-    retrieval = threshold_study.retrieval_table(methods, records, max_queries=6, n_jobs=1)
+    retrieval = ts.retrieval_table(methods, records, max_queries=6, n_jobs=1)
     assert retrieval.loc["ahash", "n_queries"] == 6
-    glued = threshold_study.glue_study(thresholds, headline, pairwise, retrieval)
+    glued = ts.glue_study(thresholds, headline, pairwise, retrieval)
     assert (
         glued["thr_best_method"] in methods
         and "thr_ahash_threshold_youden" in glued
         and "thr_ahash_eer" in glued
     )
     figure, axes = plt.subplots(1, 3)
-    plots.plot_roc_curves(threshold_study.roc_inputs(scored), ax=axes[0])
+    plots.plot_roc_curves(ts.roc_inputs(scored), ax=axes[0])
     plots.plot_score_distributions(
         scored["ahash"].test_scores,
         scored["ahash"].test_labels,
@@ -68,14 +70,16 @@ def test_chapter_pipeline_on_generated_images(image_set, tmp_path):
     plt.close(figure)
 
 
-def test_find_siamese_models(tmp_path):
+def test_chapter_09_finds_siamese_models_and_skips_unloadable_ones(tmp_path):
     folder = tmp_path / "models" / "siamese"
     folder.mkdir(parents=True)
     for name in ("resnet18-improved.pt", "vgg16-classic.pt", "resnet18-improved.last.pt", "notes.pt"):
         (folder / name).write_bytes(b"")
-    assert sorted(threshold_study.find_siamese_models(tmp_path)) == ["resnet18-improved", "vgg16-classic"]
-    # Unloadable checkpoints are skipped, not fatal.
-    methods = threshold_study.build_methods(["ahash"], work_dir=tmp_path)
+    found = models.siamese_checkpoints(folder)
+    assert sorted(found) == ["resnet18-improved", "vgg16-classic"]
+    # Unloadable checkpoints are skipped, not fatal (chapter 09 lists the ones it used).
+    methods = models.build_methods(["ahash"], models=models.trained_model_labels(found),
+                                   include_checkpointed=True, skip_unloadable=True)
     assert list(methods) == ["ahash"]
 
 
@@ -90,7 +94,7 @@ def test_plots_return_axes():
 
 def test_score_methods_needs_both_pair_lists():
     with pytest.raises(Exception, match="need validation and test pairs"):
-        threshold_study.score_methods({}, [], [])
+        ts.score_methods({}, [], [])
     assert MethodScores  # exported for notebooks
 
 
@@ -107,13 +111,13 @@ def _scores(name, val_separates: bool, seed: int) -> MethodScores:
 
 def test_best_method_and_rule_are_chosen_on_validation():
     scored = {"good-on-val": _scores("good-on-val", True, 0), "good-on-test": _scores("good-on-test", False, 1)}
-    thresholds = threshold_study.threshold_table(scored, n_boot=20)
-    results = threshold_study.headline_results(scored, rule="midpoint", n_boot=20)
-    headline = threshold_study.headline_table(results)
+    thresholds = ts.threshold_table(scored, n_boot=20)
+    results = ts.headline_results(scored, rule="midpoint", n_boot=20)
+    headline = ts.headline_table(results)
     # The test accuracy would pick the other method; the validation accuracy picks this one.
     assert headline.loc["good-on-test", "accuracy"] > headline.loc["good-on-val", "accuracy"]
-    pairwise = threshold_study.pairwise_table(scored, results, n_boot=50)
-    glued = threshold_study.glue_study(thresholds, headline, pairwise, None)
+    pairwise = ts.pairwise_table(scored, results, n_boot=50)
+    glued = ts.glue_study(thresholds, headline, pairwise, None)
     assert glued["thr_best_method"] == "good-on-val"
     assert glued["thr_best_val_accuracy"] == 1.0
     row = thresholds.loc["good-on-val"]

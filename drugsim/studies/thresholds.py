@@ -63,46 +63,6 @@ class MethodScores:
     test_classes: np.ndarray
 
 
-def find_siamese_models(work_dir: PathLike) -> Dict[str, Path]:
-    """Trained Siamese checkpoints of the deep chapter: ``{"<backbone>-<variant>": path}``.
-
-    Notebook 05 saves them as ``<work_dir>/models/siamese/<backbone>-<variant>.pt``.
-    """
-    folder = Path(work_dir) / "models" / "siamese"
-    found: Dict[str, Path] = {}
-    for path in sorted(folder.glob("*.pt")) if folder.is_dir() else []:
-        stem = path.stem
-        variant = stem.rpartition("-")[2]
-        if variant in ("improved", "classic", "triplet") and not stem.endswith(".last"):
-            found[stem] = path
-    return found
-
-
-def build_methods(
-    names: Sequence[str] | str, *, work_dir: Optional[PathLike] = None, include_siamese: bool = True
-) -> Dict[str, SimilarityMethod]:
-    """Methods by CLI name, plus every trained Siamese network found under ``work_dir`` when asked.
-
-    Siamese methods are keyed ``siamese-<variant> (<backbone>)``; a checkpoint that cannot be loaded is
-    skipped (the chapter says which were used).
-    """
-    from drugsim.methods import create_method
-
-    if isinstance(names, str):
-        names = [n.strip() for n in names.split(",") if n.strip()]
-    methods: Dict[str, SimilarityMethod] = {name: create_method(name) for name in names}
-    if include_siamese and work_dir is not None:
-        for stem, path in find_siamese_models(work_dir).items():
-            backbone, _, variant = stem.rpartition("-")
-            try:
-                methods[f"siamese-{variant} ({backbone})"] = create_method(
-                    f"siamese-{variant}", model=str(path)
-                )
-            except (DrugsimError, ImportError, RuntimeError):
-                continue
-    return methods
-
-
 def score_methods(
     methods: Mapping[str, SimilarityMethod],
     test_pairs: Sequence[Pair],
