@@ -9,7 +9,7 @@ Modules: :mod:`~drugsim.classical.histogram` (grey/HSV histograms, OpenCV's four
 
 from drugsim.classical.hashing import HashMethod
 from drugsim.classical.histogram import HistogramMethod
-from drugsim.classical.keypoints import KeypointMethod, compare_match_filters
+from drugsim.classical.keypoints import KeypointMethod
 from drugsim.classical.pixels import CosineMethod, EuclideanMethod, SSIMMethod
 
 __all__ = [
@@ -19,5 +19,4 @@ __all__ = [
     "HistogramMethod",
     "KeypointMethod",
     "SSIMMethod",
-    "compare_match_filters",
 ]

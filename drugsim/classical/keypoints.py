@@ -19,7 +19,7 @@ the "score" would just be its keypoint count. The options (``match_filter``):
   as the paper-style default: it is OpenCV's one-line brute-force recipe, and its counts have the paper's
   shape (Fig. 6: 240 matches from 391 and 368 keypoints, a large fraction; Table 7: negatives still keep
   about 93 of some 400 keypoints, which a ratio test would almost all reject). The notebook compares all
-  filters on the validation drugs (:func:`compare_match_filters`) and reports which separates best.
+  filters on the validation drugs (:func:`drugsim.studies.keypoints.compare_match_filters`) and reports which separates best.
 * ``"distance"``: nearest-neighbour matches with distance <= ``max_distance`` (default 50 bits of 256 for
   ORB, 1500 for SIFT's L1 distance between descriptors of L2 norm about 512).
 * ``"ratio"``: Lowe's ratio test, nearest distance < ``ratio`` x second nearest (default 0.75).
@@ -51,8 +51,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional
 
 import cv2
 import numpy as np
@@ -296,107 +295,10 @@ class KeypointMethod(SimilarityMethod):
         return f"{self.detector}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
 
-def _midpoint_accuracy(scores: np.ndarray, labels: np.ndarray) -> Dict[str, float]:
-    """Means, midpoint threshold, accuracy and ROC-AUC of match counts (higher = more similar) by the
-    evaluation's own functions, plus the separation of the means in pooled standard deviations."""
-    from drugsim.evaluation.metrics import compute_metrics
-    from drugsim.evaluation.thresholds import fit_threshold
-
-    threshold = fit_threshold(scores, labels, rule="midpoint", direction="higher")
-    metrics = compute_metrics(scores, labels, threshold, direction="higher")
-    positive, negative = scores[labels == 1], scores[labels == 0]
-    pooled = np.sqrt((positive.var() + negative.var()) / 2.0)
-    separation = (metrics["positive_mean"] - metrics["negative_mean"]) / pooled if pooled > 0 else float("nan")
-    return {
-        "positive_mean": metrics["positive_mean"],
-        "negative_mean": metrics["negative_mean"],
-        "threshold": float(threshold),
-        "accuracy": metrics["accuracy"],
-        "roc_auc": metrics["roc_auc"],
-        "separation": float(separation),
-        # The filters are ranked on validation pairs: the midpoint is fitted on those same pairs.
-        "threshold_fitted_on": "val",
-    }
-
-
-def compare_match_filters(
-    method_factory: Union[str, Callable[[str], KeypointMethod]],
-    val_pairs: Sequence[Any],
-    *,
-    features: Optional[Mapping[Any, KeypointFeatures]] = None,
-    filters: Sequence[str] = MATCH_FILTERS,
-    read_image: Optional[Callable[[Any], np.ndarray]] = None,
-) -> List[Dict[str, Any]]:
-    """Score validation pairs with every match filter and report how well each separates them.
-
-    Features do not depend on the filter, so each image is described once (or taken from ``features``).
-    The threshold is the paper's midpoint of the two means, fitted and applied on the same validation
-    pairs: this ranks the filters, it is not a test accuracy.
-
-    Args:
-        method_factory: ``"sift"``/``"orb"``, or a callable ``match_filter -> KeypointMethod``
-            (e.g. ``lambda f: create_method("orb", match_filter=f)``).
-        val_pairs: :class:`drugsim.data.Pair` objects (``path_a``, ``path_b``, ``label``).
-        features: precomputed features by path (e.g. from ``engine.describe_images``); missing ones are
-            computed with ``read_image``.
-        filters: the filters to compare.
-        read_image: image reader (default :func:`drugsim.io.read_image`).
-
-    Returns:
-        One dict per filter: ``match_filter``, ``positive_mean``, ``negative_mean``, ``threshold``
-        (midpoint), ``accuracy`` (at the midpoint), ``roc_auc``, ``separation`` (difference of means over
-        the pooled standard deviation), ``matched_fraction_positive`` (matches / keypoints of image A).
-    """
-    for match_filter in filters:
-        if match_filter not in MATCH_FILTERS:
-            raise ConfigError(
-                f"match_filter {match_filter!r} is not supported. Try one of {list(MATCH_FILTERS)}"
-            )
-    if isinstance(method_factory, str):
-        detector = method_factory
-
-        def method_factory(match_filter: str) -> KeypointMethod:
-            return KeypointMethod(detector, match_filter=match_filter)
-
-    if read_image is None:
-        from drugsim.io import read_image as default_reader
-
-        read_image = default_reader
-    describer = method_factory(filters[0])
-    cache: Dict[Any, KeypointFeatures] = {Path(k): v for k, v in (features or {}).items()}
-    for pair in val_pairs:
-        for path in (pair.path_a, pair.path_b):
-            if Path(path) not in cache:
-                cache[Path(path)] = describer.describe(read_image(path))
-    labels = np.array([int(pair.label) for pair in val_pairs])
-    rows = []
-    for match_filter in filters:
-        method = method_factory(match_filter)
-        scores = np.array(
-            [method.score(cache[Path(p.path_a)], cache[Path(p.path_b)]) for p in val_pairs], float
-        )
-        keypoints_a = np.array([max(len(cache[Path(p.path_a)]), 1) for p in val_pairs], dtype=float)
-        fraction = scores / keypoints_a
-        rows.append(
-            {
-                "match_filter": match_filter,
-                **_midpoint_accuracy(scores, labels),
-                "matched_fraction_positive": float(fraction[labels == 1].mean())
-                if (labels == 1).any()
-                else float("nan"),
-                "matched_fraction_negative": float(fraction[labels == 0].mean())
-                if (labels == 0).any()
-                else float("nan"),
-            }
-        )
-    return rows
-
-
 __all__ = [
     "DEFAULT_MATCH_FILTER",
     "DETECTORS",
     "MATCH_FILTERS",
     "KeypointFeatures",
     "KeypointMethod",
-    "compare_match_filters",
 ]

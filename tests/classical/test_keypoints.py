@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from classical_images import box_face, brighten, rotate
 
-from drugsim.classical.keypoints import MATCH_FILTERS, KeypointFeatures, KeypointMethod, compare_match_filters
+from drugsim.classical.keypoints import MATCH_FILTERS, KeypointFeatures, KeypointMethod
+from drugsim.studies.keypoints import compare_match_filters
 from drugsim.data.records import Pair
 from drugsim.errors import ConfigError
 from drugsim.methods import create_method

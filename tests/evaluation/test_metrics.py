@@ -107,7 +107,7 @@ def test_training_and_match_filter_metrics_are_the_evaluation_metrics():
     by-hand Mann-Whitney count."""
     from sklearn.metrics import roc_auc_score
 
-    from drugsim.classical.keypoints import _midpoint_accuracy
+    from drugsim.studies.keypoints import _midpoint_accuracy
     from drugsim.deep.training import validation_metrics, variant_direction
     from drugsim.evaluation import metrics
     from drugsim.evaluation.thresholds import fit_threshold
