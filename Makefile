@@ -7,6 +7,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PROFILE ?= quick
 DATASET ?= synthetic
+# Notebooks run at once by `make reproduce` (each kernel gets cores / JOBS threads); 1 = one after another.
+JOBS ?= 2
 
 # torch must be pinned: a looser requirement pulls several GB of CUDA wheels. On x86_64 Linux the pinned
 # wheels are on this workplace's local disk; aarch64 gets a CPU build.
@@ -20,7 +22,7 @@ endif
 .PHONY: install reproduce time-reproduce test test-fast browser-deps bench clean-book help
 
 help:
-	@echo "make reproduce [PROFILE=tiny|quick|paper] [DATASET=synthetic|grocery|PATH]  rerun the study, build the book"
+	@echo "make reproduce [PROFILE=tiny|quick|paper] [DATASET=synthetic|grocery|PATH] [JOBS=2]  rerun the study, build the book"
 	@echo "make test                                                             run every test (what CI runs)"
 	@echo "make test-fast                                                        skip slow and browser tests"
 	@echo "make time-reproduce [PROFILE=tiny]                                    time a whole reproduction from scratch"
@@ -39,11 +41,11 @@ install: $(VENV)/.installed
 # Runs only what changed since the last run (content-hash cache); REPRODUCE_ARGS="--force" reruns all,
 # REPRODUCE_ARGS="--only 04_keypoints" one chapter. The book lands in _build/html/index.html.
 reproduce: install
-	$(VENV)/bin/drugsim reproduce --profile $(PROFILE) --dataset $(DATASET) $(REPRODUCE_ARGS)
+	$(VENV)/bin/drugsim reproduce --profile $(PROFILE) --dataset $(DATASET) --jobs $(JOBS) $(REPRODUCE_ARGS)
 
 # Wall time of a whole reproduction from an empty run folder (writes benchmarks/results/reproduce-*.json).
 time-reproduce: install
-	$(PY) benchmarks/time_reproduce.py --profile $(PROFILE)
+	$(PY) benchmarks/time_reproduce.py --profile $(PROFILE) --jobs $(JOBS)
 
 # Headless Chromium for the rendered-book browser test: installed with apt where we are root; elsewhere the
 # browser test skips with a message naming the missing package.

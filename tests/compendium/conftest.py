@@ -57,6 +57,7 @@ def _build_tiny_book(root: Path, repo: Path) -> Path:
     dataset = os.environ.get("DRUGSIM_BOOK_TEST_DATASET", "synthetic")  # or a folder of your photos
     # A quick local check of a few chapters: DRUGSIM_BOOK_TEST_ONLY=01_data,13_summary (CI runs them all).
     only = [n for n in os.environ.get("DRUGSIM_BOOK_TEST_ONLY", "").split(",") if n] or None
-    report = reproduce(root=root, profile="tiny", dataset=dataset, only=only, progress=False)
+    # Two notebooks at a time, as `make reproduce` runs them: the suite's wall time is mostly this book.
+    report = reproduce(root=root, profile="tiny", dataset=dataset, only=only, progress=False, jobs=2)
     assert report.book_index is not None and report.book_index.exists()
     return root
