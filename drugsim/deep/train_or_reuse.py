@@ -112,8 +112,12 @@ def train_or_reuse_siamese(name: str, profile: str, train_pairs: Sequence[Pair],
     config = siamese_config(profile, **{**overrides, "variant": variant, "backbone": backbone, **fixed})
     fingerprint = _fingerprint(config.to_dict(), [_pair_key(p) for p in list(train_pairs) + list(val_pairs)])
     out = Path(models_dir) / f"{file_stem or name}.pt"
-    reused, payload = _train_unless_reusable(out, "siamese", fingerprint, lambda: train_siamese(
-        config, train_pairs, val_pairs, out=out, progress=progress, extra={"fingerprint": fingerprint}))
+    def train() -> Any:
+        print(f"training {file_stem or name}: {config.epochs} epochs at {config.image_size} px", flush=True)
+        return train_siamese(config, train_pairs, val_pairs, out=out, progress=progress,
+                             extra={"fingerprint": fingerprint})
+
+    reused, payload = _train_unless_reusable(out, "siamese", fingerprint, train)
     return {"name": name, "checkpoint": out, "reused": reused, "train_seconds": float(payload["train_seconds"]),
             "train_cpu_seconds": payload.get("train_cpu_seconds"), "history": payload["history"],
             "results": payload.get("results", {}), "config": payload["config"], "weights": payload.get("weights")}

@@ -361,6 +361,11 @@ def fit(
                         "val_auc": float(val_auc), "lr": lr, "seconds": time.perf_counter() - epoch_started})
         # Accuracy at the fixed threshold first; ROC AUC breaks ties (a short run often sits on one side of
         # the paper's 0.8 for every epoch); remaining ties go to the later, longer-trained epoch.
+        if not progress and dist_info.is_main:
+            # Without bars, one line per epoch: what a runner's heartbeat shows while a notebook trains.
+            row = history[-1]
+            print(f"{kind} epoch {epoch + 1}/{config.epochs}: train loss {row['train_loss']:.4f}, "
+                  f"val accuracy {row['val_accuracy']:.3f} ({row['seconds']:.0f} s)", flush=True)
         key = (float(val_accuracy), _nan_low(val_auc))
         if best_state is None or key >= best_key:
             best_key, best_val, best_epoch, best_state = key, float(val_accuracy), epoch + 1, _cpu_state(model)

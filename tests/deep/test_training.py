@@ -57,9 +57,12 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path, toy_pai
         torch.testing.assert_close(state_resumed[key], state_full[key], rtol=0, atol=0)
 
 
-def test_checkpoint_records_config_weights_and_history(tmp_path, toy_pair_list):
+def test_checkpoint_records_config_weights_and_history(tmp_path, toy_pair_list, capsys):
     out = tmp_path / "m.pt"
     result = train_siamese(small_config(epochs=2), toy_pair_list, toy_pair_list, out=out, progress=False)
+    # Without bars, one line per epoch (what the runner's heartbeat shows while a notebook trains).
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("siamese epoch")]
+    assert [line.split(":")[0] for line in lines] == ["siamese epoch 1/2", "siamese epoch 2/2"]
     payload = load_checkpoint(out, kind="siamese")
     assert payload["weights"] == "random" and payload["config"]["variant"] == "improved"
     assert [row["epoch"] for row in payload["history"]] == [1, 2]
