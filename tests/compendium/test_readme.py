@@ -15,7 +15,8 @@ from .helpers import REPO
 
 RECORDED = REPO / "results" / "recorded" / "gpu-paper-settings-8464a8d"
 #: The recorded runs the README's results block is rendered from, in its order.
-README_RUNS = ["results/recorded/cpu-class-level-quick-eval", "results/recorded/gpu-paper-settings-8464a8d"]
+README_RUNS = ["results/recorded/cpu-class-level-quick-eval", "results/recorded/cpu-grocery-partial224-58a8cd2",
+               "results/recorded/gpu-paper-settings-8464a8d"]
 
 
 def test_readme_block_equals_what_the_command_renders_from_the_recorded_run():
@@ -140,7 +141,8 @@ def test_timings_block_renders_a_timed_command(tmp_path, capsys):
 
 
 #: The timing results the README's timings block is rendered from, in its order.
-README_TIMINGS = ["benchmarks/results/reproduce-tiny.json", "benchmarks/results/make-test-fresh-clone.json"]
+README_TIMINGS = ["benchmarks/results/reproduce-tiny.json", "benchmarks/results/reproduce-tiny-with-grocery.json",
+                  "benchmarks/results/make-test-fresh-clone.json"]
 
 
 def test_readme_timings_block_equals_what_the_command_renders_from_the_committed_timings():
