@@ -65,3 +65,35 @@ def combined_glue(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                     "pairs_per_second_combined"):
             values[f"combined_{slug(row['pipeline'])}_{key}"] = round(float(row[key]), 4)
     return values
+
+
+def validation_auc(trained: Mapping[str, Any]) -> float:
+    """A trained network's validation ROC-AUC (threshold-free, so networks trained at different operating
+    points compare fairly): the final one for transfer runs, else the best epoch's; NaN when none was kept."""
+    results = trained.get("results") or {}
+    if results.get("val_auc") is not None:
+        return float(results["val_auc"])
+    aucs = [float(row["val_auc"]) for row in trained.get("history") or [] if row.get("val_auc") is not None]
+    return max(aucs) if aucs else float("nan")
+
+
+def best_by_validation(trained: Mapping[str, Mapping[str, Any]]) -> str:
+    """The name of the network with the highest validation ROC-AUC (never chosen by a test number).
+
+    Example:
+        >>> best_by_validation({"a": {"results": {"val_auc": 0.7}}, "b": {"history": [{"val_auc": 0.9}]}})
+        'b'
+    """
+    scored = {name: validation_auc(t) for name, t in trained.items()}
+    known = {name: auc for name, auc in scored.items() if auc == auc}
+    if not known:
+        raise ValueError(f"no validation ROC-AUC recorded for any of {sorted(trained)}")
+    return max(known, key=known.get)
+
+
+def best_model_sentence(rows: Sequence[Mapping[str, Any]], best: str, auc: float) -> str:
+    """What the filter does for the run's best network (chosen on validation), from its Table 10 row."""
+    row = next(r for r in rows if r["pipeline"] == best)
+    return (f"The run's best improved network on the validation pairs (ROC-AUC {auc:.3f}) is {best}: "
+            f"{100 * row['accuracy_alone']:.1f} % alone, {100 * row['accuracy_combined']:.1f} % behind the "
+            f"classifier, which skips {100 * row['skipped_share']:.1f} % of the test pairs.")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from drugsim import paper
 from drugsim.studies import combined as study
 
@@ -29,3 +31,20 @@ def test_combined_glue_names_each_pipelines_metrics():
     assert values["combined_resnet18_improved_accuracy_combined"] == 0.8123
     assert values["combined_resnet18_improved_skipped_share"] == 0.25
     assert len(values) == 5
+
+
+def test_best_network_is_chosen_on_validation_and_described_from_its_row():
+    from drugsim.studies import combined
+
+    trained = {"resnet18-improved": {"history": [{"val_auc": 0.55}, {"val_auc": 0.61}], "results": {}},
+               "lite-partial-improved": {"history": [{"val_auc": 0.5}], "results": {"val_auc": 0.97}},
+               "no-record-improved": {"history": [], "results": {}}}
+    assert combined.validation_auc(trained["resnet18-improved"]) == 0.61
+    assert combined.best_by_validation(trained) == "lite-partial-improved"
+    rows = [{"pipeline": "lite-partial-improved", "accuracy_alone": 0.9, "accuracy_combined": 0.95,
+             "skipped_share": 0.125}]
+    sentence = combined.best_model_sentence(rows, "lite-partial-improved", 0.97)
+    assert "(ROC-AUC 0.970) is lite-partial-improved: 90.0 % alone, 95.0 % behind" in sentence
+    assert "skips 12.5 %" in sentence
+    with pytest.raises(ValueError, match="no validation ROC-AUC"):
+        combined.best_by_validation({"x": {"history": [], "results": {}}})
