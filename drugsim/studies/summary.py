@@ -360,13 +360,10 @@ def paper_ordering(results: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
             if r.get("in_paper") and r.get("accuracy_midpoint") is not None]
     orb, sift = keypoints.get("orb"), keypoints.get("sift")
 
-    def step(stronger: str, weaker: str, holds: Optional[bool]) -> Tuple[str, str, Optional[bool]]:
-        return (stronger, weaker, holds)
-
     steps = [
-        step(ORDERING[0], ORDERING[1], None if not siamese or orb is None else any(a > orb for _, a in siamese)),
-        step(ORDERING[1], ORDERING[2], None if orb is None or sift is None else orb > sift),
-        step(ORDERING[2], ORDERING[3], None if sift is None or not weak else all(a < sift for _, a in weak)),
+        (ORDERING[0], ORDERING[1], None if not siamese or orb is None else any(a > orb for _, a in siamese)),
+        (ORDERING[1], ORDERING[2], None if orb is None or sift is None else orb > sift),
+        (ORDERING[2], ORDERING[3], None if sift is None or not weak else all(a < sift for _, a in weak)),
     ]
     measured = [s[2] for s in steps if s[2] is not None]
     holds = None if len(measured) < len(steps) else all(measured)
