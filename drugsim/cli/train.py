@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any, Dict
 
@@ -17,7 +18,9 @@ SIAMESE_EPILOG = """examples:
   drugsim train siamese --variant improved --backbone efficientnet-lite0 --weights imagenet \\
       --data data/synthetic-quick --profile quick --out lite.pt
       # tiny/quick default for a pretrained EfficientNet-Lite0: --train partial (blocks 11-15, the head
-      # convolution and the improved head train on cached block-10 features of 3 views, 128 px in quick)
+      # convolution and the improved head train on cached block-10 features of 3 views); quick trains
+      # drugsim's synthetic boxes at 128 px for one epoch, photos (Grocery, your folder) at 224 px for
+      # 3 epochs on 6,000 pairs: a photographed carton needs the larger input
   drugsim train siamese --backbone efficientnet-lite0 --weights imagenet --train frozen \\
       --data grocery --profile quick --out lite.pt   # train the improved head only (about a minute)
   drugsim train siamese --backbone efficientnet-lite0 --weights imagenet --train partial \\
@@ -139,18 +142,21 @@ def run_siamese(args: argparse.Namespace) -> int:
         args.profile, variant=args.variant, backbone=args.backbone, weights=args.weights)
     if args.fine_tune_from is not None and mode != "partial":
         raise ConfigError(f"--fine-tune-from applies to --train partial, not {mode}")
-    config = siamese_config(args.profile, variant=args.variant, n_train_pairs=args.n_train_pairs,
-                            contrastive_form=args.contrastive_form, threshold=args.threshold,
-                            frozen_views=args.frozen_views, fine_tune_from=args.fine_tune_from,
-                            **training_mode_flags(mode), **_overrides(args))
     data = load_protocol_pairs(args.data, settings=ProtocolSettings(seed=args.seed), splits=("train", "val"))
     pairs = data.pairs_by_split
+    config = siamese_config(args.profile, data_kind=data.kind, variant=args.variant,
+                            n_train_pairs=args.n_train_pairs, contrastive_form=args.contrastive_form,
+                            threshold=args.threshold, frozen_views=args.frozen_views,
+                            fine_tune_from=args.fine_tune_from, **training_mode_flags(mode), **_overrides(args))
+    if not args.quiet:
+        print(f"training {args.variant} ({mode}) on {data.kind} data, profile {args.profile}: "
+              f"{config.image_size} px, {config.epochs} epochs, batch {config.batch_size}", file=sys.stderr, flush=True)
     result = train_siamese(config, pairs["train"], pairs["val"], out=args.out, resume=args.resume,
                            progress=not args.quiet)
     _report({"checkpoint": str(result.checkpoint), "config": config.to_dict(), "history": result.history,
              "best_epoch": result.best_epoch, "best_val_accuracy": result.best_val_accuracy,
              "train_accuracy": result.train_accuracy, "train_seconds": result.seconds,
-             "weights": result.weights, "device": result.device, "training_mode": mode,
+             "weights": result.weights, "device": result.device, "training_mode": mode, "data_kind": data.kind,
              "results": result.extra}, args.json)
     return 0
 

@@ -88,6 +88,25 @@ def detect_layout(root: Path) -> str:
     return "folders"
 
 
+#: Columns only drugsim's generator writes into ``manifest.csv`` (the capture of each rendered photo).
+SYNTHETIC_MANIFEST_COLUMNS = frozenset({"brightness", "background", "jpeg_quality"})
+
+
+def data_kind(root: PathLike) -> str:
+    """``synthetic`` for boxes drawn by :func:`drugsim.data.synth.generate_dataset`, ``photos`` for anything else.
+
+    Training recipes differ by kind (:func:`drugsim.deep.config.siamese_config`): a rendered box keeps its
+    layout at a small input, a photographed carton needs a larger one. The generator's manifest is the mark:
+    it alone records how each photo was rendered.
+    """
+    path = Path(root) / MANIFEST_NAME
+    if not path.is_file():
+        return "photos"
+    with open(path, newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), [])
+    return "synthetic" if SYNTHETIC_MANIFEST_COLUMNS <= set(header) else "photos"
+
+
 def _class_folders_images(root: Path) -> List[Path]:
     return sorted(
         p for folder in root.iterdir() if folder.is_dir() and not folder.name.startswith(".")

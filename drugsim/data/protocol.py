@@ -104,6 +104,7 @@ class ProtocolData:
         source: where the pairs came from (the data chapter's files, or built here).
         protocol: :data:`CLASS_DISJOINT`, :data:`OFFICIAL` or :data:`UNSEEN_PRODUCTS`.
         settings: the settings used.
+        kind: ``synthetic`` (drugsim's rendered boxes) or ``photos`` (:func:`drugsim.data.loaders.data_kind`).
     """
 
     records_by_split: Dict[str, List[ImageRecord]]
@@ -112,6 +113,7 @@ class ProtocolData:
     source: str
     protocol: str
     settings: ProtocolSettings = field(default_factory=ProtocolSettings)
+    kind: str = "photos"
 
     def pairs(self, split: str) -> List[Pair]:
         """The pair list of ``split``; an error names the splits that were built."""
@@ -354,7 +356,7 @@ def load_protocol_pairs(
         splits: the pair lists wanted (records of every split are always returned).
         data_root: explicit root for ``"grocery"``.
     """
-    from drugsim.data.loaders import load_dataset, resolve_data_root
+    from drugsim.data.loaders import data_kind, load_dataset, resolve_data_root
 
     unknown = [s for s in splits if s not in SPLITS]
     if unknown:
@@ -371,7 +373,7 @@ def load_protocol_pairs(
                  if records_by_split[split] else [] for split in splits}
         source = f"built here (Algorithm {settings.algorithm})"
     return ProtocolData(records_by_split=records_by_split, pairs_by_split=pairs, root=root, source=source,
-                        protocol=protocol, settings=settings)
+                        protocol=protocol, settings=settings, kind=data_kind(root))
 
 
 def write_protocol_pairs(data: ProtocolData, work_dir: PathLike) -> Dict[str, Dict[str, Any]]:

@@ -142,16 +142,23 @@ def with_recorded_columns(table, rows: Sequence[Mapping[str, Any]], *, dataset: 
     return frame
 
 
-def recorded_table(rows: Sequence[Mapping[str, Any]]):
-    """Every evaluation row of the recorded runs as a display table, with the paper's Table 9 value beside."""
+def recorded_table(rows: Sequence[Mapping[str, Any]], *, table: str | None = None, dataset: str | None = None):
+    """Every evaluation row of the recorded runs as a display table, with the paper's Table 9 value beside.
+
+    ``table`` (e.g. ``"Table 9"``) and ``dataset`` (synthetic|grocery|folder, or a run's dataset name) keep only
+    those rows.
+    """
     import pandas as pd
 
     from drugsim import paper
 
+    kind = None if dataset is None else (dataset if dataset in ("synthetic", "grocery") else "folder")
     records = []
     for r in rows:
         if r.get("ci_unit") is None and r.get("threshold_fitted_on") is None:
             continue  # chapter numbers: shown through with_recorded_columns
+        if (table is not None and r["table"] != table) or (kind is not None and r["dataset"] != kind):
+            continue
         published = (paper.TABLE9 if r["table"] == "Table 9" else paper.TABLE8).get(r["row"], {}).get(r["quantity"])
         records.append({"run": r["run"], "data": r["dataset"], "model": r["row"], "weights": r.get("weights"),
                         "test pairs": r.get("n_pairs"), "test accuracy": r["value"], "CI low": r.get("ci_low"),

@@ -66,10 +66,15 @@ def evaluate_siamese(trained: Mapping[str, Any], test_pairs: Sequence[Pair], val
     }
 
 
-def table9_frame(rows: Sequence[Mapping[str, Any]]):
-    """Our rows beside the paper's Table 9 (paper columns empty where the paper has no such model)."""
+def table9_frame(rows: Sequence[Mapping[str, Any]], *, paper_rows: bool = True):
+    """Our rows beside the paper's Table 9 (paper columns empty where the paper has no such model).
+
+    ``paper_rows``: also list the paper's rows this run did not train (their columns of ours empty), so the
+    table always holds the whole of the paper's Table 9.
+    """
     import pandas as pd
 
+    missing = [name for name in paper.TABLE9 if name not in {row["model"] for row in rows}] if paper_rows else []
     frame = pd.DataFrame([{
         "model": row["model"],
         "train acc": row["train_accuracy"],
@@ -81,8 +86,99 @@ def table9_frame(rows: Sequence[Mapping[str, Any]]):
         "paper train acc": paper.TABLE9.get(row["model"], {}).get("train_accuracy"),
         "paper test acc": paper.TABLE9.get(row["model"], {}).get("test_accuracy"),
         "paper pairs/s": paper.TABLE9.get(row["model"], {}).get("pairs_per_second"),
-    } for row in rows])
+    } for row in rows] + [{
+        "model": name, "paper train acc": paper.TABLE9[name]["train_accuracy"],
+        "paper test acc": paper.TABLE9[name]["test_accuracy"],
+        "paper pairs/s": paper.TABLE9[name]["pairs_per_second"],
+    } for name in missing])
     return frame.set_index("model")
+
+
+def untrained_paper_rows(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The paper's Table 9 rows this run did not train (e.g. VGG16 in ``quick``), in the paper's order."""
+    return [name for name in paper.TABLE9 if name not in {row["model"] for row in rows}]
+
+
+def _fitted_text(fitted_on: Any) -> str:
+    if fitted_on == "test":
+        return "threshold fitted on the test pairs: the paper's protocol"
+    return f"threshold fitted on {fitted_on}"
+
+
+def recorded_sentence(recorded) -> str:
+    """What the recorded Table 9 rows (:func:`drugsim.studies.recorded_runs.recorded_table`) show: how many,
+    and each row's test accuracy beside the paper's; or that none was recorded on this kind of data."""
+    if recorded is None or len(recorded) == 0:
+        return "No run on this kind of data has been recorded yet."
+    clauses = []
+    for r in recorded.to_dict("records"):
+        paper_text = "" if r["paper"] is None or r["paper"] != r["paper"] else f" (paper: {r['paper']:.4g})"
+        clauses.append(f"{r['model']} with {r['weights']} weights reaches {r['test accuracy']:.4g} in {r['run']} "
+                       f"({_fitted_text(r['threshold fitted on'])}){paper_text}")
+    return f"{len(recorded)} recorded result(s): " + "; ".join(clauses) + "."
+
+
+#: What each ingredient of the CPU transfer recipe adds, read off the run's own Table 9 rows: each step
+#: changes one thing against the step before (the first step changes backbone and training together).
+INGREDIENT_STEPS = (
+    ("the paper's recipe at this budget: ResNet18, random weights, trained end to end", "resnet18-improved"),
+    ("EfficientNet-Lite0, random weights, frozen; only the improved head trains",
+     "efficientnet-lite0-frozen-improved"),
+    ("+ ImageNet weights (still frozen, head only)", "efficientnet-lite0-imagenet-frozen-improved"),
+    ("+ fine-tuning blocks 11-15 and the head convolution on cached features of plain and augmented views",
+     "efficientnet-lite0-imagenet-partial-improved"),
+)
+
+
+def ingredient_rows(rows: Sequence[Mapping[str, Any]],
+                    steps: Sequence[tuple[str, str]] = INGREDIENT_STEPS) -> list[dict[str, Any]]:
+    """The steps of ``steps`` this run trained, each with its test accuracy, ROC AUC, training seconds and the
+    change in test accuracy and ROC AUC from the previous step it trained (None for the first).
+
+    Example:
+        >>> r = [{"model": "a", "test_accuracy": 0.5, "roc_auc": 0.5, "train_seconds": 1.0},
+        ...      {"model": "b", "test_accuracy": 0.9, "roc_auc": 0.95, "train_seconds": 9.0}]
+        >>> [(x["step"], x["test_accuracy_gain"]) for x in ingredient_rows(r, [("A", "a"), ("B", "b")])]
+        [('A', None), ('B', 0.4)]
+    """
+    by_model = {row["model"]: row for row in rows}
+    out: list[dict[str, Any]] = []
+    for label, model in steps:
+        if model not in by_model:
+            continue
+        row, before = by_model[model], out[-1] if out else None
+        out.append({"step": label, "model": model, "test_accuracy": float(row["test_accuracy"]),
+                    "roc_auc": float(row["roc_auc"]), "train_seconds": float(row["train_seconds"]),
+                    "test_accuracy_gain": None if before is None else round(float(row["test_accuracy"])
+                                                                            - before["test_accuracy"], 4),
+                    "roc_auc_gain": None if before is None else round(float(row["roc_auc"]) - before["roc_auc"], 4)})
+    return out
+
+
+def ingredient_frame(steps: Sequence[Mapping[str, Any]]):
+    """:func:`ingredient_rows` as a table, one row per step."""
+    import pandas as pd
+
+    return pd.DataFrame([{"step": s["step"], "model": s["model"], "test acc": s["test_accuracy"],
+                          "change in test acc": s["test_accuracy_gain"], "ROC AUC": s["roc_auc"],
+                          "change in ROC AUC": s["roc_auc_gain"], "train s": s["train_seconds"]}
+                         for s in steps]).set_index("step")
+
+
+def ingredient_sentence(steps: Sequence[Mapping[str, Any]]) -> str:
+    """What the steps show, from their numbers: which step adds most test accuracy, and where the last lands.
+
+    Example:
+        >>> ingredient_sentence([{"step": "A", "test_accuracy": 0.5, "test_accuracy_gain": None},
+        ...                      {"step": "B", "test_accuracy": 0.9, "test_accuracy_gain": 0.4}])
+        'The largest step is B (+0.4 test accuracy); the last step reaches 0.9.'
+    """
+    gains = [s for s in steps if s["test_accuracy_gain"] is not None]
+    if not gains:
+        return "This run trained fewer than two of the steps, so it cannot say what each adds."
+    largest = max(gains, key=lambda s: s["test_accuracy_gain"])
+    return (f"The largest step is {largest['step']} ({largest['test_accuracy_gain']:+.4g} test accuracy); "
+            f"the last step reaches {steps[-1]['test_accuracy']:.4g}.")
 
 
 #: The transfer-learning ablation: what each ingredient of the partial fine-tuning recipe adds.
@@ -98,7 +194,7 @@ def transfer_ablation(profile: str, pairs: Mapping[str, Sequence[Pair]], *, test
                       models_dir: str | Path, image_sizes: Sequence[int], n_train_pairs: int | None = None,
                       epochs: int | None = None, rows: Sequence[tuple[str, str, dict[str, Any]]] = TRANSFER_ABLATION,
                       threshold_rule: str = "midpoint", device: str | None = None, n_boot: int = 100,
-                      seed: int = 0) -> list[dict[str, Any]]:
+                      seed: int = 0, data_kind: str = "synthetic") -> list[dict[str, Any]]:
     """Train and score each ablation row at each input size, all at one (possibly reduced) budget.
 
     Every row sees the same training pairs (``n_train_pairs``: a seeded sample, None = all), the same
@@ -125,7 +221,7 @@ def transfer_ablation(profile: str, pairs: Mapping[str, Sequence[Pair]], *, test
             values = {"image_size": int(size), "epochs": epochs if partial else None, "seed": seed, **settings}
             stem = f"ablation-{slug(label)}-{int(size)}px-{len(train_pairs)}pairs"
             trained = train_or_reuse_siamese(name, profile, train_pairs, pairs["val"], models_dir=models_dir,
-                                             device=device, file_stem=stem, **values)
+                                             device=device, file_stem=stem, data_kind=data_kind, **values)
             method = create_method("siamese-improved", model=str(trained["checkpoint"]), device=device)
             result, _ = evaluate_method(method, test_pairs, val_pairs=pairs["val"], threshold_rule=threshold_rule,
                                         progress=False, n_boot=n_boot, seed=seed)

@@ -46,6 +46,24 @@ def test_recorded_runs_become_columns_of_the_summary_table_for_the_same_data():
     display = recorded_runs.recorded_table(rows)
     assert len(display) == 4 and set(display["CI resamples"]) == {"pairs"}
     assert recorded_runs.plot_recorded(rows).get_ylabel() == "test accuracy (%)"
+    grocery_rows = recorded_runs.recorded_table(rows, table="Table 9", dataset="grocery")
+    assert list(grocery_rows["model"]) == ["efficientnet-lite0-improved"]
+    assert len(recorded_runs.recorded_table(rows, table="Table 8")) == 0
+    assert len(recorded_runs.recorded_table(rows, dataset="/my/photos")) == 0  # a folder: no folder run recorded
+
+
+def test_chapter_05_sentence_reads_the_recorded_rows_and_labels_the_papers_protocol():
+    from drugsim.studies import siamese
+
+    rows = recorded_runs.load_recorded_runs()
+    frame = recorded_runs.recorded_table(rows, table="Table 9", dataset="synthetic")
+    sentence = siamese.recorded_sentence(frame)
+    assert sentence.startswith(f"{len(frame)} recorded result(s): ")
+    for value in frame["test accuracy"]:
+        assert f"{value:.4g}" in sentence
+    if (frame["threshold fitted on"] == "test").any():
+        assert "the paper's protocol" in sentence
+    assert siamese.recorded_sentence(frame.iloc[0:0]) == "No run on this kind of data has been recorded yet."
 
 
 def _evaluate_result(dataset="data/synthetic-quick", accuracy=0.7):

@@ -110,3 +110,23 @@ def test_resolve_data_root(tmp_path, monkeypatch, grocery_root):
         resolve_data_root("grocery")
     monkeypatch.setenv("DRUGSIM_GROCERY_ROOT", str(grocery_root))
     assert resolve_data_root("grocery") == grocery_root
+
+
+def test_data_kind_tells_drugsims_rendered_boxes_from_photos(tiny_dataset, tmp_path, grocery_root):
+    from drugsim.data.loaders import SYNTHETIC_MANIFEST_COLUMNS, data_kind
+    from drugsim.data.synth import MANIFEST_COLUMNS
+
+    assert SYNTHETIC_MANIFEST_COLUMNS <= set(MANIFEST_COLUMNS)  # the mark is what the generator writes
+    assert data_kind(tiny_dataset) == "synthetic"
+    assert data_kind(grocery_root) == "photos"
+    # a user's paper-layout folder with a manifest of faces only is photos, not rendered boxes
+    (tmp_path / "d1").mkdir()
+    (tmp_path / "manifest.csv").write_text("file,face\nd1/d1_1_1.jpg,front\n", encoding="utf-8")
+    assert data_kind(tmp_path) == "photos"
+    assert data_kind(tmp_path / "d1") == "photos"  # no manifest at all
+
+
+def test_protocol_data_carries_the_data_kind(tiny_dataset):
+    from drugsim.data.protocol import load_protocol_pairs
+
+    assert load_protocol_pairs(tiny_dataset, splits=()).kind == "synthetic"

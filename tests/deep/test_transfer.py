@@ -97,6 +97,24 @@ def test_quick_profile_recipe_and_defaults():
     assert training_mode_flags("frozen") == {"freeze_backbone": True, "partial_fine_tune": False}
 
 
+def test_quick_partial_recipe_on_photos_uses_a_larger_input_and_a_pair_sample():
+    boxes = siamese_config("quick", backbone="efficientnet-lite0", weights="imagenet", partial_fine_tune=True)
+    photos = siamese_config("quick", data_kind="photos", backbone="efficientnet-lite0", weights="imagenet",
+                            partial_fine_tune=True)
+    assert photos.image_size > boxes.image_size and photos.n_train_pairs is not None
+    assert (photos.fine_tune_from, photos.frozen_views) == (boxes.fine_tune_from, boxes.frozen_views)
+    # an explicit setting still wins, and the kind changes nothing outside partial fine-tuning
+    assert siamese_config("quick", data_kind="photos", backbone="efficientnet-lite0", weights="imagenet",
+                          partial_fine_tune=True, image_size=96).image_size == 96
+    assert siamese_config("quick", data_kind="photos") == siamese_config("quick")
+    for profile in ("tiny", "paper"):
+        assert siamese_config(profile, data_kind="photos", backbone="efficientnet-lite0", weights="imagenet",
+                              partial_fine_tune=True) == siamese_config(profile, backbone="efficientnet-lite0",
+                                                                        weights="imagenet", partial_fine_tune=True)
+    with pytest.raises(ConfigError, match="data_kind='drawings' is not supported"):
+        siamese_config("quick", data_kind="drawings")
+
+
 @pytest.mark.parametrize("overrides, message", [
     ({"backbone": "resnet18"}, "backbone 'resnet18' has none"),
     ({"variant": "classic"}, "the classic variant is not supported"),
@@ -124,6 +142,7 @@ def test_cli_trains_a_pretrained_efficientnet_partially_by_default(tmp_path, toy
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["training_mode"] == "partial" and report["config"]["partial_fine_tune"] is True
     assert report["config"]["fine_tune_from"] == 14
+    assert report["data_kind"] == "photos"  # the toy images are not drugsim's rendered boxes
 
 
 @pytest.mark.parametrize("flags, message", [

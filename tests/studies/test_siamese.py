@@ -155,3 +155,32 @@ def test_plot_seed_spread_marks_each_seed_and_the_papers_run():
     ax = study.plot_seed_spread(rows)
     labels = ax.get_legend_handles_labels()[1]
     assert labels == ["one training seed", "mean over seeds", "paper (one run)"]
+
+
+def test_table9_keeps_every_paper_row_and_names_the_untrained_ones():
+    rows = [table9_row("resnet18-improved", 0.61), table9_row("efficientnet-lite0-frozen-improved", 0.8)]
+    frame = study.table9_frame(rows)
+    assert set(paper.TABLE9) <= set(frame.index)
+    assert math.isnan(frame.loc["vgg16-classic", "test acc"])
+    assert frame.loc["vgg16-classic", "paper test acc"] == paper.TABLE9["vgg16-classic"]["test_accuracy"]
+    assert study.untrained_paper_rows(rows) == ["vgg16-improved", "vgg16-classic", "resnet18-classic"]
+    assert list(study.table9_frame(rows, paper_rows=False).index) == [r["model"] for r in rows]
+
+
+def test_ingredient_steps_come_from_the_runs_rows_with_the_change_from_the_step_before():
+    rows = [table9_row("resnet18-improved", 0.55, roc_auc=0.6, train_seconds=50.0),
+            table9_row("efficientnet-lite0-frozen-improved", 0.6, roc_auc=0.65, train_seconds=40.0),
+            table9_row("efficientnet-lite0-imagenet-frozen-improved", 0.86, roc_auc=0.93, train_seconds=60.0),
+            table9_row("efficientnet-lite0-imagenet-partial-improved", 0.96, roc_auc=0.97, train_seconds=300.0)]
+    steps = study.ingredient_rows(rows)
+    assert [s["model"] for s in steps] == [r["model"] for r in rows]
+    assert steps[0]["test_accuracy_gain"] is None
+    assert [s["test_accuracy_gain"] for s in steps[1:]] == [0.05, 0.26, 0.1]
+    assert steps[2]["roc_auc_gain"] == 0.28
+    sentence = study.ingredient_sentence(steps)
+    assert "ImageNet weights" in sentence and "+0.26" in sentence and "0.96" in sentence
+    assert list(study.ingredient_frame(steps)["train s"]) == [50.0, 40.0, 60.0, 300.0]
+    # a step the run did not train is left out; the next one is compared with the last one trained
+    fewer = study.ingredient_rows([rows[0], rows[3]])
+    assert fewer[1]["test_accuracy_gain"] == 0.41
+    assert "fewer than two" in study.ingredient_sentence(study.ingredient_rows(rows[:1]))
