@@ -304,28 +304,50 @@ def styled_tables(frame) -> list:
     return styled
 
 
-def plot_accuracy(frame, *, ax=None):
-    """Bars of every accuracy in Tables 6-10: the paper's beside ours. Returns the axes."""
+BEYOND_PAPER = " (beyond the paper)"
+
+
+def beyond_paper_rows(results: Mapping[str, Mapping[str, Any]]):
+    """This run's Siamese networks that the paper's Table 9 does not have (e.g. the transfer-learned ones), as
+    rows shaped like :func:`comparison_table`'s (paper NaN), validation-fitted test accuracies only."""
+    import pandas as pd
+
+    rows = [{"table": "Table 9", "row": r["model"] + BEYOND_PAPER, "quantity": "test_accuracy",
+             "paper": float("nan"), "ours": float(r["test_accuracy"]), "threshold_fitted_on": "val",
+             "notebook": "05_siamese"}
+            for r in _table_rows(results, "05_siamese", "rows")
+            if r.get("model") not in paper.TABLE9 and r.get("test_accuracy") is not None]
+    return pd.DataFrame(rows, columns=["table", "row", "quantity", "paper", "ours", "threshold_fitted_on", "notebook"])
+
+
+def plot_accuracy(frame, *, ax=None, recorded_columns=()):
+    """Bars of every accuracy in ``frame`` (Tables 6-10, and rows beyond the paper): the paper's beside ours,
+    and beside them each of ``recorded_columns`` (a recorded run's numbers for the same rows, see
+    :func:`drugsim.studies.recorded_runs.with_recorded_columns`). Returns the axes."""
     import matplotlib.pyplot as plt
     import numpy as np
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 3.5))
+        _, ax = plt.subplots(figsize=(9, 3.8))
     rows = frame[frame["quantity"].str.contains("accuracy") & ~frame["quantity"].str.endswith(PAPER_PROTOCOL_SUFFIX)]
     labels = [f"{t.split()[1]}: {r} ({q.replace('_accuracy', '')})" for t, r, q in
               zip(rows["table"], rows["row"], rows["quantity"])]
+    series = [("paper", rows["paper"]), ("this run", rows["ours"])] + [
+        (f"recorded: {name}", rows[name]) for name in recorded_columns if name in rows]
+    width = 0.8 / len(series)
     x = np.arange(len(rows))
-    ax.bar(x - 0.2, 100 * rows["paper"].to_numpy(), width=0.4, label="paper")
-    ours = 100 * rows["ours"].fillna(0).to_numpy()
-    ax.bar(x + 0.2, ours, width=0.4, label="this run")
-    for xi, missing in zip(x, rows["ours"].isna()):
-        if missing:
-            ax.text(xi + 0.2, 1, "not run", rotation=90, ha="center", va="bottom", fontsize=7)
+    for k, (label, values) in enumerate(series):
+        offset = (k - (len(series) - 1) / 2) * width
+        ax.bar(x + offset, 100 * values.astype(float).fillna(0).to_numpy(), width=width, label=label)
+        if label == "this run":
+            for xi, missing in zip(x, values.isna()):
+                if missing:
+                    ax.text(xi + offset, 1, "not run", rotation=90, ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x)
     ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=7)
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(len(series), 3), frameon=False, fontsize=7)
     return ax
 
 

@@ -176,3 +176,31 @@ def test_paper_ordering_says_when_a_chapter_did_not_run():
     verdict = summary.paper_ordering(results)
     assert verdict["holds"] is None
     assert "could not be checked completely" in summary.ordering_sentence(verdict)
+
+
+def test_the_chart_shows_networks_beyond_the_paper_and_recorded_runs_beside():
+    import math
+
+    import pandas as pd
+
+    results = {"05_siamese": {"rows": [
+        {"model": "resnet18-improved", "train_accuracy": 0.6, "test_accuracy": 0.52, "threshold_fitted_on": "val"},
+        {"model": "efficientnet-lite0-imagenet-partial-improved", "test_accuracy": 0.96, "threshold_fitted_on": "val"},
+        {"model": "efficientnet-lite0-imagenet-frozen-improved", "test_accuracy": 0.5, "threshold_fitted_on": "test"},
+    ]}}
+    extra = summary.beyond_paper_rows(results)
+    assert list(extra["row"]) == ["efficientnet-lite0-imagenet-partial-improved" + summary.BEYOND_PAPER]
+    assert extra["ours"].tolist() == [0.96] and math.isnan(extra["paper"].iloc[0])  # test-fitted row left out
+    chart = pd.concat([summary.comparison_table(results), extra], ignore_index=True)
+    chart["gpu-run"] = [0.959 if r == "resnet18-improved" and q == "test_accuracy" else None
+                        for r, q in zip(chart["row"], chart["quantity"])]
+    ax = summary.plot_accuracy(chart, recorded_columns=["gpu-run"])
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["paper", "this run", "recorded: gpu-run"]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert any("beyond the paper" in label for label in labels)
+    heights = {label: [] for label in legend}
+    for container, label in zip(ax.containers, legend):
+        heights[label] = [round(bar.get_height(), 1) for bar in container]
+    index = labels.index("9: resnet18-improved (test)")
+    assert heights["recorded: gpu-run"][index] == 95.9 and heights["this run"][index] == 52.0
