@@ -386,13 +386,18 @@ def training_glue(trained: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return values
 
 
-def transfer_glue(transfer: Mapping[str, Any] | None, row: Mapping[str, Any] | None) -> dict[str, Any]:
+def transfer_glue(transfer: Mapping[str, Any] | None, row: Mapping[str, Any] | None, *,
+                  n_available: int | None = None) -> dict[str, Any]:
     """The glue keys of the transfer-learning section, from the partially fine-tuned model's training record
-    and its Table 9 row; empty when that model was not trained in this run."""
+    and its Table 9 row; empty when that model was not trained in this run. ``n_available``: the training
+    pairs of the run, to say whether the model saw all of them or a sample."""
     if transfer is None or row is None:
         return {}
     config = transfer["config"]
+    used = int(transfer["results"]["n_train_items"])
     return {
+        "siamese_transfer_pairs_text": (f"all {used}" if n_available is None or used >= n_available
+                                        else f"a seeded sample of {used} of the {n_available}"),
         "siamese_transfer_model": row["model"],
         "siamese_transfer_fine_tune_from": int(config["fine_tune_from"]),
         "siamese_transfer_augmented_views": int(config["frozen_views"]) - 1,

@@ -61,6 +61,10 @@ def test_transfer_glue_is_empty_without_the_model_and_full_with_it():
     assert values["siamese_transfer_model"] == "efficientnet-lite0-imagenet-partial-improved"
     assert (values["siamese_transfer_augmented_views"], values["siamese_transfer_epochs"]) == (2, 2)
     assert values["siamese_transfer_cache_seconds"] == 1.0 and values["siamese_transfer_threshold"] == 0.42
+    assert values["siamese_transfer_pairs_text"] == "all 40"
+    assert study.transfer_glue(transfer, row, n_available=40)["siamese_transfer_pairs_text"] == "all 40"
+    assert (study.transfer_glue(transfer, row, n_available=900)["siamese_transfer_pairs_text"]
+            == "a seeded sample of 40 of the 900")
 
 
 @pytest.mark.parametrize("text, sizes", [("", []), ("64", [64]), ("64, 96", [64, 96]), ("64,", [64])])
