@@ -39,13 +39,16 @@ def main() -> None:
     parser.add_argument("--grocery", default="auto", choices=("auto", "yes", "no"))
     parser.add_argument("--out", type=Path)
     parser.add_argument("--jobs", type=int, default=1, help="notebooks run at once (drugsim reproduce --jobs)")
+    parser.add_argument("--keep", type=Path, help="copy each run's results/ and logs/ here (to read what it measured)")
+    parser.add_argument("--progress", action="store_true", help="print the runner's progress lines")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix=f"drugsim-time-{args.profile}-") as tmp:
         root = Path(tmp)
         copy_sources(root)
         load_before = os.getloadavg()[0]
         started = time.perf_counter()
-        report = reproduce(root=root, profile=args.profile, grocery=args.grocery, progress=False, jobs=args.jobs)
+        report = reproduce(root=root, profile=args.profile, grocery=args.grocery, progress=args.progress,
+                           jobs=args.jobs)
         total = time.perf_counter() - started
         load_after = os.getloadavg()[0]
         # Kernels are child processes: their CPU time is what a quiet machine would need (at most; less
@@ -56,6 +59,11 @@ def main() -> None:
         started = time.perf_counter()
         again = reproduce(root=root, profile=args.profile, grocery=args.grocery, progress=False, jobs=args.jobs)
         cached = time.perf_counter() - started
+        if args.keep:
+            for run in sorted((root / "runs").iterdir()):
+                for part in ("results", "logs"):
+                    if (run / part).is_dir():
+                        shutil.copytree(run / part, args.keep / run.name / part, dirs_exist_ok=True)
     result = {
         "profile": args.profile,
         "jobs": args.jobs,
