@@ -20,7 +20,7 @@ SIAMESE_EPILOG = """examples:
       # tiny/quick default for a pretrained EfficientNet-Lite0: --train partial (blocks 11-15, the head
       # convolution and the improved head train on cached block-10 features of 3 views); quick trains
       # drugsim's synthetic boxes at 128 px for one epoch, photos (Grocery, your folder) at 224 px for
-      # 3 epochs on 6,000 pairs: a photographed carton needs the larger input
+      # 2 epochs on 6,000 pairs: a photographed carton needs the larger input
   drugsim train siamese --backbone efficientnet-lite0 --weights imagenet --train frozen \\
       --data grocery --profile quick --out lite.pt   # train the improved head only (about a minute)
   drugsim train siamese --backbone efficientnet-lite0 --weights imagenet --train partial \\

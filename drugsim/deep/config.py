@@ -251,12 +251,14 @@ _PARTIAL_PRESETS: Dict[str, Dict[str, Any]] = {
 }
 #: The kinds of data a recipe can be tuned for: drugsim's rendered boxes, or photos (Grocery, a user's folder).
 DATA_KINDS = ("synthetic", "photos")
-#: Partial fine-tuning on photos, over the profile's partial settings. quick, Grocery photos, 2 CPU cores:
-#: 128 px with 235 steps on 3,000 pairs reached 0.749 test accuracy (threshold fitted on validation
-#: products); 224 px with 3 epochs on 6,000 pairs (282 steps) 0.965 in 696 s, over the 10-minute budget.
-#: Real cartons need the detail of a larger input that the rendered boxes (0.960 at 128 px) do not.
+#: Partial fine-tuning on photos, over the profile's partial settings. quick, Grocery photos (unseen products),
+#: 2 CPU cores, test accuracy with the threshold fitted on the validation products: 128 px, 235 steps on
+#: 3,000 pairs 0.749; 192 px, 3 epochs on 6,000 pairs 0.915 (1 thread); 224 px, 3 epochs 0.965 and 0.960 but
+#: 696 s, over the 10-minute budget; 224 px, 2 epochs on 6,000 pairs (188 steps) 0.947, ROC AUC 0.989, in
+#: 418 s on an idle machine (results/recorded/cpu-grocery-quick-photos-c2810df). Real cartons need the detail
+#: of a larger input that the rendered boxes (0.960 at 128 px) do not.
 _PARTIAL_PHOTO_PRESETS: Dict[str, Dict[str, Any]] = {
-    "quick": {"image_size": 224, "epochs": 3, "min_steps": 0, "n_train_pairs": 6000},
+    "quick": {"image_size": 224, "epochs": 2, "min_steps": 0, "n_train_pairs": 6000},
 }
 _CLASSIFIER_PRESETS: Dict[str, Dict[str, Any]] = {
     "paper": {
