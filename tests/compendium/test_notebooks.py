@@ -31,6 +31,16 @@ def test_committed_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+def test_valid_nbformat_with_unique_cell_ids(path):
+    import nbformat
+
+    nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    nbformat.validate(nb)
+    ids = [cell.get("id") for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]]  # as committed
+    assert None not in ids and len(set(ids)) == len(ids), f"{path.name}: every cell needs its own id (nbformat 4.5)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
 def test_parameters_cell_declares_the_standard_keys(path):
     declared = declared_parameters(path)
     missing = [key for key in STANDARD_PARAMS if key not in declared]
