@@ -17,7 +17,8 @@ import numpy as np
 
 from drugsim import paper
 from drugsim.data.records import Pair
-from drugsim.deep.train_or_reuse import parse_model_name, split_model_name, train_or_reuse_siamese
+from drugsim.deep.train_or_reuse import (parse_model_name, split_model_name, train_or_reuse_many,
+                                         train_or_reuse_siamese)
 from drugsim.errors import ConfigError
 from drugsim.report import slug
 
@@ -250,14 +251,15 @@ def ablation_frame(rows: Sequence[Mapping[str, Any]]):
 
 def seed_study(names: Sequence[str], profile: str, pairs: Mapping[str, Sequence[Pair]], *, seeds: Sequence[int],
                models_dir: str | Path, seeds_dir: str | Path, base_seed: int = 0, test_pairs: Sequence[Pair],
-               threshold_rule: str = "midpoint", device: str | None = None, n_boot: int = 100,
+               threshold_rule: str = "midpoint", device: str | None = None, n_boot: int = 100, workers: int = 1,
                **overrides: Any) -> list[dict[str, Any]]:
     """Train every model of ``names`` once per seed and score each on the same test pairs.
 
     The seed changes what training draws at random (initial weights, the pairs sampled, augmentation,
     batch order); the data split and the pair lists stay fixed, so the spread is the training's own.
     ``base_seed``'s models are those of ``models_dir`` (reused when already trained there); the others go
-    to ``seeds_dir/seed<k>``, where no other chapter looks for models.
+    to ``seeds_dir/seed<k>``, where no other chapter looks for models. ``workers``: training runs at once
+    (:func:`drugsim.deep.train_or_reuse.train_or_reuse_many`).
 
     Returns:
         One row per (model, seed): ``model, seed, test_accuracy, roc_auc, threshold, train_seconds, reused``.
@@ -267,19 +269,20 @@ def seed_study(names: Sequence[str], profile: str, pairs: Mapping[str, Sequence[
 
     if not seeds:
         raise ConfigError("seed_study needs at least one seed")
+    runs = [(name, run_seed) for name in names for run_seed in seeds]
+    requests = [{"name": name, "profile": profile, "train_pairs": pairs["train"], "val_pairs": pairs["val"],
+                 "models_dir": Path(models_dir) if run_seed == base_seed else Path(seeds_dir) / f"seed{run_seed}",
+                 "device": device, "seed": run_seed, **overrides} for name, run_seed in runs]
     rows = []
-    for name in names:
+    for (name, run_seed), trained in zip(runs, train_or_reuse_many(requests, workers=workers)):
         _, variant = split_model_name(name)
-        for run_seed in seeds:
-            folder = Path(models_dir) if run_seed == base_seed else Path(seeds_dir) / f"seed{run_seed}"
-            trained = train_or_reuse_siamese(name, profile, pairs["train"], pairs["val"], models_dir=folder,
-                                             device=device, seed=run_seed, **overrides)
-            method = create_method(f"siamese-{variant}", model=str(trained["checkpoint"]), device=device)
-            result, _ = evaluate_method(method, test_pairs, val_pairs=pairs["val"], threshold_rule=threshold_rule,
-                                        progress=False, n_boot=n_boot, seed=run_seed)
-            rows.append({"model": name, "seed": int(run_seed), "test_accuracy": result["accuracy"],
-                         "roc_auc": result["roc_auc"], "threshold": result["threshold"],
-                         "threshold_fitted_on": result["threshold_fitted_on"], "train_seconds": trained["train_seconds"], "reused": trained["reused"]})
+        method = create_method(f"siamese-{variant}", model=str(trained["checkpoint"]), device=device)
+        result, _ = evaluate_method(method, test_pairs, val_pairs=pairs["val"], threshold_rule=threshold_rule,
+                                    progress=False, n_boot=n_boot, seed=run_seed)
+        rows.append({"model": name, "seed": int(run_seed), "test_accuracy": result["accuracy"],
+                     "roc_auc": result["roc_auc"], "threshold": result["threshold"],
+                     "threshold_fitted_on": result["threshold_fitted_on"],
+                     "train_seconds": trained["train_seconds"], "reused": trained["reused"]})
     return rows
 
 

@@ -16,6 +16,7 @@ from .helpers import REPO
 RECORDED = REPO / "results" / "recorded" / "gpu-paper-settings-8464a8d"
 #: The recorded runs the README's results block is rendered from, in its order.
 README_RUNS = ["results/recorded/cpu-class-level-quick-eval", "results/recorded/cpu-grocery-partial224-58a8cd2",
+               "results/recorded/cpu-grocery-quick-photos-c2810df",
                "results/recorded/gpu-paper-settings-8464a8d"]
 
 
