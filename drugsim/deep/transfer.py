@@ -26,6 +26,8 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 import os
 import time
@@ -152,6 +154,48 @@ def cached_features(model: SiameseNetwork, split: FeatureSplit, images: torch.Te
     return torch.cat(rows)
 
 
+#: Folder, beside the checkpoints, of plain prefix features that later runs may reuse.
+FEATURE_CACHE = ".feature-cache"
+
+
+def plain_feature_key(config: SiameseConfig, split: "FeatureSplit", paths: Sequence[Path]) -> Optional[str]:
+    """What the un-augmented prefix features of ``paths`` depend on, hashed: backbone, weights (a weights file
+    by its size and time), input size, split, torch version and each image file by path, size and time.
+    None where they also depend on the seed (random weights: BatchNorm statistics from a seeded sample)."""
+    if config.weights == "random":
+        return None
+    weights = str(config.weights)
+    if Path(weights).is_file():
+        stat = Path(weights).stat()
+        weights = f"{Path(weights).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    files = [(str(Path(p).resolve()), Path(p).stat().st_size, Path(p).stat().st_mtime_ns) for p in paths]
+    identity = [config.backbone, weights, int(config.image_size), split.start_block, torch.__version__, files]
+    return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:24]
+
+
+def plain_features(model: SiameseNetwork, split: "FeatureSplit", cache: ImageCache, config: SiameseConfig, *,
+                   device: torch.device, folder: Path) -> torch.Tensor:
+    """:func:`cached_features` of every image of ``cache``, un-augmented, through ``folder``: the seeds of a
+    frozen-backbone study (or a rerun) compute the same features, so the first run stores them (a tensor file,
+    read back with ``weights_only``) and the others read them. Nothing is stored for random weights."""
+    key = plain_feature_key(config, split, list(cache.index))
+    path = folder / f"{key}.features" if key else None
+    if path is not None and path.is_file():
+        try:
+            stored = torch.load(path, map_location=device, weights_only=True)
+            if isinstance(stored, torch.Tensor) and len(stored) == len(cache):
+                return stored
+        except Exception:  # noqa: BLE001 - a damaged cache file is recomputed, never trusted
+            pass
+    features = cached_features(model, split, cache.pixels, device=device)
+    if path is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        torch.save(features.cpu(), partial)
+        os.replace(partial, path)  # whole or absent: a concurrent reader never sees half a file
+    return features
+
+
 @torch.no_grad()
 def embed_cached(model: SiameseNetwork, split: FeatureSplit, features: torch.Tensor, *,
                  batch_size: int = 256) -> torch.Tensor:
@@ -224,7 +268,8 @@ def train_on_cached_features(config: SiameseConfig, train_pairs: List[Pair], val
                    .contiguous(memory_format=torch.channels_last) for i in range(0, len(sample), 64)]
         recalibrate_batchnorm(model, model.embed, batches)
     cache_started = time.perf_counter()
-    plain = cached_features(model, split, cache.pixels, device=device)  # every image, un-augmented
+    # every image, un-augmented; reused from disk when another run computed the same (e.g. the other seeds)
+    plain = plain_features(model, split, cache, config, device=device, folder=Path(out).parent / FEATURE_CACHE)
     train_rows = {path: i for i, path in enumerate(train_paths)}
     train_cache_rows = [cache.index[p] for p in train_paths]
     augmentation = training_augmentation(config.image_size) if config.augment else None

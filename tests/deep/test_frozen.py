@@ -130,3 +130,27 @@ def test_seed_study_needs_a_seed(tmp_path, toy_pair_list):
     with pytest.raises(ConfigError, match="seed_study needs at least one seed"):
         seed_study(["resnet18-improved"], "tiny", {"train": toy_pair_list, "val": toy_pair_list}, seeds=[],
                    models_dir=tmp_path, seeds_dir=tmp_path, test_pairs=toy_pair_list)
+
+
+def test_plain_features_are_stored_once_and_reused_by_other_seeds_and_never_for_random_weights(tmp_path,
+                                                                                               toy_pair_list):
+    from drugsim.deep.transfer import FEATURE_CACHE
+
+    config = frozen_config(backbone="efficientnet-lite0", weights="imagenet", epochs=2)
+    first = train_siamese(config, toy_pair_list, toy_pair_list, out=tmp_path / "s0.pt", progress=False)
+    stored = list((tmp_path / FEATURE_CACHE).glob("*.features"))
+    assert len(stored) == 1 and not list((tmp_path / FEATURE_CACHE).glob("*.tmp"))
+    before = stored[0].stat().st_mtime_ns
+    second = train_siamese(frozen_config(backbone="efficientnet-lite0", weights="imagenet", epochs=2, seed=1),
+                           toy_pair_list, toy_pair_list, out=tmp_path / "s1.pt", progress=False)
+    assert stored[0].stat().st_mtime_ns == before  # read, not rewritten
+    assert second.extra["feature_cache_seconds"] < first.extra["feature_cache_seconds"]
+    # the same model trained from the stored features equals one trained from features computed afresh
+    stored[0].write_bytes(b"damaged")  # a damaged file is recomputed, not trusted
+    again = train_siamese(frozen_config(backbone="efficientnet-lite0", weights="imagenet", epochs=2, seed=1),
+                          toy_pair_list, toy_pair_list, out=tmp_path / "s1b.pt", progress=False)
+    assert [h["train_loss"] for h in again.history] == pytest.approx([h["train_loss"] for h in second.history])
+    # random weights: BatchNorm statistics come from a seeded sample, so nothing is stored
+    train_siamese(frozen_config(backbone="efficientnet-lite0", epochs=1), toy_pair_list, toy_pair_list,
+                  out=tmp_path / "random" / "m.pt", progress=False)
+    assert not (tmp_path / "random" / FEATURE_CACHE).exists()
