@@ -157,3 +157,16 @@ def test_cli_refuses_contradictory_training_modes(tmp_path, toy_data, capsys, fl
     code = main(argv + flags)
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_photo_recipe_is_the_one_the_recorded_grocery_run_measured():
+    from drugsim.recorded import RECORDED_DIR
+
+    record = json.loads((RECORDED_DIR / "cpu-grocery-quick-photos-c2810df" / "gro_quick_photos_train.json")
+                        .read_text(encoding="utf-8"))
+    recipe = siamese_config("quick", data_kind="photos", backbone="efficientnet-lite0", weights="imagenet",
+                            partial_fine_tune=True).to_dict()
+    assert record["data_kind"] == "photos" and record["training_mode"] == "partial"
+    for key in ("image_size", "epochs", "n_train_pairs", "min_steps", "lr", "backbone_lr", "fine_tune_from",
+                "frozen_views", "batch_size"):
+        assert recipe[key] == record["config"][key], key
