@@ -11,6 +11,7 @@ from drugsim.errors import ConfigError
 REPORT_EPILOG = """examples:
   drugsim report readme --results results/recorded/cpu-class-level-quick-eval --results results/recorded/gpu-paper-settings-8464a8d
   drugsim report readme --bench benchmarks/results/bench_quick_idle.json
+  drugsim report readme --run results/recorded/cpu-quick-reproduce-COMMIT   # chapter 05 of a recorded run
   drugsim report readme --timings benchmarks/results/reproduce-quick.json --timings benchmarks/results/reproduce-tiny.json
   drugsim report readme --results results/recorded/gpu-paper-settings-8464a8d --check
 
@@ -35,11 +36,14 @@ def _read_json(path: Path, what: str) -> dict:
 
 
 def render_readme(current: str, *, results: list[Path] | None = None, bench: Path | None = None,
-                  timings: list[Path] | None = None) -> str:
+                  timings: list[Path] | None = None, run: Path | None = None) -> str:
     """``current`` README text with each generated block that has a source rewritten from that source."""
     from drugsim import readme
 
     updated = current
+    if run is not None:
+        block = readme.readme_run_block(readme.run_results(run), source=str(run))
+        updated = readme.replace_readme_block(updated, block, block="run")
     if results:
         table = readme.readme_results_table({str(folder): readme.evaluation_results(folder) for folder in results})
         updated = readme.replace_readme_block(updated, table, block="results")
@@ -66,10 +70,10 @@ def cmd_report_readme(args: argparse.Namespace) -> int:
     readme_path = Path(args.readme)
     if not readme_path.is_file():
         raise ConfigError(f"--readme {readme_path}: no such file")
-    if not args.results and args.bench is None and not args.timings:
-        raise ConfigError("give at least one of --results DIR, --bench FILE, --timings FILE")
+    if not args.results and args.bench is None and not args.timings and args.run is None:
+        raise ConfigError("give at least one of --results DIR, --run DIR, --bench FILE, --timings FILE")
     current = readme_path.read_text(encoding="utf-8")
-    updated = render_readme(current, results=args.results, bench=args.bench, timings=args.timings)
+    updated = render_readme(current, results=args.results, bench=args.bench, timings=args.timings, run=args.run)
     if args.check:
         if updated != current:
             print(f"{readme_path}: a generated block differs from what its source renders; "
@@ -95,6 +99,9 @@ def register(subparsers) -> None:
     readme.add_argument("--results", type=Path, metavar="DIR", action="append",
                         help="folder of `drugsim evaluate --json` results (e.g. results/recorded/<run>; repeat for "
                         "several runs): the results block")
+    readme.add_argument("--run", type=Path, metavar="DIR",
+                        help="a recorded `drugsim reproduce` run's results: chapter 05's networks and the paper's "
+                             "ordering (the run block)")
     readme.add_argument("--bench", type=Path, metavar="FILE",
                         help="a `drugsim bench --json` result (e.g. benchmarks/results/bench_quick_idle.json): the "
                         "speed block")

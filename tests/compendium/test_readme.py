@@ -153,3 +153,32 @@ def test_readme_timings_block_equals_what_the_command_renders_from_the_committed
     assert readme_blocks.replace_readme_block(readme, block, block="timings") == readme, (
         "README.md's timings block is out of date: run `drugsim report readme "
         + " ".join(f"--timings {path}" for path in README_TIMINGS) + "`")
+
+
+def _siamese_row(model, accuracy, **extra):
+    return {"model": model, "test_accuracy": accuracy, "test_accuracy_ci95": [accuracy - 0.01, accuracy + 0.01],
+            "threshold_fitted_on": "val", "roc_auc": 0.97, "train_seconds": 321.4, "n_test_pairs": 3136, **extra}
+
+
+def test_run_block_lists_chapter_05_and_the_ordering_verdict_from_the_runs_results(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "05_siamese.json").write_text(json.dumps({"rows": [
+        _siamese_row("resnet18-improved", 0.61), _siamese_row("efficientnet-lite0-imagenet-partial-improved", 0.961)]}))
+    (run / "04_keypoints.json").write_text(json.dumps({"table8": [
+        {"method": "orb", "accuracy": 0.72, "threshold_fitted_on": "val"},
+        {"method": "sift", "accuracy": 0.66, "threshold_fitted_on": "val"}]}))
+    block = readme_blocks.readme_run_block(readme_blocks.run_results(run), source="RUN")
+    assert "`drugsim report readme --run RUN`" in block
+    assert "| efficientnet-lite0-imagenet-partial-improved | 3136 | val | 96.10 % [95.10 %, 97.10 %] | 0.970 | 321 s | n/a |" in block
+    assert "| resnet18-improved | 3136 | val | 61.00 % [60.00 %, 62.00 %] | 0.970 | 321 s | 98.50 % |" in block
+    assert "The paper's ordering in this run" in block and "efficientnet-lite0-imagenet-partial-improved" in block
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- run:start -->\nold\n<!-- run:end -->\nrest\n")
+    assert main(["report", "readme", "--run", str(run), "--readme", str(readme)]) == 0
+    rendered = readme_blocks.readme_run_block(readme_blocks.run_results(run), source=str(run))
+    assert rendered in readme.read_text() and readme.read_text().endswith("rest\n")
+    assert main(["report", "readme", "--run", str(run), "--readme", str(readme), "--check"]) == 0
+    (run / "05_siamese.json").unlink()
+    assert main(["report", "readme", "--run", str(run), "--readme", str(readme)]) == 2
+    assert "no 05_siamese.json with Table 9 rows" in capsys.readouterr().err
