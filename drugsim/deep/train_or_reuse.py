@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -141,48 +140,24 @@ def train_or_reuse_classifier(profile: str, train_records: Sequence[ImageRecord]
             "history": payload["history"], "results": payload.get("results", {}), "config": payload["config"]}
 
 
-def _start_worker(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-def _longest_first(request: Mapping[str, Any]) -> int:
+def _longest_first(request: Mapping[str, Any]) -> bool:
     # Partial fine-tuning takes several times longer than any other CPU run here; started first, it leaves
     # the other workers the short runs, so none waits idle at the end.
-    return 0 if parse_model_name(request["name"])[2].get("partial_fine_tune") else 1
+    return bool(parse_model_name(request["name"])[2].get("partial_fine_tune"))
 
 
 def train_or_reuse_many(requests: Sequence[Mapping[str, Any]], *, workers: int = 1,
                         log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """:func:`train_or_reuse_siamese` for each request (its keyword arguments), up to ``workers`` at once.
-
-    Each training run is independent, and a small network on a CPU uses two cores poorly (most of its
-    operations are too small to split); with ``workers`` above 1 the runs go to that many processes with an
-    equal share of this process's torch threads (at least one each), partial fine-tuning first. Results come
-    back in the order of ``requests``; ``log`` gets a line as each run finishes. On a GPU keep ``workers`` at 1.
+    """:func:`train_or_reuse_siamese` for each request (its keyword arguments), up to ``workers`` at once in
+    worker processes (:func:`drugsim.parallel.run_in_processes`), partial fine-tuning first. Results come back
+    in the order of ``requests``; ``log`` gets a line as each run finishes. On a GPU keep ``workers`` at 1.
     """
-    if workers < 1:
-        raise ConfigError(f"workers: expected 1 or more training processes, got {workers}")
-    requests = [dict(request) for request in requests]
-    if workers == 1 or len(requests) <= 1:
-        return [train_or_reuse_siamese(**request) for request in requests]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from drugsim.parallel import run_in_processes
 
-    import torch
+    def report(index: int, count: int, result: dict[str, Any], seconds: float) -> None:
+        label = requests[index].get("file_stem") or requests[index]["name"]
+        how = "reused" if result["reused"] else f"trained in {result['train_seconds']:.0f} s"
+        log(f"[{count}/{len(requests)}] {label}: {how} ({seconds:.0f} s since the start)")
 
-    threads = max(1, torch.get_num_threads() // workers)
-    started = time.perf_counter()
-    order = sorted(range(len(requests)), key=lambda i: _longest_first(requests[i]))
-    with ProcessPoolExecutor(max_workers=min(workers, len(requests)), initializer=_start_worker,
-                             initargs=(threads,), mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(train_or_reuse_siamese, **requests[i]): i for i in order}
-        results: dict[int, dict[str, Any]] = {}
-        for done, future in enumerate(as_completed(futures), start=1):
-            index = futures[future]
-            results[index] = future.result()
-            label = requests[index].get("file_stem") or requests[index]["name"]
-            how = "reused" if results[index]["reused"] else f"trained in {results[index]['train_seconds']:.0f} s"
-            log(f"[{done}/{len(requests)}] {label}: {how} ({time.perf_counter() - started:.0f} s since the start)")
-    return [results[i] for i in range(len(requests))]
+    return run_in_processes(train_or_reuse_siamese, requests, workers=workers, first=_longest_first,
+                            on_done=report)

@@ -67,6 +67,18 @@ def evaluate_siamese(trained: Mapping[str, Any], test_pairs: Sequence[Pair], val
     }
 
 
+def evaluate_many(trained: Sequence[Mapping[str, Any]], test_pairs: Sequence[Pair], val_pairs: Sequence[Pair],
+                  train_pairs: Sequence[Pair], *, workers: int = 1, **options: Any) -> list[dict[str, Any]]:
+    """:func:`evaluate_siamese` of each trained model, up to ``workers`` at once in worker processes
+    (:func:`drugsim.parallel.run_in_processes`); rows in the order of ``trained``. Each worker's pairs/s is
+    then measured on its share of the cores."""
+    from drugsim.parallel import run_in_processes
+
+    calls = [{"trained": dict(t), "test_pairs": list(test_pairs), "val_pairs": list(val_pairs),
+              "train_pairs": list(train_pairs), **options} for t in trained]
+    return run_in_processes(evaluate_siamese, calls, workers=workers)
+
+
 def table9_frame(rows: Sequence[Mapping[str, Any]], *, paper_rows: bool = True):
     """Our rows beside the paper's Table 9 (paper columns empty where the paper has no such model).
 
@@ -264,8 +276,7 @@ def seed_study(names: Sequence[str], profile: str, pairs: Mapping[str, Sequence[
     Returns:
         One row per (model, seed): ``model, seed, test_accuracy, roc_auc, threshold, train_seconds, reused``.
     """
-    from drugsim.evaluation.evaluate import evaluate_method
-    from drugsim.methods import create_method
+    from drugsim.parallel import run_in_processes
 
     if not seeds:
         raise ConfigError("seed_study needs at least one seed")
@@ -273,17 +284,27 @@ def seed_study(names: Sequence[str], profile: str, pairs: Mapping[str, Sequence[
     requests = [{"name": name, "profile": profile, "train_pairs": pairs["train"], "val_pairs": pairs["val"],
                  "models_dir": Path(models_dir) if run_seed == base_seed else Path(seeds_dir) / f"seed{run_seed}",
                  "device": device, "seed": run_seed, **overrides} for name, run_seed in runs]
-    rows = []
-    for (name, run_seed), trained in zip(runs, train_or_reuse_many(requests, workers=workers)):
-        _, variant = split_model_name(name)
-        method = create_method(f"siamese-{variant}", model=str(trained["checkpoint"]), device=device)
-        result, _ = evaluate_method(method, test_pairs, val_pairs=pairs["val"], threshold_rule=threshold_rule,
-                                    progress=False, n_boot=n_boot, seed=run_seed)
-        rows.append({"model": name, "seed": int(run_seed), "test_accuracy": result["accuracy"],
-                     "roc_auc": result["roc_auc"], "threshold": result["threshold"],
-                     "threshold_fitted_on": result["threshold_fitted_on"],
-                     "train_seconds": trained["train_seconds"], "reused": trained["reused"]})
-    return rows
+    trained_runs = train_or_reuse_many(requests, workers=workers)
+    calls = [{"name": name, "run_seed": run_seed, "trained": trained, "test_pairs": list(test_pairs),
+              "val_pairs": list(pairs["val"]), "threshold_rule": threshold_rule, "device": device, "n_boot": n_boot}
+             for (name, run_seed), trained in zip(runs, trained_runs)]
+    return run_in_processes(_seed_row, calls, workers=workers)
+
+
+def _seed_row(*, name: str, run_seed: int, trained: Mapping[str, Any], test_pairs: Sequence[Pair],
+              val_pairs: Sequence[Pair], threshold_rule: str, device: str | None, n_boot: int) -> dict[str, Any]:
+    """One row of :func:`seed_study`: a seed's model scored on the test pairs, threshold fitted on val."""
+    from drugsim.evaluation.evaluate import evaluate_method
+    from drugsim.methods import create_method
+
+    _, variant = split_model_name(name)
+    method = create_method(f"siamese-{variant}", model=str(trained["checkpoint"]), device=device)
+    result, _ = evaluate_method(method, test_pairs, val_pairs=val_pairs, threshold_rule=threshold_rule,
+                                progress=False, n_boot=n_boot, seed=run_seed)
+    return {"model": name, "seed": int(run_seed), "test_accuracy": result["accuracy"],
+            "roc_auc": result["roc_auc"], "threshold": result["threshold"],
+            "threshold_fitted_on": result["threshold_fitted_on"],
+            "train_seconds": trained["train_seconds"], "reused": trained["reused"]}
 
 
 def seed_summary(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ("test_accuracy", "roc_auc")

@@ -124,6 +124,24 @@ def test_seed_study_trains_each_seed_and_summarises_the_spread(tmp_path, toy_pai
     frame = seed_frame(seed_summary(rows), rows)
     assert list(frame.index) == ["resnet18-frozen-improved"] and frame.loc["resnet18-frozen-improved", "seeds"] == 3
     assert frame.loc["resnet18-frozen-improved", "threshold fitted on"] == "val"
+    # two worker processes reuse the same checkpoints and give the same rows
+    parallel = seed_study(["resnet18-frozen-improved"], "tiny", pairs, seeds=[0, 1, 2], models_dir=tmp_path / "main",
+                          seeds_dir=tmp_path / "seeds", base_seed=0, test_pairs=toy_pair_list, device="cpu",
+                          n_boot=20, image_size=32, epochs=2, head_hidden=16, workers=2)
+    assert all(row["reused"] for row in parallel)
+    assert [r["test_accuracy"] for r in parallel] == [r["test_accuracy"] for r in rows]
+
+
+def test_evaluating_in_worker_processes_gives_the_rows_of_one_after_another(tmp_path, toy_pair_list):
+    from drugsim.studies.siamese import evaluate_many
+
+    trained = [train_or_reuse_siamese("resnet18-frozen-improved", "tiny", toy_pair_list, toy_pair_list,
+                                      models_dir=tmp_path, device="cpu", image_size=32, epochs=1, head_hidden=16,
+                                      file_stem=f"m{seed}", seed=seed) for seed in (0, 1)]
+    serial = evaluate_many(trained, toy_pair_list, toy_pair_list, toy_pair_list, device="cpu", n_boot=20)
+    parallel = evaluate_many(trained, toy_pair_list, toy_pair_list, toy_pair_list, device="cpu", n_boot=20, workers=2)
+    keys = ("model", "test_accuracy", "roc_auc", "threshold", "threshold_fitted_on", "test_accuracy_ci95")
+    assert [{k: r[k] for k in keys} for r in parallel] == [{k: r[k] for k in keys} for r in serial]
 
 
 def test_seed_study_needs_a_seed(tmp_path, toy_pair_list):
