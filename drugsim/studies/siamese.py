@@ -280,15 +280,26 @@ def seed_study(names: Sequence[str], profile: str, pairs: Mapping[str, Sequence[
 
     if not seeds:
         raise ConfigError("seed_study needs at least one seed")
-    runs = [(name, run_seed) for name in names for run_seed in seeds]
-    requests = [{"name": name, "profile": profile, "train_pairs": pairs["train"], "val_pairs": pairs["val"],
-                 "models_dir": Path(models_dir) if run_seed == base_seed else Path(seeds_dir) / f"seed{run_seed}",
-                 "device": device, "seed": run_seed, **overrides} for name, run_seed in runs]
+    requests = seed_requests(names, profile, pairs, seeds=seeds, base_seed=base_seed, models_dir=models_dir,
+                             seeds_dir=seeds_dir, device=device, **overrides)
+    runs = [(request["name"], request["seed"]) for request in requests]
     trained_runs = train_or_reuse_many(requests, workers=workers)
     calls = [{"name": name, "run_seed": run_seed, "trained": trained, "test_pairs": list(test_pairs),
               "val_pairs": list(pairs["val"]), "threshold_rule": threshold_rule, "device": device, "n_boot": n_boot}
              for (name, run_seed), trained in zip(runs, trained_runs)]
     return run_in_processes(_seed_row, calls, workers=workers)
+
+
+def seed_requests(names: Sequence[str], profile: str, pairs: Mapping[str, Sequence[Pair]], *, seeds: Sequence[int],
+                  base_seed: int, models_dir: str | Path, seeds_dir: str | Path, **overrides: Any
+                  ) -> list[dict[str, Any]]:
+    """The training runs of :func:`seed_study`, as :func:`drugsim.deep.train_or_reuse.train_or_reuse_many`
+    requests: every model of ``names`` once per seed, ``base_seed``'s in ``models_dir`` and the others in
+    ``seeds_dir/seed<k>``. A chapter may train them together with its other networks (so a worker that
+    finished the short runs takes these while another trains a long one); the study then reuses them."""
+    return [{"name": name, "profile": profile, "train_pairs": pairs["train"], "val_pairs": pairs["val"],
+             "models_dir": Path(models_dir) if run_seed == base_seed else Path(seeds_dir) / f"seed{run_seed}",
+             "seed": run_seed, **overrides} for name in names for run_seed in seeds]
 
 
 def _seed_row(*, name: str, run_seed: int, trained: Mapping[str, Any], test_pairs: Sequence[Pair],
