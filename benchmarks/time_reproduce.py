@@ -64,6 +64,8 @@ def main() -> None:
                 for part in ("results", "logs"):
                     if (run / part).is_dir():
                         shutil.copytree(run / part, args.keep / run.name / part, dirs_exist_ok=True)
+                if (run / "dataset.json").is_file():  # what `drugsim record` reads the data kind from
+                    shutil.copyfile(run / "dataset.json", args.keep / run.name / "dataset.json")
     result = {
         "profile": args.profile,
         "jobs": args.jobs,

@@ -111,7 +111,7 @@ def test_report_readme_block_errors(tmp_path, capsys):
     readme = tmp_path / "README.md"
     readme.write_text("<!-- speed:start -->\n<!-- speed:end -->\n<!-- timings:start -->\n<!-- timings:end -->\n")
     assert main(["report", "readme", "--readme", str(readme)]) == 2
-    assert "give at least one of --results DIR, --bench FILE, --timings FILE" in capsys.readouterr().err
+    assert "give at least one of --results DIR, --run DIR, --bench FILE, --timings FILE" in capsys.readouterr().err
     assert main(["report", "readme", "--bench", str(tmp_path / "none.json"), "--readme", str(readme)]) == 2
     assert "--bench " + str(tmp_path / "none.json") + ": no such file" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
@@ -142,7 +142,8 @@ def test_timings_block_renders_a_timed_command(tmp_path, capsys):
 
 
 #: The timing results the README's timings block is rendered from, in its order.
-README_TIMINGS = ["benchmarks/results/reproduce-tiny.json", "benchmarks/results/reproduce-tiny-with-grocery.json",
+README_TIMINGS = ["benchmarks/results/reproduce-quick.json", "benchmarks/results/reproduce-tiny.json",
+                  "benchmarks/results/reproduce-tiny-with-grocery.json",
                   "benchmarks/results/make-test-fresh-clone.json"]
 
 
@@ -172,7 +173,7 @@ def test_run_block_lists_chapter_05_and_the_ordering_verdict_from_the_runs_resul
     assert "`drugsim report readme --run RUN`" in block
     assert "| efficientnet-lite0-imagenet-partial-improved | 3136 | val | 96.10 % [95.10 %, 97.10 %] | 0.970 | 321 s | n/a |" in block
     assert "| resnet18-improved | 3136 | val | 61.00 % [60.00 %, 62.00 %] | 0.970 | 321 s | 98.50 % |" in block
-    assert "The paper's ordering in this run" in block and "efficientnet-lite0-imagenet-partial-improved" in block
+    assert "The paper's ordering" in block and "ORB (72.0 %) above SIFT (66.0 %)" in block
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- run:start -->\nold\n<!-- run:end -->\nrest\n")
     assert main(["report", "readme", "--run", str(run), "--readme", str(readme)]) == 0
@@ -182,3 +183,14 @@ def test_run_block_lists_chapter_05_and_the_ordering_verdict_from_the_runs_resul
     (run / "05_siamese.json").unlink()
     assert main(["report", "readme", "--run", str(run), "--readme", str(readme)]) == 2
     assert "no 05_siamese.json with Table 9 rows" in capsys.readouterr().err
+
+
+README_RUN = "results/recorded/cpu-quick-reproduce-3156b28"
+
+
+def test_readme_run_block_equals_what_the_command_renders_from_the_recorded_quick_run():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme_blocks.readme_run_block(readme_blocks.run_results(REPO / README_RUN), source=README_RUN)
+    assert readme_blocks.replace_readme_block(readme, block, block="run") == readme, (
+        f"README.md's run block is out of date: run `drugsim report readme --run {README_RUN}`")
+    assert README_RUN in readme.split("<!-- run:start -->")[0]  # the prose names the run the block shows
