@@ -24,6 +24,11 @@ def dataset_kind(dataset: str) -> str:
     return "synthetic" if "synth" in lowered else "folder"
 
 
+def run_kind(dataset: str) -> str:
+    """A run's ``dataset`` parameter (synthetic, grocery or a folder's path) as the kind recorded rows carry."""
+    return dataset if dataset in ("synthetic", "grocery") else "folder"
+
+
 def _hardware_text(hardware: Mapping[str, Any]) -> str:
     if hardware.get("description"):
         return str(hardware["description"])
@@ -131,7 +136,7 @@ def with_recorded_columns(table, rows: Sequence[Mapping[str, Any]], *, dataset: 
     question).
     """
     frame = table.copy()
-    kind = dataset if dataset in ("synthetic", "grocery") else "folder"
+    kind = run_kind(dataset)
     for run in dict.fromkeys(r["run"] for r in rows if r.get("dataset") == kind):
         # The paper's protocol (threshold fitted on the test pairs) is a labelled extra row of a record, never
         # the number set beside "this run" (validation-fitted).
@@ -152,7 +157,7 @@ def recorded_table(rows: Sequence[Mapping[str, Any]], *, table: str | None = Non
 
     from drugsim import paper
 
-    kind = None if dataset is None else (dataset if dataset in ("synthetic", "grocery") else "folder")
+    kind = None if dataset is None else run_kind(dataset)
     records = []
     for r in rows:
         if r.get("ci_unit") is None and r.get("threshold_fitted_on") is None:

@@ -87,7 +87,7 @@ def table9_frame(rows: Sequence[Mapping[str, Any]], *, paper_rows: bool = True):
     """
     import pandas as pd
 
-    missing = [name for name in paper.TABLE9 if name not in {row["model"] for row in rows}] if paper_rows else []
+    missing = untrained_paper_rows(rows) if paper_rows else []
     frame = pd.DataFrame([{
         "model": row["model"],
         "train acc": row["train_accuracy"],
