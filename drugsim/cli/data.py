@@ -299,11 +299,11 @@ def cmd_fetch(args) -> int:
 
 def cmd_pairs(args) -> int:
     from drugsim.data import pair_statistics, write_pairs
-    from drugsim.data.protocol import ProtocolSettings, make_pairs, select_split
+    from drugsim.data.protocol import ProtocolSettings, declared_split, make_pairs, select_split
 
     root, records = _load(args)
     settings = ProtocolSettings(seed=args.seed, algorithm=args.algorithm, grocery_protocol=args.protocol)
-    chosen = select_split(records, args.split, settings)
+    chosen = select_split(records, args.split, settings, declared_split(root))
     pairs = make_pairs(chosen, algorithm=args.algorithm, seed=args.seed, n_pairs=args.n_pairs)
     from drugsim.io import is_stdout
 

@@ -14,7 +14,7 @@ import os
 import warnings
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -46,11 +46,45 @@ def _check_enough_classes(records: Sequence[ImageRecord]) -> None:
         )
 
 
+class _UsedPairs:
+    """The pairs already in a list, regardless of order ((a, b) and (b, a) are one pair), as integers: the
+    paper-sized training list holds millions."""
+
+    def __init__(self, records: Sequence[ImageRecord]):
+        self._index = {str(r.path): i for i, r in enumerate(records)}
+        self._n = len(self._index)
+        self._keys: set = set()
+
+    def _key(self, path_a: Path, path_b: Path) -> int:
+        a, b = self._index[str(path_a)], self._index[str(path_b)]
+        return min(a, b) * self._n + max(a, b)
+
+    def __contains__(self, pair: Tuple[Path, Path]) -> bool:
+        return self._key(*pair) in self._keys
+
+    def add(self, path_a: Path, path_b: Path) -> None:
+        self._keys.add(self._key(path_a, path_b))
+
+
+def _max_distinct_pairs(records: Sequence[ImageRecord]) -> Tuple[int, int]:
+    """How many distinct positive (same group) and inter-class negative pairs ``records`` can give."""
+    by_group = _by(records, lambda r: r.group)
+    by_class = _by(records, lambda r: r.label)
+    positives = sum(len(g) * (len(g) - 1) // 2 for g in by_group.values())
+    n = len(records)
+    negatives = (n * n - sum(len(c) ** 2 for c in by_class.values())) // 2
+    return positives, negatives
+
+
 def algorithm1_pairs(records: Sequence[ImageRecord], n_pairs: int, *, rng: RngLike = 0) -> List[Pair]:
     """Algorithm 1: draw an image; with p = 0.5 a positive partner (same group), else one of another class.
 
     Only inter-class negatives, as the paper criticises. Groups with a single photo cannot give a
-    positive; the draw is repeated (as the paper's ``while`` loop does).
+    positive; the draw is repeated (as the paper's ``while`` loop does), and so is a draw of a pair already in
+    the list (in either order): a list never holds a pair twice.
+
+    Raises:
+        DatasetError: ``n_pairs`` is more than the distinct positive and negative pairs the photos allow.
     """
     if n_pairs < 1:
         raise ConfigError(f"n_pairs must be at least 1, got {n_pairs}")
@@ -60,6 +94,13 @@ def algorithm1_pairs(records: Sequence[ImageRecord], n_pairs: int, *, rng: RngLi
     records = list(records)
     if not any(len(g) > 1 for g in groups.values()):
         raise DatasetError("no class or face has two photos: Algorithm 1 cannot draw a positive pair")
+    max_positives, max_negatives = _max_distinct_pairs(records)
+    if n_pairs > max_positives + max_negatives:
+        raise DatasetError(
+            f"{n_pairs} distinct Algorithm 1 pairs asked for, but these {len(records)} photos give only "
+            f"{max_positives} distinct positive and {max_negatives} negative pairs: ask for fewer pairs"
+        )
+    used = _UsedPairs(records)
     pairs: List[Pair] = []
     while len(pairs) < n_pairs:
         first = records[rng.integers(len(records))]
@@ -67,14 +108,31 @@ def algorithm1_pairs(records: Sequence[ImageRecord], n_pairs: int, *, rng: RngLi
             mates = [r for r in groups[first.group] if r.path != first.path]
             if not mates:
                 continue
-            pairs.append(Pair(first.path, mates[rng.integers(len(mates))].path, 1))
+            second, label = mates[rng.integers(len(mates))], 1
         else:
             while True:
                 second = records[rng.integers(len(records))]
                 if second.label != first.label:
                     break
-            pairs.append(Pair(first.path, second.path, 0))
+            label = 0
+        if (first.path, second.path) in used:
+            continue
+        used.add(first.path, second.path)
+        pairs.append(Pair(first.path, second.path, label))
     return pairs
+
+
+def _draw_unused(candidates: Sequence[ImageRecord], anchor: ImageRecord, used: _UsedPairs,
+                 rng: np.random.Generator) -> Optional[ImageRecord]:
+    """A uniform draw from ``candidates`` whose pair with ``anchor`` is not in ``used`` (None if none is left).
+
+    Rejection first (the pool is usually far larger than what is used), then the exact remaining pool."""
+    for _ in range(8):
+        candidate = candidates[rng.integers(len(candidates))]
+        if (anchor.path, candidate.path) not in used:
+            return candidate
+    remaining = [c for c in candidates if (anchor.path, c.path) not in used]
+    return remaining[rng.integers(len(remaining))] if remaining else None
 
 
 def algorithm2_pairs(records: Sequence[ImageRecord], *, rng: RngLike = 0) -> List[Pair]:
@@ -85,13 +143,17 @@ def algorithm2_pairs(records: Sequence[ImageRecord], *, rng: RngLike = 0) -> Lis
     A group of n photos gives n(n-1)/2 positives and as many negatives; this reading reproduces the
     paper's sizes (about 3.1 million training and 120 thousand test pairs from 42,437 and 3,389
     photos). Where a drug has no other face (or faces are unknown) the negative comes from another
-    drug. A class with one photo gives no positive; a warning names it.
+    drug. Negatives are drawn without replacement: a negative already in the list (in either order) is
+    drawn again, so no pair occurs twice and the test does not count one decision twice (drawing with
+    replacement repeated 11 % of the Grocery test negatives). When every intra-class candidate of an anchor is
+    used the negative comes from another drug. A class with one photo gives no positive; a warning names it.
     """
     _check_enough_classes(records)
     rng = _rng(rng)
     by_class = _by(records, lambda r: r.label)
     all_records = sorted(records, key=lambda r: str(r.path))
     pairs: List[Pair] = []
+    used = _UsedPairs(all_records)
     for label, members in by_class.items():
         members = sorted(members, key=lambda r: str(r.path))
         groups = _by(members, lambda r: r.group)
@@ -99,22 +161,25 @@ def algorithm2_pairs(records: Sequence[ImageRecord], *, rng: RngLike = 0) -> Lis
             warnings.warn(f"class {label!r} has a single photo ({members[0].path}): it gives no positive pair",
                           stacklevel=2)
         others_in_class = {g: [r for r in members if r.group != g] for g in groups}
-        n_outside = len(all_records) - len(members)
+        outside = [r for r in all_records if r.label != label]
         for group, photos in groups.items():
             intra = others_in_class[group]
             for i in range(len(photos)):
                 for j in range(i + 1, len(photos)):
                     anchor = photos[i]
                     pairs.append(Pair(anchor.path, photos[j].path, 1))
+                    used.add(anchor.path, photos[j].path)
+                    negative = None
                     if intra and rng.integers(2) == 1:
-                        negative = intra[rng.integers(len(intra))]
-                    else:
-                        # Uniform over photos of other classes without building the list each time.
-                        while True:
-                            negative = all_records[rng.integers(len(all_records))]
-                            if negative.label != label:
-                                break
-                        assert n_outside > 0
+                        negative = _draw_unused(intra, anchor, used, rng)
+                    if negative is None:
+                        negative = _draw_unused(outside, anchor, used, rng)
+                    if negative is None:
+                        raise DatasetError(
+                            f"{anchor.path}: every photo of another class is already paired with it; "
+                            "Algorithm 2 needs more classes or photos for distinct negatives"
+                        )
+                    used.add(anchor.path, negative.path)
                     pairs.append(Pair(anchor.path, negative.path, 0))
     if not pairs:
         raise DatasetError("no group has two photos: Algorithm 2 produced no pair")

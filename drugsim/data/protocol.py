@@ -7,17 +7,24 @@ one run on one dataset every chapter that scores test pairs scores the identical
 
 The rules, in order:
 
-1. **Split.** Class-disjoint (:func:`drugsim.data.splits.split_dataset`, the paper's protocol: test drugs
-   or products are never seen in training), unless the dataset has an official test split (a Grocery Store
-   copy with ``dataset/test.txt``): then, with ``grocery_protocol="official"``, test.txt photos are the test
+1. **Split.** Class-disjoint (the paper's protocol: test drugs or products are never seen in training): the
+   split a synthetic dataset declares in its ``splits.json`` (:func:`declared_split`; ``quick``: 40 test and 40
+   validation drugs, ``paper``: the paper's last 20 drugs as test), else a seeded split of the classes
+   (:func:`drugsim.data.splits.split_dataset`). A dataset with an official test split (a Grocery Store
+   copy with ``dataset/test.txt``) is split by it: then, with ``grocery_protocol="official"``, test.txt photos are the test
    split, val.txt photos the validation split and train.txt photos the training split (new photos of known
    products; no test photo is ever trained on, fitted on or used to pick a model). With
    ``grocery_protocol="unseen-products"`` the classes are split class-disjointly as in the paper, training
    and validation use train.txt/val.txt photos of their classes and the test uses test.txt photos of the
-   test classes (neither a test photo nor a test product is seen in training).
+   test classes (neither a test photo nor a test product is seen in training). A copy with train.txt and
+   val.txt but no test.txt (the one shipped beside this project) keeps the official shape: its val.txt photos
+   are the test split and validation photos are carved from each class's train.txt photos
+   (:data:`OFFICIAL_VAL_AS_TEST`; ``grocery_protocol="unseen-products"`` splits its classes instead).
 2. **Cap.** At most ``max_images_per_class`` photos of each group (drug and face, or class) of each split,
    a seeded choice (:func:`cap_photos`).
-3. **Pairs.** Algorithm 2 (or 1) on each split's kept photos, seeded (:func:`make_pairs`).
+3. **Pairs.** Algorithm 2 (or 1) on each split's kept photos, seeded (:func:`make_pairs`); no pair occurs
+   twice in a list, in either order. The lists are reused only while the data (every path, label, face and
+   split, :func:`dataset_sha256`) and the settings are unchanged.
 4. **Subsets.** A chapter that scores fewer pairs takes a seeded, balanced subsample (:func:`sample_pairs`)
    and records its hash beside the full list's.
 
@@ -38,7 +45,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
 
@@ -56,8 +63,13 @@ SELECTABLE_SPLITS = SPLITS + ("all",)
 GROCERY_PROTOCOLS = ("official", "unseen-products")
 #: Names of the protocols a run can end up with (recorded in results and pair files).
 CLASS_DISJOINT, OFFICIAL, UNSEEN_PRODUCTS = "class-disjoint", "official", "unseen-products"
+#: A Grocery copy without test.txt, split in the official shape: val.txt photos test, validation carved from train.txt.
+OFFICIAL_VAL_AS_TEST = "official-val-as-test"
 #: Bumped whenever a rule here changes, so pair files of an older rule are rebuilt, not reused.
-PROTOCOL_REVISION = 1
+#: 2: negatives without replacement, the data's fingerprint, declared and official-shape splits.
+PROTOCOL_REVISION = 2
+#: Share of each class's train.txt photos carved for validation when val.txt photos are the test split.
+CARVED_VAL_FRACTION = 0.15
 #: Beside the data chapter's pair lists: the settings they were made with (``<work_dir>/pairs/protocol.json``).
 PROTOCOL_FILE = "protocol.json"
 
@@ -105,6 +117,7 @@ class ProtocolData:
         protocol: :data:`CLASS_DISJOINT`, :data:`OFFICIAL` or :data:`UNSEEN_PRODUCTS`.
         settings: the settings used.
         kind: ``synthetic`` (drugsim's rendered boxes) or ``photos`` (:func:`drugsim.data.loaders.data_kind`).
+        data_sha256: :func:`dataset_sha256` of the photos the splits were made from.
     """
 
     records_by_split: Dict[str, List[ImageRecord]]
@@ -114,6 +127,7 @@ class ProtocolData:
     protocol: str
     settings: ProtocolSettings = field(default_factory=ProtocolSettings)
     kind: str = "photos"
+    data_sha256: str = ""
 
     def pairs(self, split: str) -> List[Pair]:
         """The pair list of ``split``; an error names the splits that were built."""
@@ -223,15 +237,87 @@ def has_official_test(records: Sequence[ImageRecord]) -> bool:
 Splits = Dict[str, List[ImageRecord]]
 
 
-def split_records(records: Sequence[ImageRecord], settings: ProtocolSettings) -> Tuple[Splits, str]:
+def declared_split(root: PathLike) -> Optional[Dict[str, List[str]]]:
+    """The class-disjoint split a dataset declares in ``splits.json`` (written by ``drugsim data synth``):
+    ``{"train": [...], "val": [...], "test": [...]}`` class names, or None when the file is absent.
+
+    Raises:
+        DatasetError: the file is not UTF-8 JSON with three disjoint lists of class names.
+    """
+    from drugsim.data.synth import SPLIT_FILE
+
+    path = Path(root) / SPLIT_FILE
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DatasetError(f"{path}: not a UTF-8 JSON split record ({exc})") from None
+    if not isinstance(record, dict) or not all(
+            isinstance(record.get(split), list) and all(isinstance(c, str) for c in record[split]) for split in SPLITS):
+        raise DatasetError(f"{path}: expected lists of class names under 'train', 'val' and 'test'")
+    split = {name: list(record[name]) for name in SPLITS}
+    seen: Dict[str, str] = {}
+    for name, labels in split.items():
+        for label in labels:
+            if label in seen:
+                raise DatasetError(f"{path}: class {label!r} is listed under both {seen[label]!r} and {name!r}")
+            seen[label] = name
+    if not split["test"] or not split["val"] or not split["train"]:
+        raise DatasetError(f"{path}: every split needs at least one class")
+    return split
+
+
+def _by_declared_split(records: Sequence[ImageRecord], declared: Dict[str, List[str]]) -> Splits:
+    split_of = {label: name for name, labels in declared.items() for label in labels}
+    missing = sorted({r.label for r in records} - set(split_of))
+    if missing:
+        raise DatasetError(f"classes {missing[:5]} are in no split of the dataset's splits.json "
+                           "(add them there, or delete splits.json to let drugsim split the classes)")
+    splits: Splits = {name: [] for name in SPLITS}
+    for record in records:
+        splits[split_of[record.label]].append(record)
+    return splits
+
+
+def _carve_validation(train_photos: Sequence[ImageRecord], *, seed: int) -> Tuple[List[ImageRecord], List[ImageRecord]]:
+    """Split each class's photos into (training, validation): a seeded :data:`CARVED_VAL_FRACTION` of each
+    class with at least four photos (at least two, so validation has positive pairs) goes to validation."""
+    rng = np.random.default_rng([seed, 31])
+    by_class: Dict[str, List[ImageRecord]] = {}
+    for record in train_photos:
+        by_class.setdefault(record.label, []).append(record)
+    train: List[ImageRecord] = []
+    val: List[ImageRecord] = []
+    for label in sorted(by_class):
+        photos = sorted(by_class[label], key=lambda r: str(r.path))
+        n_val = max(2, round(len(photos) * CARVED_VAL_FRACTION)) if len(photos) >= 4 else 0
+        chosen = set(rng.permutation(len(photos))[:n_val].tolist())
+        for index, record in enumerate(photos):
+            (val if index in chosen else train).append(record)
+    return train, val
+
+
+def split_records(records: Sequence[ImageRecord], settings: ProtocolSettings,
+                  declared: Optional[Dict[str, List[str]]] = None) -> Tuple[Splits, str]:
     """The uncapped ``{"train", "val", "test"}`` split of ``records`` and the protocol's name.
+
+    Args:
+        records: every photo of the dataset.
+        settings: the protocol settings.
+        declared: the dataset's own class split (:func:`declared_split`), used when it has no official split.
 
     Raises:
         DatasetError: an official split without val.txt or train.txt photos; too few classes to split.
     """
     from drugsim.data.splits import split_classes, split_dataset
 
+    official = {r.official_split for r in records} - {None}
     if not has_official_test(records):
+        if official and settings.grocery_protocol == OFFICIAL:
+            return _official_shape(records), OFFICIAL_VAL_AS_TEST
+        if declared is not None:
+            return _by_declared_split(records, declared), CLASS_DISJOINT
         return split_dataset(records, seed=settings.seed), CLASS_DISJOINT
     by_file: Dict[str, List[ImageRecord]] = {split: [] for split in SPLITS}
     for record in records:
@@ -255,45 +341,80 @@ def split_records(records: Sequence[ImageRecord], settings: ProtocolSettings) ->
     return splits, UNSEEN_PRODUCTS
 
 
-def protocol_splits(records: Sequence[ImageRecord], settings: ProtocolSettings) -> Tuple[Splits, str]:
+def _official_shape(records: Sequence[ImageRecord]) -> Splits:
+    """A copy with train.txt and val.txt only: val.txt photos test, validation carved from train.txt per class
+    (the official protocol's question, new photos of known products, on the photos that exist)."""
+    test = [r for r in records if r.official_split == "val"]
+    if not test:
+        raise DatasetError("the dataset's split files list no val.txt photo, so the official shape has no test "
+                           "split (restore dataset/val.txt, or use grocery_protocol='unseen-products')")
+    train, val = _carve_validation([r for r in records if r.official_split != "val"], seed=0)
+    return {"train": train, "val": val, "test": test}
+
+
+def protocol_splits(records: Sequence[ImageRecord], settings: ProtocolSettings,
+                    declared: Optional[Dict[str, List[str]]] = None) -> Tuple[Splits, str]:
     """:func:`split_records`, then :func:`cap_photos` on each split: the photos every pair list is drawn from."""
-    splits, name = split_records(records, settings)
+    splits, name = split_records(records, settings, declared)
     capped = {split: cap_photos(part, settings.max_images_per_class, seed=settings.seed)
               for split, part in splits.items()}
     return capped, name
 
 
-def select_split(records: Sequence[ImageRecord], split: str, settings: ProtocolSettings) -> List[ImageRecord]:
+def select_split(records: Sequence[ImageRecord], split: str, settings: ProtocolSettings,
+                 declared: Optional[Dict[str, List[str]]] = None) -> List[ImageRecord]:
     """The kept photos of one split; ``"all"`` = every photo (capped per group)."""
     if split not in SELECTABLE_SPLITS:
         raise DatasetError(f"split {split!r} is not supported. Try one of {list(SELECTABLE_SPLITS)}")
     if split == "all":
         return cap_photos(records, settings.max_images_per_class, seed=settings.seed)
-    return protocol_splits(records, settings)[0][split]
+    return protocol_splits(records, settings, declared)[0][split]
 
 
-def protocol_sentence(protocol: str) -> str:
-    """One sentence for the book: which protocol ran and what its test measures."""
+def protocol_sentence(protocol: str, classes: Optional[Mapping[str, int]] = None) -> str:
+    """One sentence for the book: which protocol ran, what its test measures and, given the class count of
+    each split (``results_record(...)["protocol"]["classes"]``), how many classes stand behind each split."""
+    counts = dict(classes or {})
+
+    def n(split: str, noun: str) -> str:
+        return f"{counts[split]} {noun}" if split in counts else noun
+
     sentences = {
         CLASS_DISJOINT: (
-            "Class-disjoint split (the paper's protocol): whole classes go to training, validation or test, so "
-            "every test pair shows products never seen in training (unseen products)."
+            f"Class-disjoint split (the paper's protocol): whole classes go to training ({n('train', 'classes')}), "
+            f"validation ({n('val', 'classes')}) or test ({n('test', 'classes')}), so every test pair shows "
+            "classes never seen in training, and thresholds and models are chosen on validation classes that are "
+            "neither trained on nor tested."
         ),
         OFFICIAL: (
-            "The dataset's official split: test pairs are drawn from the photos of test.txt, validation pairs "
-            "from val.txt and training pairs from train.txt; the same products appear in all three, so the test "
-            "measures new photos of known products, and no test photo is used for training, thresholds or "
-            "model selection."
+            "The dataset's official split: test pairs are drawn from the photos of test.txt "
+            f"({n('test', 'products')}), validation pairs from val.txt ({n('val', 'products')}) and training pairs "
+            f"from train.txt ({n('train', 'products')}); the same products appear in all three, so the test measures "
+            "new photos of known products, and no test photo is used for training, thresholds or model selection."
+        ),
+        OFFICIAL_VAL_AS_TEST: (
+            "The official split's shape on a copy without test.txt: the val.txt photos are the test split "
+            f"({n('test', 'products')}), validation photos are carved from each product's train.txt photos "
+            f"({n('val', 'products')}) and training uses the rest of train.txt ({n('train', 'products')}); the same "
+            "products appear in all three, so the test measures new photos of known products, and no test photo "
+            "is used for training, thresholds or model selection."
         ),
         UNSEEN_PRODUCTS: (
-            "The paper's unseen-product protocol on the official photos: classes are split class-disjointly, "
-            "training and validation use train.txt and val.txt photos of their classes and the test uses test.txt "
-            "photos of the test classes, so neither a test photo nor a test product is seen in training."
+            "The paper's unseen-product protocol on the official photos: classes are split class-disjointly "
+            f"({n('train', 'training')}, {n('val', 'validation')} and {n('test', 'test')} products), training and "
+            "validation use train.txt and val.txt photos of their classes and the test uses test.txt photos of the "
+            "test classes, so neither a test photo nor a test product is seen in training."
         ),
     }
     if protocol not in sentences:
         raise ConfigError(f"unknown protocol {protocol!r}; expected one of {sorted(sentences)}")
     return sentences[protocol]
+
+
+def test_classes_are_unseen(protocol: str) -> bool:
+    """True when the protocol's test classes are never trained on (the paper's question); False when the test
+    shows new photos of the training classes."""
+    return protocol in (CLASS_DISJOINT, UNSEEN_PRODUCTS)
 
 
 # -------------------------------------------------------------------------------------- pair lists
@@ -307,6 +428,25 @@ def pairs_sha256(pairs: Sequence[Pair], root: Optional[PathLike]) -> str:
     return hashlib.sha256(format_pairs(pairs, root=root).encode("utf-8")).hexdigest()
 
 
+def dataset_sha256(records: Sequence[ImageRecord], root: PathLike,
+                   declared: Optional[Dict[str, List[str]]] = None) -> str:
+    """sha256 of what decides the splits and pairs: every photo's path (relative to ``root``), class, face,
+    feature flag and official split, and the dataset's declared split. Pair lists built from other data are
+    rebuilt, never reused (a test.txt added, a photo renamed or removed, a class moved)."""
+    root = Path(root).resolve()
+    lines = []
+    for record in records:
+        path = Path(record.path)
+        try:
+            relative = path.resolve().relative_to(root).as_posix()
+        except ValueError:
+            relative = str(path)
+        lines.append("\t".join([relative, record.label, str(record.face), str(record.feature_rich),
+                                str(record.official_split)]))
+    text = "\n".join(sorted(lines)) + "\n" + json.dumps(declared, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _read_protocol_file(pair_dir: Path) -> Optional[Dict[str, Any]]:
     path = pair_dir / PROTOCOL_FILE
     if not path.is_file():
@@ -317,13 +457,14 @@ def _read_protocol_file(pair_dir: Path) -> Optional[Dict[str, Any]]:
         return None  # an unreadable record means the files cannot be trusted: rebuild
 
 
-def _reusable_pairs(pair_dir: Path, root: Path, settings: ProtocolSettings,
-                    splits: Sequence[str]) -> Optional[Dict[str, List[Pair]]]:
+def _reusable_pairs(pair_dir: Path, root: Path, settings: ProtocolSettings, splits: Sequence[str],
+                    data_sha256: str) -> Optional[Dict[str, List[Pair]]]:
     """The data chapter's pair lists when they were written for the same settings and data, unchanged."""
     from drugsim.data.pairs import read_pairs
 
     recorded = _read_protocol_file(pair_dir)
-    if not recorded or recorded.get("settings") != settings.fingerprint() or recorded.get("root") != str(root):
+    if (not recorded or recorded.get("settings") != settings.fingerprint() or recorded.get("root") != str(root)
+            or recorded.get("data_sha256") != data_sha256):
         return None
     pairs: Dict[str, List[Pair]] = {}
     for split in splits:
@@ -362,18 +503,20 @@ def load_protocol_pairs(
     if unknown:
         raise ConfigError(f"unknown split(s) {unknown}; expected some of {list(SPLITS)}")
     root = resolve_data_root(str(data_dir), data_root=data_root).resolve()
-    records_by_split, protocol = protocol_splits(load_dataset(root), settings)
+    records, declared = load_dataset(root), declared_split(root)
+    data_sha256 = dataset_sha256(records, root, declared)
+    records_by_split, protocol = protocol_splits(records, settings, declared)
     pairs = None
     if work_dir is not None:
         pair_dir = Path(work_dir) / "pairs"
-        pairs = _reusable_pairs(pair_dir, root, settings, splits)
-        source = f"{pair_dir} (data chapter)"
+        pairs = _reusable_pairs(pair_dir, root, settings, splits, data_sha256)
+        source = "the run's pairs/ folder (data chapter)"
     if pairs is None:
         pairs = {split: make_pairs(records_by_split[split], algorithm=settings.algorithm, seed=settings.seed)
                  if records_by_split[split] else [] for split in splits}
         source = f"built here (Algorithm {settings.algorithm})"
     return ProtocolData(records_by_split=records_by_split, pairs_by_split=pairs, root=root, source=source,
-                        protocol=protocol, settings=settings, kind=data_kind(root))
+                        protocol=protocol, settings=settings, kind=data_kind(root), data_sha256=data_sha256)
 
 
 def write_protocol_pairs(data: ProtocolData, work_dir: PathLike) -> Dict[str, Dict[str, Any]]:
@@ -391,7 +534,7 @@ def write_protocol_pairs(data: ProtocolData, work_dir: PathLike) -> Dict[str, Di
         out[split] = {"path": path, "sha256": pairs_sha256(pairs, data.root),
                       **pair_statistics(pairs, data.records_by_split[split])}
     record = {"settings": data.settings.fingerprint(), "root": str(data.root), "protocol": data.protocol,
-              "sha256": {split: info["sha256"] for split, info in out.items()}}
+              "data_sha256": data.data_sha256, "sha256": {split: info["sha256"] for split, info in out.items()}}
     write_text_atomic(pair_dir / PROTOCOL_FILE, json.dumps(record, indent=2, sort_keys=True) + "\n")
     return out
 
@@ -414,6 +557,8 @@ def results_record(data: Optional[ProtocolData], *, scored: Optional[Sequence[Pa
         "test_pairs_sha256": pairs_sha256(full, data.root),
         "protocol": {
             "name": data.protocol, "settings": asdict(data.settings), "pairs_source": data.source,
+            "data_sha256": data.data_sha256, "classes": {split: len({r.label for r in part})
+                                                         for split, part in data.records_by_split.items()},
             "n_test_pairs": len(full), "scored_test_pairs_sha256": pairs_sha256(scored, data.root),
             "n_scored_test_pairs": len(scored), "note": note,
         },
@@ -468,7 +613,7 @@ def evaluation_pairs(
         test = read_pairs(pair_file, root=root)
         source = f"file:{pair_file}"
     elif split == "all":
-        test = make_pairs(select_split(load_dataset(root), "all", settings), algorithm=settings.algorithm,
+        test = make_pairs(select_split(load_dataset(root), "all", settings, declared_split(root)), algorithm=settings.algorithm,
                           seed=settings.seed)
         source = "algorithm2:all" if settings.algorithm == 2 else "algorithm1:all"
     else:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import io as _io
+import json
 import multiprocessing
 import os
 from dataclasses import dataclass, fields
@@ -54,36 +55,72 @@ MANIFEST_NAME = "manifest.csv"
 # --------------------------------------------------------------------------------------------- presets
 @dataclass(frozen=True)
 class SynthPreset:
-    """Size of a synthetic dataset.
+    """Size of a synthetic dataset and the class-disjoint split it declares.
+
+    Drugs are laid out as the paper numbers them: the first ``n_drugs - n_val - n_test`` train, the next
+    ``n_val`` are validation drugs and the last ``n_test`` the unseen test drugs (the paper: drugs 1-133 train,
+    134-153 test; validation is carved from the end of the training block). Families are drawn in drug order,
+    so validation and test drugs mostly form families of their own, as unseen product lines would.
 
     Attributes:
         n_drugs: number of drugs (classes).
-        photos_per_face: (low, high) photos per face, drawn uniformly per face; ignored when
-            ``paper_counts`` is set.
+        n_val: validation drugs (thresholds, model and recipe selection); 0 = let the protocol split.
+        n_test: unseen test drugs; 0 = let the protocol split.
+        photos_per_face: (low, high) photos per face of a training drug, drawn uniformly per face; ignored
+            when ``paper_counts`` is set.
+        eval_photos_per_face: the same for validation and test drugs (None = ``photos_per_face``). Fewer photos
+            per drug buy more drugs for the same cost: class-level intervals need classes, not photos.
         paper_counts: draw photos per face to mirror the paper's Table 5 (min / max / mean per face).
         photo_size: (width, height) of each photo in pixels.
         n_jobs: worker processes (None = up to the CPU count); output does not depend on it.
     """
 
     n_drugs: int
+    n_val: int = 0
+    n_test: int = 0
     photos_per_face: Tuple[int, int] = (4, 4)
+    eval_photos_per_face: Optional[Tuple[int, int]] = None
     paper_counts: bool = False
     photo_size: Tuple[int, int] = (288, 216)
     n_jobs: Optional[int] = None
 
+    def __post_init__(self) -> None:
+        if self.n_val < 0 or self.n_test < 0 or (self.n_val > 0) != (self.n_test > 0):
+            raise ConfigError(f"n_val and n_test are both 0 (the protocol splits) or both positive; "
+                              f"got n_val={self.n_val}, n_test={self.n_test}")
+        if self.n_test and self.n_drugs - self.n_val - self.n_test < 1:
+            raise ConfigError(f"{self.n_drugs} drugs leave no training drug after {self.n_val} validation and "
+                              f"{self.n_test} test drugs")
 
+    def split_of(self, drug_number: int) -> Optional[str]:
+        """``train``, ``val`` or ``test`` for drug ``drug_number`` (1-based); None when the preset declares none."""
+        if not self.n_test:
+            return None
+        if drug_number > self.n_drugs - self.n_test:
+            return "test"
+        return "val" if drug_number > self.n_drugs - self.n_test - self.n_val else "train"
+
+
+#: tiny proves the code paths (3 test and 3 validation drugs); quick has 40 test and 40 validation drugs, so
+#: class-level intervals and paired tests rest on enough classes, at about the photo count a 2-core run affords
+#: (3-4 photos per face of an evaluation drug); paper keeps the paper's 153 drugs with its 20 unseen test drugs.
 PRESETS: Dict[str, SynthPreset] = {
-    "tiny": SynthPreset(n_drugs=12, photos_per_face=(4, 4), photo_size=(320, 240), n_jobs=1),
-    "quick": SynthPreset(n_drugs=60, photos_per_face=(5, 11), photo_size=(320, 240)),
-    "paper": SynthPreset(n_drugs=153, paper_counts=True, photo_size=(448, 336)),
+    "tiny": SynthPreset(n_drugs=12, n_val=3, n_test=3, photos_per_face=(4, 4), photo_size=(320, 240), n_jobs=1),
+    "quick": SynthPreset(n_drugs=128, n_val=40, n_test=40, photos_per_face=(4, 9), eval_photos_per_face=(3, 4),
+                         photo_size=(320, 240)),
+    "paper": SynthPreset(n_drugs=153, n_val=20, n_test=20, paper_counts=True, photo_size=(448, 336)),
 }
+#: Beside the photos: the class-disjoint split the preset declares (:func:`drugsim.data.protocol.declared_split`).
+SPLIT_FILE = "splits.json"
 
 
 # --------------------------------------------------------------------------------------------- dataset
-def _photo_counts(preset: SynthPreset, rng: np.random.Generator) -> List[int]:
-    """Photos per face of one drug (FACES order)."""
+def _photo_counts(preset: SynthPreset, rng: np.random.Generator, split: Optional[str] = None) -> List[int]:
+    """Photos per face of one drug (FACES order) of ``split`` (None: no declared split)."""
     if not preset.paper_counts:
         low, high = preset.photos_per_face
+        if split in ("val", "test") and preset.eval_photos_per_face is not None:
+            low, high = preset.eval_photos_per_face
         return [int(rng.integers(low, high + 1)) for _ in FACES]
     from drugsim.paper import TABLE5_FACES
 
@@ -134,14 +171,14 @@ def generate_dataset(out_dir: Union[str, os.PathLike], *, preset: Union[str, Syn
 
     Writes ``out_dir/<drug>/<drug>_<index>_<flag>.jpg`` (flag 1 = feature-rich face) and
     ``out_dir/manifest.csv`` (drug, family, face, flag, face kind and every capture parameter of each
-    photo). The folder is built under a temporary name and renamed when complete, so an interrupted
+    photo) and, where the preset declares one, ``out_dir/splits.json`` (the drugs of each split). The folder is built under a temporary name and renamed when complete, so an interrupted
     run leaves nothing under ``out_dir``. The bytes depend only on ``preset`` and ``seed`` (not on
     ``n_jobs``).
 
     Args:
         out_dir: dataset folder to create (replaced when it exists and ``overwrite``).
-        preset: "tiny" (12 drugs, 288 photos), "quick" (60 drugs, ~2,900 photos), "paper" (153 drugs,
-            Table 5 counts, ~45,000 photos) or a :class:`SynthPreset`.
+        preset: "tiny" (12 drugs, 288 photos), "quick" (128 drugs, ~3,600 photos, 40 test and 40 validation
+            drugs), "paper" (153 drugs, Table 5 counts, ~45,000 photos, 20 test drugs) or a :class:`SynthPreset`.
         seed: master seed; each drug gets its own seed from it.
         progress: show a tqdm bar.
         n_jobs: worker processes (default: the preset's, else the CPU count, at most 8).
@@ -159,7 +196,7 @@ def generate_dataset(out_dir: Union[str, os.PathLike], *, preset: Union[str, Syn
         raise ConfigError(f"{out_dir} exists; pass overwrite=True (CLI: --overwrite) to replace it")
     specs = make_drug_specs(preset.n_drugs, seed=seed)
     count_rng = np.random.default_rng([seed, 104729])
-    counts = [_photo_counts(preset, count_rng) for _ in specs]
+    counts = [_photo_counts(preset, count_rng, preset.split_of(number)) for number in range(1, len(specs) + 1)]
     if n_jobs is None:
         n_jobs = preset.n_jobs or min(os.cpu_count() or 1, 8)
     n_jobs = max(1, min(int(n_jobs), len(specs)))
@@ -188,6 +225,12 @@ def generate_dataset(out_dir: Union[str, os.PathLike], *, preset: Union[str, Syn
         for rows in all_rows:
             writer.writerows(rows)
         (tmp / MANIFEST_NAME).write_text(buffer.getvalue(), encoding="utf-8")
+        if preset.n_test:
+            split = {name: [spec.drug for number, spec in enumerate(specs, start=1) if preset.split_of(number) == name]
+                     for name in ("train", "val", "test")}
+            record = {"rule": "drug order: train, then the last n_val + n_test drugs as validation and test",
+                      **split}
+            (tmp / SPLIT_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
         (tmp / "README.txt").write_text(
             f"Synthetic drug boxes generated by drugsim (preset {_preset_name(preset)}, seed {seed}).\n"
             "Layout: <drug>/<drug>_<index>_<flag>.jpg, flag 1 = feature-rich face; manifest.csv holds the\n"

@@ -8,6 +8,7 @@ from drugsim.data import (
     ImageRecord,
     Pair,
     algorithm1_pairs,
+    algorithm2_pairs,
     load_dataset,
     make_pairs,
     pair_statistics,
@@ -67,10 +68,13 @@ def test_no_pair_crosses_splits(tiny_dataset):
 
 def test_algorithm1_only_inter_class_negatives_and_balanced(tiny_dataset):
     records = load_dataset(tiny_dataset)
-    pairs = algorithm1_pairs(records, 1000, rng=0)
+    # Well below the distinct positives the photos allow, so the p = 0.5 draw stays balanced.
+    n_positives = sum(1 for p in algorithm2_pairs(records, rng=0) if p.label == 1)
+    n_pairs = n_positives // 2
+    pairs = algorithm1_pairs(records, n_pairs, rng=0)
     stats = pair_statistics(pairs, records)
-    assert stats["n_pairs"] == 1000 and stats["intra_class_negatives"] == 0
-    assert 420 < stats["positives"] < 580
+    assert stats["n_pairs"] == n_pairs and stats["intra_class_negatives"] == 0
+    assert 0.4 * n_pairs < stats["positives"] < 0.6 * n_pairs
     by_path = {r.path: r for r in records}
     assert all(by_path[p.path_a].group == by_path[p.path_b].group and p.path_a != p.path_b
                for p in pairs if p.label == 1)
@@ -133,3 +137,32 @@ def test_pair_statistics_matches_relative_record_paths_to_absolute_pair_paths(tm
     pairs = [Pair(tmp_path / "a/1.jpg", tmp_path / "a/2.jpg", 0), Pair(tmp_path / "a/1.jpg", tmp_path / "b/1.jpg", 0)]
     stats = pair_statistics(pairs, records)
     assert (stats["intra_class_negatives"], stats["inter_class_negatives"]) == (1, 1)
+
+
+def _unordered(pairs):
+    return [frozenset((str(p.path_a), str(p.path_b))) for p in pairs]
+
+
+@pytest.mark.parametrize("algorithm", [1, 2])
+def test_no_pair_occurs_twice_in_either_order(tiny_dataset, algorithm):
+    records = load_dataset(tiny_dataset)
+    pairs = (algorithm2_pairs(records, rng=3) if algorithm == 2
+             else algorithm1_pairs(records, len(records) * 4, rng=3))
+    keys = _unordered(pairs)
+    assert len(keys) == len(set(keys))
+
+
+def test_negatives_without_replacement_on_a_set_where_replacement_would_repeat():
+    # Three classes of 4 photos: 18 negatives from 48 possible cross-class pairs; drawing with replacement
+    # repeats one almost surely (for seed 0, it did), without replacement none repeats.
+    records = [ImageRecord(Path(f"/d/{c}/{i}.jpg"), c) for c in "abc" for i in range(4)]
+    pairs = algorithm2_pairs(records, rng=0)
+    keys = _unordered(pairs)
+    assert len(keys) == len(set(keys))
+    assert sum(p.label == 0 for p in pairs) == sum(p.label == 1 for p in pairs) == 18
+
+
+def test_too_many_distinct_algorithm1_pairs_is_an_error():
+    records = [ImageRecord(Path(f"/d/{c}/{i}.jpg"), c) for c in "ab" for i in range(2)]
+    with pytest.raises(DatasetError, match="distinct"):
+        algorithm1_pairs(records, 10**30, rng=0)

@@ -4,6 +4,7 @@ reused only for the same settings, the pair-list hash, and every error message o
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -203,11 +204,59 @@ def test_unseen_products_protocol_keeps_test_photos_and_products_out_of_training
     assert "unseen-product" in protocol.protocol_sentence(data.protocol)
 
 
-def test_without_test_txt_the_class_disjoint_carve_stays(tmp_path):
-    data = load_protocol_pairs(fake_grocery(tmp_path / "grocery", with_test=False), splits=())
+def test_without_test_txt_the_official_shape_stays(tmp_path):
+    root = fake_grocery(tmp_path / "grocery", with_test=False)
+    records = load_dataset(root)
+    data = load_protocol_pairs(root)
+    assert data.protocol == protocol.OFFICIAL_VAL_AS_TEST
+    photos = {split: {r.path.resolve() for r in part} for split, part in data.records_by_split.items()}
+    assert photos["test"] == _official(records, "val")  # every val.txt photo, every class of val.txt
+    assert photos["val"] and photos["val"] <= _official(records, "train")
+    assert not photos["val"] & photos["train"] and not photos["test"] & (photos["train"] | photos["val"])
+    assert {r.label for r in data.records_by_split["val"]} == set(PRODUCTS)  # carved from every product
+    for split in ("train", "val"):
+        paired = {p.resolve() for pair in data.pairs(split) for p in (pair.path_a, pair.path_b)}
+        assert not paired & photos["test"]
+    assert "new photos of known products" in protocol.protocol_sentence(data.protocol)
+
+
+def test_without_test_txt_the_class_carve_stays_available_by_name(tmp_path):
+    root = fake_grocery(tmp_path / "grocery", with_test=False)
+    data = load_protocol_pairs(root, settings=ProtocolSettings(grocery_protocol="unseen-products"), splits=())
     assert data.protocol == protocol.CLASS_DISJOINT
     labels = {split: {r.label for r in records} for split, records in data.records_by_split.items()}
     assert not labels["test"] & labels["train"] and not labels["val"] & labels["train"]
+
+
+def test_a_data_change_rebuilds_the_pair_lists(tmp_path):
+    root = fake_grocery(tmp_path / "grocery", with_test=False)
+    work = tmp_path / "run"
+    first = load_protocol_pairs(root, work_dir=work)
+    protocol.write_protocol_pairs(first, work)
+    assert "data chapter" in load_protocol_pairs(root, work_dir=work).source  # unchanged data: reused
+    # Adding the official test.txt changes the protocol: the lists must not be reused under the old split.
+    dataset = root / "dataset"
+    listed = []
+    for i, name in enumerate(PRODUCTS):
+        for k in range(2):
+            relative = f"test/Packages/{name}/{name}_90{k}.png"
+            write_image(dataset / relative, tiny_image(900 + 2 * i + k))
+            listed.append(f"{relative}, {i}, {i}")
+    (dataset / "test.txt").write_text("\n".join(listed) + "\n")
+    again = load_protocol_pairs(root, work_dir=work)
+    assert again.protocol == protocol.OFFICIAL and again.source.startswith("built here")
+    assert again.data_sha256 != first.data_sha256
+    assert again.sha256("test") != first.sha256("test")
+
+
+def test_results_record_names_the_protocol_data_and_class_counts(tiny_dataset):
+    data = load_protocol_pairs(tiny_dataset)
+    record = protocol.results_record(data)["protocol"]
+    assert record["name"] == protocol.CLASS_DISJOINT and record["data_sha256"] == data.data_sha256
+    assert record["classes"] == {s: len({r.label for r in data.records_by_split[s]}) for s in protocol.SPLITS}
+    assert str(tiny_dataset) not in json.dumps(record)  # no absolute path of this machine
+    sentence = protocol.protocol_sentence(record["name"], record["classes"])
+    assert f"test ({record['classes']['test']} classes)" in sentence
 
 
 def test_official_split_without_val_txt_is_an_error(tmp_path):

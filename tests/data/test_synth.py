@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 from pathlib import Path
 
 import cv2
@@ -32,7 +33,7 @@ def _manifest(root: Path) -> list:
 def test_same_seed_gives_the_same_bytes(tiny_dataset, tmp_path):
     again = generate_dataset(tmp_path / "again", preset="tiny", seed=0, progress=False)
     first, second = _hashes(tiny_dataset), _hashes(again)
-    assert len(first) == 12 * 6 * 4 + 2  # photos + manifest.csv + README.txt
+    assert len(first) == 12 * 6 * 4 + 3  # photos + manifest.csv + README.txt + splits.json
     assert first == second
 
 
@@ -128,3 +129,38 @@ def test_existing_folder_needs_overwrite(tmp_path):
 def test_unknown_preset_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="preset 'huge' is not supported"):
         generate_dataset(tmp_path / "x", preset="huge", progress=False)
+
+
+def test_presets_declare_enough_classes_for_class_level_statements():
+    quick, paper = synth.PRESETS["quick"], synth.PRESETS["paper"]
+    assert quick.n_test >= 40 and quick.n_val >= 40 and quick.n_drugs - quick.n_val - quick.n_test >= 40
+    # The paper's split: drugs 1-133 train (validation carved from their end), 134-153 the unseen test drugs.
+    assert paper.n_drugs == 153 and paper.n_test == 20
+    assert [paper.split_of(n) for n in (1, 113, 114, 133, 134, 153)] == ["train", "train", "val", "val", "test", "test"]
+
+
+def test_the_declared_split_is_written_and_followed(tiny_dataset):
+    declared = json.loads((tiny_dataset / synth.SPLIT_FILE).read_text())
+    tiny = synth.PRESETS["tiny"]
+    assert [len(declared[s]) for s in ("train", "val", "test")] == [tiny.n_drugs - tiny.n_val - tiny.n_test,
+                                                                   tiny.n_val, tiny.n_test]
+    assert declared["test"] == [f"d{n:03d}" for n in range(tiny.n_drugs - tiny.n_test + 1, tiny.n_drugs + 1)]
+    from drugsim.data.protocol import load_protocol_pairs
+
+    data = load_protocol_pairs(tiny_dataset, splits=())
+    assert all(sorted({r.label for r in data.records_by_split[s]}) == declared[s] for s in ("train", "val", "test"))
+
+
+def test_evaluation_drugs_get_the_evaluation_photo_counts(tmp_path):
+    preset = synth.SynthPreset(n_drugs=4, n_val=1, n_test=1, photos_per_face=(3, 3), eval_photos_per_face=(1, 1),
+                               photo_size=(64, 48), n_jobs=1)
+    rows = _manifest(generate_dataset(tmp_path / "d", preset=preset, progress=False))
+    per_drug = {drug: sum(1 for r in rows if r["drug"] == drug) for drug in ("d001", "d002", "d003", "d004")}
+    assert per_drug == {"d001": 18, "d002": 18, "d003": 6, "d004": 6}
+
+
+def test_a_preset_needs_a_training_drug():
+    with pytest.raises(ConfigError, match="no training drug"):
+        synth.SynthPreset(n_drugs=2, n_val=1, n_test=1)
+    with pytest.raises(ConfigError, match="both"):
+        synth.SynthPreset(n_drugs=5, n_val=0, n_test=1)
