@@ -137,12 +137,44 @@ class ImageLabelDataset(Dataset):
         return image, torch.tensor(self.labels[index])
 
 
+def _positive_groups(pairs: Sequence[Pair]) -> Dict[Path, Path]:
+    """Each photo of a positive pair -> one representative photo of its group (union-find over positives)."""
+    parent: Dict[Path, Path] = {}
+
+    def root(path: Path) -> Path:
+        parent.setdefault(path, path)
+        while parent[path] != path:
+            parent[path] = parent[parent[path]]
+            path = parent[path]
+        return path
+
+    for pair in pairs:
+        if pair.label:
+            a, b = root(Path(pair.path_a)), root(Path(pair.path_b))
+            if a != b:
+                parent[b] = a
+    return {path: root(path) for path in list(parent)}
+
+
+def _borrow_negative(candidates: Sequence[Path], anchor_group: Path, group_of: Dict[Path, Path],
+                     rng: np.random.Generator) -> Optional[Path]:
+    """A uniform draw from ``candidates`` outside ``anchor_group`` (None when there is none)."""
+    if not candidates:
+        return None
+    for _ in range(8):
+        candidate = candidates[int(rng.integers(len(candidates)))]
+        if group_of.get(candidate, candidate) != anchor_group:
+            return candidate
+    outside = [c for c in candidates if group_of.get(c, c) != anchor_group]
+    return outside[int(rng.integers(len(outside)))] if outside else None
+
+
 def make_triplets(pairs: Sequence[Pair], *, seed: int = 0) -> List[Tuple[Path, Path, Path]]:
     """Algorithm 2 extended to triplets: each positive (K, K+1) with a negative (K, X) of the same anchor.
 
     Algorithm 2 writes one negative (K, X, 0) per positive (K, K+1, 1), so joining on the anchor K gives
     (anchor K, positive K+1, negative X). Anchors without a negative of their own borrow a random negative
-    image of another pair.
+    image of another pair, never one of the anchor's own group.
 
     Example:
         >>> from pathlib import Path as P
@@ -156,6 +188,7 @@ def make_triplets(pairs: Sequence[Pair], *, seed: int = 0) -> List[Tuple[Path, P
         if not pair.label:
             negatives[Path(pair.path_a)].append(Path(pair.path_b))
     all_negatives = [p for values in negatives.values() for p in values]
+    group_of = _positive_groups(pairs)
     triplets: List[Tuple[Path, Path, Path]] = []
     used: Dict[Path, int] = defaultdict(int)
     for pair in pairs:
@@ -166,9 +199,11 @@ def make_triplets(pairs: Sequence[Pair], *, seed: int = 0) -> List[Tuple[Path, P
         if options:
             negative = options[used[anchor] % len(options)]
             used[anchor] += 1
-        elif all_negatives:
-            negative = all_negatives[int(rng.integers(len(all_negatives)))]
         else:
-            continue
+            # A borrowed negative must not show the anchor's own group: photos joined by positive pairs
+            # (directly or through others) are one group.
+            negative = _borrow_negative(all_negatives, group_of.get(anchor, anchor), group_of, rng)
+            if negative is None:
+                continue
         triplets.append((anchor, Path(pair.path_b), negative))
     return triplets

@@ -518,6 +518,7 @@ def train_siamese(config: SiameseConfig, train_pairs: Sequence[Pair], val_pairs:
     else:
         items = train_pairs
         paths = [p for pair in train_pairs for p in (pair.path_a, pair.path_b)]
+    training_paths = list(paths)
     paths += [p for pair in list(val_pairs) + eval_pairs for p in (pair.path_a, pair.path_b)]
     cache = ImageCache(paths, config.image_size, progress=progress)
     # Batches are row indices into the uint8 cache, gathered and augmented on the training device
@@ -530,7 +531,9 @@ def train_siamese(config: SiameseConfig, train_pairs: Sequence[Pair], val_pairs:
 
     recalibrate = None
     if config.bn_recalibration_images:
-        sample = subsample(list(cache.index), config.bn_recalibration_images, seed=config.seed + 3)
+        # Training images only: statistics re-estimated on validation images would tune the network to the
+        # photos that then choose its epoch.
+        sample = subsample(list(dict.fromkeys(training_paths)), config.bn_recalibration_images, seed=config.seed + 3)
         batches = [torch.stack([cache.get(p) for p in sample[i:i + config.batch_size]])
                    for i in range(0, len(sample), config.batch_size)]
 

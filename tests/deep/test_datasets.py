@@ -26,6 +26,16 @@ def test_triplets_join_each_positive_with_its_anchors_negative():
     assert make_triplets([Pair(a, b, 1)]) == []
 
 
+def test_a_borrowed_triplet_negative_never_shows_the_anchors_group():
+    # a-b-c are one group (joined through b); only d has a negative of its own, so a and b must borrow.
+    a, b, c, d, e, x = (Path(n) for n in "abcdex")
+    pairs = [Pair(a, b, 1), Pair(b, c, 1), Pair(d, e, 1), Pair(d, x, 0), Pair(e, c, 0), Pair(e, a, 0)]
+    for seed in range(20):
+        for anchor, _, negative in make_triplets(pairs, seed=seed):
+            if anchor in (a, b):
+                assert negative not in (a, b, c)
+
+
 def test_cache_decodes_each_image_once_and_matches_the_eval_transform(toy_records):
     paths = [r.path for r in toy_records[:3]]
     cache = ImageCache(paths + paths, 32)

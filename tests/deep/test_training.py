@@ -161,3 +161,25 @@ def test_two_process_ddp_ends_with_identical_weights(tmp_path, toy_pair_list):
     assert payload["world_size"] == 2 and len(payload["history"]) == 2
     for key, value in payload["model"].items():  # rank 0's checkpoint is the model both ranks hold
         torch.testing.assert_close(value, rank0[key], rtol=0, atol=0)
+
+
+def test_batchnorm_is_recalibrated_on_training_images_only(tmp_path, toy_pair_list, monkeypatch):
+    # The validation images choose the epoch: statistics re-estimated on them would leak into that choice.
+    import drugsim.deep.training as training
+
+    train_pairs, val_pairs = toy_pair_list[:8], toy_pair_list[8:16]
+    val_only = ({p for pair in val_pairs for p in (pair.path_a, pair.path_b)}
+                - {p for pair in train_pairs for p in (pair.path_a, pair.path_b)})
+    assert val_only
+    drawn = []
+    original = training.subsample
+
+    def spy(items, n, *, seed):
+        if n == 24:  # the recalibration sample (bn_recalibration_images below)
+            drawn.append(list(items))
+        return original(items, n, seed=seed)
+
+    monkeypatch.setattr(training, "subsample", spy)
+    train_siamese(small_config(epochs=1, bn_recalibration_images=24, train_eval_pairs=4), train_pairs, val_pairs,
+                  out=tmp_path / "m.pt", progress=False)
+    assert drawn and not set(drawn[0]) & val_only
