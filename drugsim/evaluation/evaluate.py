@@ -39,7 +39,7 @@ from drugsim.data.records import Pair
 from drugsim.errors import ConfigError, DrugsimError
 from drugsim.evaluation import thresholds as _thresholds
 from drugsim.evaluation.bootstrap import bootstrap_intervals
-from drugsim.evaluation.metrics import compute_metrics
+from drugsim.evaluation.metrics import compute_metrics, roc_auc
 from drugsim.evaluation.thresholds import THRESHOLD_RULES, check_direction, check_rule, check_scores_labels
 from drugsim.io import PathLike
 from drugsim.methods import SimilarityMethod
@@ -252,6 +252,9 @@ def evaluate_scores(
             if val_scores is not None and protocol != "paper"
             else None
         ),
+        "val_roc_auc": (roc_auc(val_scores, val_labels, direction=direction)
+                        if val_scores is not None and protocol != "paper" and len(set(val_labels.tolist())) == 2
+                        else None),
         "accuracy": metrics["accuracy"],
         "balanced_accuracy": metrics["balanced_accuracy"],
         "precision": metrics["precision"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -51,6 +51,8 @@ def evaluate_siamese(trained: Mapping[str, Any], test_pairs: Sequence[Pair], val
                                                      direction=method.direction),
         "train_accuracy_at_paper_threshold": accuracy(train_scores, [p.label for p in train_pairs], method.threshold,
                                                       direction=method.direction),
+        "val_accuracy": test["val_accuracy"],
+        "val_roc_auc": test["val_roc_auc"],
         "threshold": test["threshold"],
         "threshold_fitted_on": test["threshold_fitted_on"],
         "ci_unit": test["ci_unit"],
@@ -65,6 +67,14 @@ def evaluate_siamese(trained: Mapping[str, Any], test_pairs: Sequence[Pair], val
         "weights": trained.get("weights"),
         "reused": trained["reused"],
     }
+
+
+def network_requests(names: Sequence[str], profile: str, pairs: Mapping[str, Sequence[Pair]], *, seed: int,
+                     models_dir: str | Path, **overrides: Any) -> list[dict[str, Any]]:
+    """The chapter's training runs as :func:`drugsim.deep.train_or_reuse.train_or_reuse_many` requests, one per
+    network of ``names``, each trained with the notebook's ``seed`` (a run with another seed trains other networks)."""
+    return [{"name": name, "profile": profile, "train_pairs": pairs["train"], "val_pairs": pairs["val"],
+             "models_dir": Path(models_dir), "seed": int(seed), **overrides} for name in names]
 
 
 def evaluate_many(trained: Sequence[Mapping[str, Any]], test_pairs: Sequence[Pair], val_pairs: Sequence[Pair],
@@ -375,16 +385,25 @@ def plot_seed_spread(rows: Sequence[Mapping[str, Any]], *, ax=None):
 # ------------------------------------------------------------------------- what the chapter glues
 
 
+def chosen_by_validation(rows: Sequence[Mapping[str, Any]]) -> Optional[Mapping[str, Any]]:
+    """The row with the highest validation ROC-AUC (None when no row has one): the run's network, chosen
+    before its test numbers are read; a test accuracy never chooses."""
+    candidates = [row for row in rows if row.get("val_roc_auc") is not None]
+    return max(candidates, key=lambda row: float(row["val_roc_auc"])) if candidates else None
+
+
 def table9_glue(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Glue keys of Table 9: ``siamese_<model>_<metric>`` for every row, and the best model by test accuracy."""
+    """Glue keys of Table 9: ``siamese_<model>_<metric>`` for every row, and the network chosen by validation
+    ROC-AUC (:func:`chosen_by_validation`) with its validation and test numbers."""
     values: dict[str, Any] = {}
     for row in rows:
         for key in ("train_accuracy", "test_accuracy", "test_accuracy_at_paper_threshold", "roc_auc",
                     "pairs_per_second", "train_seconds"):
             values[f"siamese_{slug(row['model'])}_{key}"] = round(float(row[key]), 4)
-    best = max(rows, key=lambda row: row["test_accuracy"])
-    values["siamese_best_model"] = best["model"]
-    values["siamese_best_test_accuracy"] = round(best["test_accuracy"], 4)
+    chosen = chosen_by_validation(rows)
+    values["siamese_chosen_model"] = chosen["model"] if chosen else "none (no validation ROC-AUC)"
+    values["siamese_chosen_val_roc_auc"] = round(float(chosen["val_roc_auc"]), 3) if chosen else "–"
+    values["siamese_chosen_test_accuracy"] = round(float(chosen["test_accuracy"]), 4) if chosen else "–"
     return values
 
 

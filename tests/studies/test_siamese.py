@@ -20,11 +20,18 @@ def table9_row(model, test_accuracy, **extra):
     return row
 
 
-def test_table9_glue_names_every_metric_of_every_model_and_the_best():
-    values = study.table9_glue([table9_row("resnet18-improved", 0.61234), table9_row("vgg16-classic", 0.7)])
+def test_table9_glue_names_every_metric_and_the_network_chosen_on_validation_not_test():
+    # vgg16-classic has the higher test accuracy, resnet18-improved the higher validation ROC-AUC: it is chosen.
+    values = study.table9_glue([table9_row("resnet18-improved", 0.61234, val_roc_auc=0.9),
+                                table9_row("vgg16-classic", 0.7, val_roc_auc=0.8)])
     assert values["siamese_resnet18_improved_test_accuracy"] == 0.6123
     assert values["siamese_vgg16_classic_pairs_per_second"] == 100.1235
-    assert values["siamese_best_model"] == "vgg16-classic" and values["siamese_best_test_accuracy"] == 0.7
+    assert values["siamese_chosen_model"] == "resnet18-improved" and values["siamese_chosen_test_accuracy"] == 0.6123
+    assert not any("best" in key for key in values)
+
+
+def test_no_network_is_chosen_without_validation_numbers():
+    assert study.chosen_by_validation([table9_row("resnet18-improved", 0.9)]) is None
 
 
 def test_table9_frame_sets_the_papers_row_beside_ours_only_where_the_paper_has_the_model():
@@ -188,3 +195,10 @@ def test_ingredient_steps_come_from_the_runs_rows_with_the_change_from_the_step_
     fewer = study.ingredient_rows([rows[0], rows[3]])
     assert fewer[1]["test_accuracy_gain"] == 0.41
     assert "fewer than two" in study.ingredient_sentence(study.ingredient_rows(rows[:1]))
+
+
+def test_every_network_of_the_chapter_trains_with_the_notebooks_seed(tmp_path):
+    pairs = {"train": ["t"], "val": ["v"]}
+    requests = study.network_requests(["resnet18-improved", "resnet18-classic"], "tiny", pairs, seed=7,
+                                      models_dir=tmp_path, device="cpu")
+    assert [r["seed"] for r in requests] == [7, 7] and all(r["train_pairs"] == ["t"] for r in requests)
