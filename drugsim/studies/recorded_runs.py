@@ -1,7 +1,8 @@
 """Recorded runs in the summary chapter (notebook 13): every number of every record under
 ``results/recorded/`` (:mod:`drugsim.recorded` writes them) as rows keyed like the run's own comparison
 table (``table``, ``row``, ``quantity``), a sentence per run, the runs as columns beside *this run* and
-*paper* (only for runs on the same kind of data), and a table and figure of their evaluation results.
+*paper* (only for runs that scored the identical test pairs under the same protocol; the others in a table of
+their own that says what differs), and a table and figure of their evaluation results.
 """
 
 from __future__ import annotations
@@ -59,8 +60,16 @@ def evaluation_rows(run: str, record: Mapping[str, Any], results: Mapping[str, M
             "threshold_fitted_on": payload.get("threshold_fitted_on"), "roc_auc": payload.get("roc_auc"),
             "n_pairs": payload.get("n_pairs"), "dataset": dataset_kind(payload.get("dataset", "")),
             "weights": config.get("weights"), "image_size": config.get("image_size"), "source": stem,
+            **_protocol_fields(payload),
         })
     return rows
+
+
+def _protocol_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The test-pair hash and protocol name a result file records (None where it predates them)."""
+    protocol = payload.get("protocol")
+    name = protocol.get("name") if isinstance(protocol, Mapping) else protocol if isinstance(protocol, str) else None
+    return {"test_pairs_sha256": payload.get("test_pairs_sha256"), "protocol": name}
 
 
 def chapter_rows(run: str, record: Mapping[str, Any], results: Mapping[str, Mapping[str, Any]],
@@ -74,7 +83,8 @@ def chapter_rows(run: str, record: Mapping[str, Any], results: Mapping[str, Mapp
     frame = summary.comparison_table(chapters).dropna(subset=["ours"])
     return [{"run": run, "commit": record.get("commit"), "hardware": _hardware_text(record.get("hardware") or {}),
              "table": r["table"], "row": r["row"], "quantity": r["quantity"], "value": float(r["ours"]),
-             "dataset": dataset, "source": r["notebook"]} for r in frame.to_dict("records")]
+             "dataset": dataset, "source": r["notebook"], **_protocol_fields(chapters.get(r["notebook"], {}))}
+            for r in frame.to_dict("records")]
 
 
 def load_recorded_runs(root: Path = RECORDED_DIR) -> list[dict[str, Any]]:
@@ -128,23 +138,63 @@ def run_sentence(run: Mapping[str, Any]) -> str:
             f"{warning}")
 
 
-def with_recorded_columns(table, rows: Sequence[Mapping[str, Any]], *, dataset: str):
-    """``table`` (:func:`drugsim.studies.summary.comparison_table`) with one column per recorded run on ``dataset``.
+def comparable(row: Mapping[str, Any], *, dataset: str, test_pairs_sha256: str | None) -> bool:
+    """Whether a recorded row scored this run's test pairs: same kind of data and the identical test-pair list
+    (its sha256, which also fixes the protocol that drew it)."""
+    return (row.get("dataset") == run_kind(dataset) and test_pairs_sha256 is not None
+            and row.get("test_pairs_sha256") == test_pairs_sha256)
+
+
+def with_recorded_columns(table, rows: Sequence[Mapping[str, Any]], *, dataset: str,
+                          test_pairs_sha256: str | None):
+    """``table`` (:func:`drugsim.studies.summary.comparison_table`) with one column per recorded run that scored
+    this run's test pairs (:func:`comparable`).
 
     A recorded number goes into the row with the same ``table``, ``row`` and ``quantity``; rows a recorded
-    run did not measure stay NaN. Runs on another kind of data are left out (their numbers answer another
-    question).
+    run did not measure stay NaN. Runs on other data, another protocol or another pair list are left out
+    (their numbers answer another question: :func:`recorded_differences` lists them and says how they differ).
     """
     frame = table.copy()
-    kind = run_kind(dataset)
-    for run in dict.fromkeys(r["run"] for r in rows if r.get("dataset") == kind):
+    kept = [r for r in rows if comparable(r, dataset=dataset, test_pairs_sha256=test_pairs_sha256)]
+    for run in dict.fromkeys(r["run"] for r in kept):
         # The paper's protocol (threshold fitted on the test pairs) is a labelled extra row of a record, never
         # the number set beside "this run" (validation-fitted).
-        values = {(r["table"], r["row"], r["quantity"]): r["value"] for r in rows
-                  if r["run"] == run and r.get("dataset") == kind and r.get("threshold_fitted_on") != "test"}
+        values = {(r["table"], r["row"], r["quantity"]): r["value"] for r in kept
+                  if r["run"] == run and r.get("threshold_fitted_on") != "test"}
         frame[run] = [values.get((t, r, q)) for t, r, q in zip(frame["table"], frame["row"], frame["quantity"])]
         frame[run] = frame[run].astype(float)
     return frame
+
+
+def difference_from_this_run(row: Mapping[str, Any], *, dataset: str, protocol: str | None,
+                             test_pairs_sha256: str | None) -> str:
+    """In words, why a recorded row is not set beside this run's numbers ("" when it is comparable)."""
+    if comparable(row, dataset=dataset, test_pairs_sha256=test_pairs_sha256):
+        return ""
+    if row.get("dataset") != run_kind(dataset):
+        return f"other data ({row.get('dataset')})"
+    if row.get("test_pairs_sha256") is None:
+        return "test pairs not recorded (written before pair hashes)"
+    if protocol is not None and row.get("protocol") not in (None, protocol):
+        return f"another protocol ({row.get('protocol')})"
+    return "another test-pair list (other data version, split or pair rule)"
+
+
+def recorded_differences(rows: Sequence[Mapping[str, Any]], *, dataset: str, protocol: str | None,
+                         test_pairs_sha256: str | None):
+    """One row per recorded run: its data, protocol, test pairs and what differs from this run."""
+    import pandas as pd
+
+    entries: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = entries.setdefault(row["run"], {
+            "run": row["run"], "data": row.get("dataset"), "protocol": row.get("protocol") or "not recorded",
+            "test pairs": row.get("n_pairs"),
+            "differs": difference_from_this_run(row, dataset=dataset, protocol=protocol,
+                                                test_pairs_sha256=test_pairs_sha256) or "comparable"})
+        if entry["test pairs"] is None and row.get("n_pairs") is not None:
+            entry["test pairs"] = row["n_pairs"]
+    return pd.DataFrame(list(entries.values()), columns=["run", "data", "protocol", "test pairs", "differs"])
 
 
 def recorded_table(rows: Sequence[Mapping[str, Any]], *, table: str | None = None, dataset: str | None = None):

@@ -32,16 +32,29 @@ def test_the_committed_gpu_run_reads_as_table9_rows():
     assert "commit 8464a8d" in sentence and "H200" in sentence and "too narrow" in sentence
 
 
-def test_recorded_runs_become_columns_of_the_summary_table_for_the_same_data():
+def _as_if_hashed(rows, sha):
+    """The rows as a record of the same pair list would carry them (the committed record predates pair hashes)."""
+    return [{**r, "test_pairs_sha256": sha} for r in rows]
+
+
+def test_recorded_runs_become_columns_only_where_they_scored_this_runs_test_pairs():
     rows = [r for r in recorded_runs.load_recorded_runs() if r["run"] == RUN]
     table = summary.comparison_table({})
-    synthetic = recorded_runs.with_recorded_columns(table, rows, dataset="synthetic")
+    # Written before pair hashes: never beside a run, and the differences table says why.
+    assert RUN not in recorded_runs.with_recorded_columns(table, rows, dataset="synthetic", test_pairs_sha256="abc")
+    differs = recorded_runs.recorded_differences(rows, dataset="synthetic", protocol="class-disjoint",
+                                                 test_pairs_sha256="abc")
+    assert "not recorded" in differs.set_index("run").loc[RUN, "differs"]
+    assert RUN not in recorded_runs.with_recorded_columns(table, _as_if_hashed(rows, "other"), dataset="synthetic",
+                                                          test_pairs_sha256="abc")
+    rows = _as_if_hashed(rows, "abc")
+    synthetic = recorded_runs.with_recorded_columns(table, rows, dataset="synthetic", test_pairs_sha256="abc")
     key = (synthetic["table"] == "Table 9") & (synthetic["quantity"] == "test_accuracy")
     by_row = dict(zip(synthetic.loc[key, "row"], synthetic.loc[key, RUN]))
     assert by_row["resnet18-improved"] == _committed_accuracies()["syn_r18_improved_eval"]
     assert by_row["resnet18-classic"] == _committed_accuracies()["syn_r18_classic_eval"]
     assert synthetic.loc[~key, RUN].isna().all()
-    grocery = recorded_runs.with_recorded_columns(table, rows, dataset="grocery")
+    grocery = recorded_runs.with_recorded_columns(table, rows, dataset="grocery", test_pairs_sha256="abc")
     assert grocery[RUN].isna().all()  # its one Grocery model (EfficientNet-Lite0) has no paper row
     display = recorded_runs.recorded_table(rows)
     assert len(display) == 4 and set(display["CI resamples"]) == {"pairs"}
@@ -157,7 +170,8 @@ def test_the_summary_chapter_shows_recorded_runs_with_glued_descriptions():
 def test_the_class_level_cpu_record_fills_table_8_and_9_with_its_validation_fitted_rows():
     rows = [r for r in recorded_runs.load_recorded_runs() if r["run"] == "cpu-class-level-quick-eval"]
     assert {r["threshold_fitted_on"] for r in rows} == {"val", "test"} and {r["ci_unit"] for r in rows} == {"class"}
-    frame = recorded_runs.with_recorded_columns(summary.comparison_table({}), rows, dataset="synthetic")
+    frame = recorded_runs.with_recorded_columns(summary.comparison_table({}), _as_if_hashed(rows, "h"),
+                                                dataset="synthetic", test_pairs_sha256="h")
     column = frame.set_index(["table", "row", "quantity"])["cpu-class-level-quick-eval"]
     validation = {r["row"]: r["value"] for r in rows if r["threshold_fitted_on"] == "val"}
     assert column[("Table 8", "orb", "accuracy")] == validation["orb"]
