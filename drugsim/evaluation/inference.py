@@ -247,6 +247,7 @@ def paired_class_test(correct_a, correct_b, clusters, *, level: float = 0.95) ->
     se = jackknife_standard_error(left_out)
     dof = n_classes - 1
     low, high = t_interval(difference, se, dof, level)
+    low, high = max(-1.0, low), min(1.0, high)  # a difference of two accuracies lies in [-1, 1]
     if se > 0:
         t_value = difference / se
         p_value = float(2.0 * student_t.sf(abs(t_value), dof))

@@ -465,7 +465,7 @@ VERDICT_COMPARISONS: Tuple[VerdictComparison, ...] = (
     VerdictComparison("d", "SIFT vs the paper's hash, histogram or cosine method chosen by validation ROC-AUC",
                       Contender(method="sift"),
                       Contender(families=("hash", "histogram", "cosine"), in_paper_only=True,
-                                label="the paper's hash, histogram and cosine methods")),
+                                label="hash, histogram and cosine methods of the paper")),
 )
 #: Coverage of the verdict's intervals; a step holds only when its interval excludes zero.
 VERDICT_LEVEL = 0.95
@@ -482,9 +482,9 @@ def _pick(contender: Contender, records: Mapping[str, Any]) -> Tuple[Optional[An
     pool = [r for r in records.values() if r.family in contender.families and (r.in_paper or not contender.in_paper_only)
             and r.val_roc_auc == r.val_roc_auc]
     if not pool:
-        return None, f"none of {contender.label} was stored"
+        return None, f"none of the {contender.label} was stored"
     chosen = sorted(pool, key=lambda r: (-r.val_roc_auc, r.method))[0]
-    return chosen, (f"highest validation ROC-AUC ({chosen.val_roc_auc:.3f}) of {len(pool)} stored "
+    return chosen, (f"highest validation ROC-AUC ({chosen.val_roc_auc:.3f}) among the {len(pool)} stored "
                     f"{contender.label}")
 
 

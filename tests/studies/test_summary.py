@@ -248,8 +248,8 @@ def test_verdict_rows_hold_reverse_and_stay_not_established_from_the_stored_scor
     assert [rows[k]["outcome"] for k in "abcd"] == ["reversed", "holds", "not established", "holds"]
     assert set(summary.VERDICT_KEYS) <= set(rows["a"])
     assert rows["a"]["difference"] < 0 and rows["a"]["ci_high"] < 0
-    assert rows["b"]["stronger"] == "lite-partial-improved" and "validation ROC-AUC (0.950) of 2" in rows["b"]["chosen_by"]
-    assert rows["d"]["weaker"] == "phash" and "1 stored the paper's hash" in rows["d"]["chosen_by"]
+    assert rows["b"]["stronger"] == "lite-partial-improved" and "validation ROC-AUC (0.950) among the 2 stored chapter 05 networks" in rows["b"]["chosen_by"]
+    assert rows["d"]["weaker"] == "phash" and "among the 1 stored hash, histogram and cosine methods of the paper" in rows["d"]["chosen_by"]
     assert rows["c"]["difference"] == 0 and rows["c"]["p_value"] == 1.0
     assert (rows["c"]["n_pairs"], rows["c"]["n_classes"]) == (N_CLASSES * PER_CLASS, N_CLASSES)
     sentence = summary.verdict_sentence(list(rows.values()))
@@ -276,7 +276,7 @@ def test_verdict_uses_the_shared_test_pairs_and_says_not_run_where_a_method_is_m
     for key in "abd":
         assert rows[key]["outcome"] == "not run" and rows[key]["difference"] is None and rows[key]["n_pairs"] == 0
     assert "resnet18-improved was not stored" in rows["a"]["chosen_by"]
-    assert "none of chapter 05 networks was stored" in rows["b"]["chosen_by"]
+    assert "none of the chapter 05 networks was stored" in rows["b"]["chosen_by"]
     assert "1 not run" not in summary.verdict_sentence(list(rows.values()))
     assert "3 not run" in summary.verdict_sentence(list(rows.values()))
 
