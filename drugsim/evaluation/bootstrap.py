@@ -239,8 +239,8 @@ def paired_bootstrap_difference(
     Both methods are resampled with the same draws, so the pair-to-pair difficulty they share cancels out
     (a much tighter interval than comparing two separate intervals). With ``clusters`` the draws are of
     classes (cluster bootstrap), so methods that differ on a few classes are not credited with every pair
-    of those classes as independent evidence. Its p-value is coarse when there are few classes; whether a
-    difference is real is decided by :func:`cluster_sign_test`.
+    of those classes as independent evidence. Its p-value is coarse when there are few classes; the chapters
+    decide whether a difference is real with :func:`drugsim.evaluation.inference.paired_class_test`.
 
     Args:
         correct_a, correct_b: (N,) booleans, whether each method decided pair i correctly.
@@ -317,7 +317,7 @@ def mcnemar_test(correct_a, correct_b) -> Dict[str, float]:
     """Exact McNemar test: do two methods err on the same pairs at different rates?
 
     It assumes independent pairs, which pairs sharing images and classes are not, so it is reported as a
-    pair-level reference only; :func:`cluster_sign_test` decides.
+    pair-level reference only; :func:`drugsim.evaluation.inference.paired_class_test` decides.
 
     Only discordant pairs count: ``b01`` = A right, B wrong; ``b10`` = A wrong, B right. Under the null
     both are equally likely, so ``min(b01, b10)`` is Binomial(b01 + b10, 1/2); the two-sided p-value

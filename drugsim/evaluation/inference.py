@@ -187,9 +187,8 @@ def class_jackknife_intervals(
     oriented = orient(scores, direction)
     sign = 1.0 if direction == "higher" else -1.0
     centre_threshold = float(threshold) * sign
-    if refit_midpoint:
-        centre_threshold = (oriented[labels == 1].mean() + oriented[labels == 0].mean()) / 2.0 if (
-            labels.min() == 0 and labels.max() == 1) else centre_threshold
+    if refit_midpoint and 0 < labels.sum() < labels.size:  # the paper's midpoint needs both kinds of pair
+        centre_threshold = (oriented[labels == 1].mean() + oriented[labels == 0].mean()) / 2.0
     centre = weighted_metrics(oriented, labels, np.ones((1, labels.size)), centre_threshold, scale_sign=sign)
     samples = class_jackknife_samples(scores, labels, threshold, direction=direction, clusters=clusters,
                                       refit_midpoint=refit_midpoint)
