@@ -1,8 +1,11 @@
-"""Uncertainty: cluster bootstrap intervals over classes, paired method comparisons, spread over seeds.
+"""Uncertainty by resampling: percentile bootstrap intervals, paired bootstrap comparisons, spread over seeds.
 
 The paper reports single numbers (one test set, one run per model). Here every headline metric gets a
-95 % percentile bootstrap interval: resample with replacement ``n_boot`` times, recompute the metric,
-take the 2.5 % and 97.5 % quantiles.
+95 % interval. The *default* class-level interval is no longer the bootstrap of this module but the
+delete-one-class jackknife with a t(G-1) quantile (:mod:`drugsim.evaluation.inference`), because a class-level
+percentile bootstrap under-covers at the 8 to 60 classes of a run (its simulation test shows both). This
+module keeps the percentile bootstrap, the pair-level interval (``ci_unit: pair``) and a reference: resample
+with replacement ``n_boot`` times, recompute the metric, take the 2.5 % and 97.5 % quantiles.
 
 What is resampled matters. Pairs share images and a test split holds only a handful of classes (drugs or
 products), so pairs of one class are correlated: resampling pairs as if they were independent gives
@@ -13,8 +16,8 @@ share that class, and a negative pair is counted once, with its first image's cl
 in exactly one cluster (:func:`drugsim.evaluation.engine.pair_classes` makes the class list). Pair-level
 resampling stays available (``clusters=None``), for comparison or for data without classes.
 
-With very few test classes (a `tiny` run has a handful) a class-level interval can take only a few distinct
-values and is itself unreliable; results therefore report ``n_classes`` beside every interval.
+With few test classes a class-level percentile interval can take only a few distinct values and covers
+less than its nominal level; results therefore report ``n_classes`` and ``ci_method`` beside every interval.
 
 Resamples are drawn as count matrices: class counts ``(rows, K)`` expanded to pair weights ``(rows, N)``
 (a pair's weight is how often its class was drawn), and all metrics of a block of resamples are computed
@@ -236,8 +239,8 @@ def paired_bootstrap_difference(
     Both methods are resampled with the same draws, so the pair-to-pair difficulty they share cancels out
     (a much tighter interval than comparing two separate intervals). With ``clusters`` the draws are of
     classes (cluster bootstrap), so methods that differ on a few classes are not credited with every pair
-    of those classes as independent evidence. Its p-value is coarse when there are few classes; whether a
-    difference is real is decided by :func:`cluster_sign_test`.
+    of those classes as independent evidence. Its p-value is coarse when there are few classes; the chapters
+    decide whether a difference is real with :func:`drugsim.evaluation.inference.paired_class_test`.
 
     Args:
         correct_a, correct_b: (N,) booleans, whether each method decided pair i correctly.
@@ -314,7 +317,7 @@ def mcnemar_test(correct_a, correct_b) -> Dict[str, float]:
     """Exact McNemar test: do two methods err on the same pairs at different rates?
 
     It assumes independent pairs, which pairs sharing images and classes are not, so it is reported as a
-    pair-level reference only; :func:`cluster_sign_test` decides.
+    pair-level reference only; :func:`drugsim.evaluation.inference.paired_class_test` decides.
 
     Only discordant pairs count: ``b01`` = A right, B wrong; ``b10`` = A wrong, B right. Under the null
     both are equally likely, so ``min(b01, b10)`` is Binomial(b01 + b10, 1/2); the two-sided p-value

@@ -10,6 +10,10 @@ A user photographs a box and looks it up in a gallery of known drugs. Given a si
   ``P(i)`` is the precision of the first i results; averaged over queries;
 * ``r_precision``: the share of relevant items among the first R results.
 
+What counts as relevant is one definition for every chapter (09 and 11): :func:`retrieval_labels`, an
+image's drug *and face* (``ImageRecord.group``), what a positive pair shares; the class alone where faces
+are unknown (Grocery photos, user folders).
+
 As in AccuracyCalculator (``avg_of_avgs=False``, ``k`` large enough): averages are over queries;
 when the gallery includes the queries (``exclude_self=True``, leave-one-out) a query never retrieves
 itself and R does not count it; *lone* queries, whose label has no other item in the gallery, are left
@@ -26,11 +30,24 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from drugsim.data.records import ImageRecord
 from drugsim.errors import ConfigError
+
+
+def retrieval_labels(records: Sequence[ImageRecord]) -> List[str]:
+    """What a search hit must share with its query, per image: drug and face (``ImageRecord.group``), as a
+    positive pair does; the class alone when the face is unknown.
+
+    Example:
+        >>> from pathlib import Path
+        >>> retrieval_labels([ImageRecord(Path("a.jpg"), "drug1", "front"), ImageRecord(Path("b.jpg"), "milk")])
+        ['drug1/front', 'milk']
+    """
+    return [record.group for record in records]
 
 
 def rank_gallery(similarity: np.ndarray) -> np.ndarray:

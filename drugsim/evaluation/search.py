@@ -27,7 +27,7 @@ import numpy as np
 
 from drugsim.data.records import ImageRecord
 from drugsim.errors import ConfigError
-from drugsim.evaluation.retrieval import rank_gallery, retrieval_metrics
+from drugsim.evaluation.retrieval import rank_gallery, retrieval_labels, retrieval_metrics
 from drugsim.io import PathLike, read_image
 from drugsim.methods import SimilarityMethod
 
@@ -141,8 +141,9 @@ def evaluate_retrieval(
         max_queries: search with a seeded random subset of this many queries (the gallery stays whole);
             keypoint methods cost one match per query-gallery pair.
         seed: seeds the query subset.
-        by: what a correct result shares with the query: ``"label"`` (the drug) or ``"group"``
-            (drug and face, when faces are known).
+        by: what a correct result shares with the query: ``"group"`` (the chapters' definition,
+            :func:`~drugsim.evaluation.retrieval.retrieval_labels`: drug and face when faces are known) or
+            ``"label"`` (the drug only).
         cache_dir, n_jobs, progress: passed to the engine.
 
     Returns:
@@ -153,7 +154,7 @@ def evaluate_retrieval(
     if len(records) < 2:
         raise ConfigError(f"retrieval needs at least 2 images; got {len(records)}")
     paths = [record.path for record in records]
-    labels = [record.label if by == "label" else record.group for record in records]
+    labels = [record.label for record in records] if by == "label" else retrieval_labels(records)
     features = describe_gallery(method, paths, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
     gallery = [features[Path(p)] for p in paths]
     if max_queries is not None and max_queries < len(records):

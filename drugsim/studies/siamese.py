@@ -520,18 +520,44 @@ def seed_study_skip_reason(models: Sequence[str], n_seeds: int) -> str | None:
     return None
 
 
+def paper_gap_list() -> list[float]:
+    """Every gap (percentage points, 2 decimals) between the test accuracies of two of the paper's Table 9 rows."""
+    paper_test = sorted(row["test_accuracy"] for row in paper.TABLE9.values())
+    return [round(100 * (b - a), 2) for i, a in enumerate(paper_test) for b in paper_test[i + 1:]]
+
+
 def paper_gaps() -> tuple[float, float]:
     """Smallest and largest gap (percentage points) between the test accuracies of any two of the paper's
     Table 9 rows."""
-    paper_test = sorted(row["test_accuracy"] for row in paper.TABLE9.values())
-    gaps = [100 * (b - a) for i, a in enumerate(paper_test) for b in paper_test[i + 1:]]  # every two rows
-    return round(min(gaps), 2), round(max(gaps), 2)
+    gaps = paper_gap_list()
+    return min(gaps), max(gaps)
+
+
+def seed_noise_sentence(spread_points: float | None, gaps: Sequence[float]) -> str:
+    """How the paper's gaps between its rows compare with ``spread_points`` (twice this run's largest
+    standard deviation over seeds, in percentage points): the words follow from the numbers.
+
+    Example:
+        >>> seed_noise_sentence(1.0, [0.8, 2.99])
+        "1 of the paper's 2 gaps between two of its Siamese rows (0.8 to 2.99 percentage points) is smaller than that"
+    """
+    described = (f"the paper's {len(gaps)} gaps between two of its Siamese rows ({min(gaps)} to {max(gaps)} "
+                 f"percentage points)")
+    if spread_points is None:
+        return f"no model here was trained with two seeds, so {described} cannot be set against a spread"
+    smaller = sum(gap < spread_points for gap in gaps)
+    if smaller == len(gaps):
+        return f"all {described} are smaller than that, the size seed-to-seed differences alone reach here"
+    if smaller == 0:
+        return f"none of {described} is smaller than that, so they exceed what seeds alone moved here"
+    return f"{smaller} of {described} {'is' if smaller == 1 else 'are'} smaller than that"
 
 
 def seed_glue(summary: Mapping[str, Mapping[str, Mapping[str, Any]]], *, n_seeds: int,
               skip_reason: str | None = None) -> dict[str, Any]:
     """The seed study's glue keys: per model and metric the mean and standard deviation, the paper's gaps
-    between its rows, and ``siamese_seed_sentence``, what the spread says (or why the study was skipped)."""
+    between its rows, and ``siamese_seed_sentence``, what the spread says (or why the study was skipped);
+    whether the paper's gaps are of the seed spread's size is decided by :func:`seed_noise_sentence`."""
     gap_min, gap_max = paper_gaps()
     values: dict[str, Any] = {"siamese_paper_gap_min": gap_min, "siamese_paper_gap_max": gap_max}
     if skip_reason is not None:
@@ -549,10 +575,14 @@ def seed_glue(summary: Mapping[str, Mapping[str, Mapping[str, Any]]], *, n_seeds
             values[f"siamese_seeds_{slug(model)}_{metric}_sd"] = "n/a (one seed)" if sd is None else round(sd, 4)
         clauses.append(f"{model} reaches a mean test accuracy of {values[f'siamese_seeds_{slug(model)}_test_accuracy_mean']} "
                        f"(standard deviation {values[f'siamese_seeds_{slug(model)}_test_accuracy_sd']})")
+    sds = [m["test_accuracy"]["std"] for m in summary.values()
+           if "test_accuracy" in m and m["test_accuracy"]["std"] is not None]
+    spread = round(2 * 100 * max(sds), 2) if sds else None
+    within = f" (here up to {spread} percentage points)" if spread is not None else ""
     values["siamese_seed_sentence"] = (
         f"Over {n_seeds} seeds, {'; '.join(clauses)}. A difference between two single runs smaller than about "
-        f"twice these standard deviations says little about the models; the paper's gaps between any two of its "
-        f"Siamese rows ({gap_min} to {gap_max} percentage points of test accuracy) are of that size.")
+        f"twice these standard deviations{within} says little about the models; "
+        f"{seed_noise_sentence(spread, paper_gap_list())}.")
     return values
 
 

@@ -1,5 +1,6 @@
 """The summary chapter (notebook 13): every row of the paper's Tables 3-10 beside the number this run
-measured.
+measured, and the verdict on the paper's ordering from four paired comparisons declared before any run
+(:data:`VERDICT_COMPARISONS`, :func:`verdict_table`).
 
 Recorded runs set beside it are read by :mod:`drugsim.studies.recorded_runs`; the README's generated blocks
 are written by :mod:`drugsim.readme`.
@@ -33,8 +34,11 @@ beside it. Every row carries ``threshold_fitted_on`` (``"no threshold"`` for mea
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
 
 from drugsim import paper
 from drugsim.hardware import hardware_sentence  # noqa: F401 (notebook 13 calls summary.hardware_sentence)
@@ -352,6 +356,10 @@ def plot_accuracy(frame, *, ax=None, recorded_columns=()):
 
 
 # ------------------------------------------------------------------------------ the paper's ordering
+# The chapter's verdict is :func:`verdict_table` (four paired comparisons declared before any run, in
+# :data:`VERDICT_COMPARISONS`). :func:`paper_ordering` / :func:`ordering_sentence` below compare point
+# estimates only and are kept solely for the README block of recorded runs made before the verdict existed
+# (``drugsim.readme``); no chapter calls them.
 
 #: The paper's conclusion, strongest first: improved Siamese network > ORB > SIFT > hashes and histograms.
 ORDERING = ("improved Siamese network", "ORB", "SIFT", "hashes and histograms")
@@ -363,7 +371,7 @@ def _table_rows(results: Mapping[str, Any], chapter: str, table: str) -> List[Ma
 
 
 def paper_ordering(results: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
-    """Whether this run's numbers keep the paper's ordering (:data:`ORDERING`), from validation-fitted accuracies.
+    """Legacy point-estimate check of :data:`ORDERING` (see the note above; the verdict is :func:`verdict_table`).
 
     Nothing is picked by test accuracy: every improved Siamese network of chapter 05 is compared with ORB (the
     ordering holds when at least one beats it, and the verdict names each), ORB with SIFT (Table 8 accuracies),
@@ -420,3 +428,171 @@ def ordering_sentence(verdict: Mapping[str, Any]) -> str:
             "The paper's ordering does not fully hold in this run" if holds is False else
             "The paper's ordering could not be checked completely in this run")
     return f"{head}: " + "; ".join(parts) + "."
+
+
+# ------------------------------------------------------------------------------ the pre-declared verdict
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One side of a pre-declared comparison: a method named in advance (``method``), or the stored method
+    of ``families`` (only the paper's own when ``in_paper_only``) with the highest *validation* ROC-AUC."""
+
+    method: Optional[str] = None
+    families: Tuple[str, ...] = ()
+    in_paper_only: bool = False
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class VerdictComparison:
+    """A comparison of the verdict: the paper says ``stronger`` beats ``weaker``."""
+
+    key: str
+    comparison: str
+    stronger: Contender
+    weaker: Contender
+
+
+#: The summary's verdict, fixed in code before any run (issue 20): each is tested on the identical test
+#: pairs with the paired class-level test; nothing here is chosen by a test number.
+VERDICT_COMPARISONS: Tuple[VerdictComparison, ...] = (
+    VerdictComparison("a", "the paper's improved ResNet18 Siamese network vs ORB",
+                      Contender(method="resnet18-improved"), Contender(method="orb")),
+    VerdictComparison("b", "the run's Siamese network chosen by validation ROC-AUC vs ORB",
+                      Contender(families=("siamese",), label="chapter 05 networks"), Contender(method="orb")),
+    VerdictComparison("c", "ORB vs SIFT", Contender(method="orb"), Contender(method="sift")),
+    VerdictComparison("d", "SIFT vs the paper's hash, histogram or cosine method chosen by validation ROC-AUC",
+                      Contender(method="sift"),
+                      Contender(families=("hash", "histogram", "cosine"), in_paper_only=True,
+                                label="hash, histogram and cosine methods of the paper")),
+)
+#: Coverage of the verdict's intervals; a step holds only when its interval excludes zero.
+VERDICT_LEVEL = 0.95
+#: The keys of every verdict row (the book's front page reads them from ``13_summary.json["verdict"]``).
+VERDICT_KEYS = ("comparison", "stronger", "weaker", "stronger_accuracy", "weaker_accuracy", "difference", "ci_low",
+                "ci_high", "p_value", "n_pairs", "n_classes", "outcome", "chosen_by")
+
+
+def _pick(contender: Contender, records: Mapping[str, Any]) -> Tuple[Optional[Any], str]:
+    """(the stored record a contender names, how it was chosen), or (None, why none)."""
+    if contender.method is not None:
+        record = records.get(contender.method)
+        return (record, "named in advance") if record is not None else (None, f"{contender.method} was not stored")
+    pool = [r for r in records.values() if r.family in contender.families and (r.in_paper or not contender.in_paper_only)
+            and r.val_roc_auc == r.val_roc_auc]
+    if not pool:
+        return None, f"none of the {contender.label} was stored"
+    chosen = sorted(pool, key=lambda r: (-r.val_roc_auc, r.method))[0]
+    return chosen, (f"highest validation ROC-AUC ({chosen.val_roc_auc:.3f}) among the {len(pool)} stored "
+                    f"{contender.label}")
+
+
+def _not_run(spec: VerdictComparison, stronger: str, weaker: str, chosen_by: str) -> Dict[str, Any]:
+    return {"key": spec.key, "comparison": spec.comparison, "stronger": stronger, "weaker": weaker,
+            "stronger_accuracy": None, "weaker_accuracy": None, "difference": None, "ci_low": None, "ci_high": None,
+            "p_value": None, "n_pairs": 0, "n_classes": 0, "outcome": "not run", "chosen_by": chosen_by}
+
+
+def verdict_outcome(difference: float, ci_low: float, ci_high: float) -> str:
+    """``"holds"`` (difference > 0, interval above 0), ``"reversed"`` (< 0, interval below 0) or
+    ``"not established"``.
+
+    Example:
+        >>> verdict_outcome(0.05, 0.01, 0.09), verdict_outcome(-0.05, -0.09, -0.01), verdict_outcome(0.05, -0.01, 0.1)
+        ('holds', 'reversed', 'not established')
+    """
+    if difference > 0 and ci_low > 0:
+        return "holds"
+    if difference < 0 and ci_high < 0:
+        return "reversed"
+    return "not established"
+
+
+def verdict_row(spec: VerdictComparison, records: Mapping[str, Any], *, level: float = VERDICT_LEVEL) -> Dict[str, Any]:
+    """One comparison of the verdict on the two methods' shared test pairs (:data:`VERDICT_KEYS`, plus ``key``).
+
+    ``records``: ``{method: drugsim.evaluation.score_store.MethodScores}``. The pairs are the intersection
+    of both records' ``test_pair_indices`` (same ``test_pairs_sha256`` required); each method decides them at
+    its validation-fitted threshold; :func:`drugsim.evaluation.inference.paired_class_test` gives the
+    difference (stronger minus weaker), its interval and p-value.
+    """
+    from drugsim.evaluation.inference import paired_class_test
+
+    stronger, stronger_how = _pick(spec.stronger, records)
+    weaker, weaker_how = _pick(spec.weaker, records)
+    names = (stronger.method if stronger else spec.stronger.method or "-",
+             weaker.method if weaker else spec.weaker.method or "-")
+    chosen_by = "; ".join(f"{name}: {how}" for name, how in zip(names, (stronger_how, weaker_how)))
+    if stronger is None or weaker is None:
+        return _not_run(spec, *names, chosen_by)
+    if stronger.test_pairs_sha256 != weaker.test_pairs_sha256:
+        return _not_run(spec, *names, chosen_by + "; their scores come from different test pair lists")
+    shared, in_stronger, in_weaker = np.intersect1d(stronger.test_pair_indices, weaker.test_pair_indices,
+                                                    assume_unique=True, return_indices=True)
+    classes = stronger.test_classes[in_stronger]
+    if shared.size == 0 or np.unique(classes).size < 2:
+        return _not_run(spec, *names, chosen_by + f"; {shared.size} shared test pairs, fewer than 2 classes")
+    if (not np.array_equal(stronger.test_labels[in_stronger], weaker.test_labels[in_weaker])
+            or not np.array_equal(classes, weaker.test_classes[in_weaker])):
+        return _not_run(spec, *names, chosen_by + "; the two records disagree on the shared pairs' labels or classes")
+    test = paired_class_test(stronger.correct()[in_stronger], weaker.correct()[in_weaker], classes, level=level)
+    return {"key": spec.key, "comparison": spec.comparison, "stronger": names[0], "weaker": names[1],
+            "stronger_accuracy": test["accuracy_a"], "weaker_accuracy": test["accuracy_b"],
+            "difference": test["difference"], "ci_low": test["ci_low"], "ci_high": test["ci_high"],
+            "p_value": test["p_value"], "n_pairs": test["n_pairs"], "n_classes": test["n_classes"],
+            "outcome": verdict_outcome(test["difference"], test["ci_low"], test["ci_high"]), "chosen_by": chosen_by}
+
+
+def run_test_pairs_sha256(results: Mapping[str, Mapping[str, Any]]) -> Optional[str]:
+    """The test pair list's hash the chapters' results record (``test_pairs_sha256``); None unless they agree."""
+    found = {p.get("test_pairs_sha256") for p in results.values() if isinstance(p, Mapping)} - {None}
+    return found.pop() if len(found) == 1 else None
+
+
+def verdict_table(records: Mapping[str, Any], *, comparisons: Sequence[VerdictComparison] = VERDICT_COMPARISONS,
+                  level: float = VERDICT_LEVEL) -> List[Dict[str, Any]]:
+    """The verdict: one :func:`verdict_row` per pre-declared comparison, in declaration order."""
+    return [verdict_row(spec, records, level=level) for spec in comparisons]
+
+
+def verdict_sentence(rows: Optional[Sequence[Mapping[str, Any]]]) -> str:
+    """The verdict in words, every number from ``rows`` (differences in percentage points)."""
+    if not rows:
+        return "No pre-declared comparison was run: no chapter stored its per-pair test scores."
+    # "held" rather than "holds": one verb form reads right for one comparison and for several.
+    counts = [(sum(r["outcome"] == outcome for r in rows), word) for outcome, word in
+              (("holds", "held"), ("reversed", "reversed"), ("not established", "not established"),
+               ("not run", "not run"))]
+    head = f"Of the {len(rows)} comparisons fixed before the run, " + ", ".join(
+        f"{n} {word}" for n, word in counts if n)
+    parts = []
+    for row in rows:
+        if row["outcome"] == "not run":
+            parts.append(f"({row['key']}) {row['stronger']} vs {row['weaker']}: not run ({row['chosen_by']})")
+            continue
+        parts.append(
+            f"({row['key']}) {row['stronger']} ({100 * row['stronger_accuracy']:.1f} %) vs {row['weaker']} "
+            f"({100 * row['weaker_accuracy']:.1f} %): {row['outcome']}, difference {100 * row['difference']:+.1f} "
+            f"points [{100 * row['ci_low']:+.1f}, {100 * row['ci_high']:+.1f}], p = {row['p_value']:.2g}, "
+            f"{row['n_pairs']:,} shared test pairs of {row['n_classes']} classes")
+    return head + ": " + "; ".join(parts) + "."
+
+
+def verdict_frame(rows: Sequence[Mapping[str, Any]]):
+    """The verdict rows as a table for the book: accuracies and differences in per cent, missing as '–'."""
+    import pandas as pd
+
+    def pct(value: Any, signed: bool = False) -> str:
+        if value is None:
+            return "–"
+        return f"{100 * value:+.1f}" if signed else f"{100 * value:.1f} %"
+
+    return pd.DataFrame([{
+        "comparison": f"({r['key']}) {r['comparison']}", "stronger (paper)": r["stronger"], "weaker (paper)": r["weaker"],
+        "stronger acc.": pct(r["stronger_accuracy"]), "weaker acc.": pct(r["weaker_accuracy"]),
+        "difference (points) [95 % CI]": "–" if r["difference"] is None else
+        f"{pct(r['difference'], True)} [{pct(r['ci_low'], True)}, {pct(r['ci_high'], True)}]",
+        "p": "–" if r["p_value"] is None else f"{r['p_value']:.2g}",
+        "pairs": r["n_pairs"], "classes": r["n_classes"], "outcome": r["outcome"], "chosen by": r["chosen_by"],
+    } for r in rows])

@@ -6,15 +6,20 @@ of the paper asks:
 * how far the paper's midpoint rule (fitted on the test pairs themselves: the paper's protocol, shown
   only as such) lies from thresholds fitted on validation drugs, and what that does to test accuracy
   (:func:`threshold_table`); the rule to recommend is chosen by *validation* accuracy;
-* every headline number with its 95 % class-level bootstrap interval (:func:`headline_table`);
-* which differences between methods are real: a sign-flip test over classes on the same pairs,
-  Holm-adjusted over all comparisons, with a paired cluster bootstrap interval of the accuracy difference;
-  McNemar's test, which assumes independent pairs, is listed beside as a pair-level reference
-  (:func:`pairwise_table`);
-* 1:N search precision@1 and MAP@R (:func:`retrieval_table`).
+* every headline number with its 95 % class-level interval (the delete-one-class jackknife t interval of
+  :mod:`drugsim.evaluation.inference`);
+* which differences between methods are real: a small family of comparisons fixed in code before any run
+  (:data:`FAMILY`: each of the chapter's methods against ORB), each a paired class-level test on the same
+  pairs (:func:`drugsim.evaluation.inference.paired_class_test`: the accuracy difference, its interval and
+  p-value), Holm-adjusted over the comparisons of this family the run scored; McNemar's test, which assumes
+  independent pairs, is listed beside as a pair-level reference (:func:`family_table`);
+* 1:N search precision@1 and MAP@R (:func:`retrieval_table`), a hit being what
+  :func:`drugsim.evaluation.retrieval.retrieval_labels` defines (the same drug and face, as chapter 11).
 
-Nothing is picked by test accuracy: the best rule and the best method are those with the highest
-validation accuracy, and their test numbers are then reported.
+Nothing is picked by test accuracy: the recommended rule and method are those with the highest
+validation accuracy, and their test numbers are then reported. The chapter's Siamese networks are those of
+chapter 05, reused only when their checkpoint's fingerprint matches these settings and pairs
+(:func:`trained_siamese_methods`).
 
 Example:
     >>> import numpy as np
@@ -29,16 +34,15 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import combinations
-from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from drugsim.data.records import ImageRecord, Pair
-from drugsim.errors import ConfigError, DrugsimError
-from drugsim.evaluation.bootstrap import cluster_sign_test, mcnemar_test, paired_bootstrap_difference
+from drugsim.errors import ConfigError
+from drugsim.evaluation.bootstrap import mcnemar_test
 from drugsim.evaluation.evaluate import evaluate_scores, timed_scores
+from drugsim.evaluation.inference import holm_adjust, paired_class_test
 from drugsim.evaluation.metrics import accuracy as accuracy_at
 from drugsim.evaluation.thresholds import THRESHOLD_RULES, predict
 from drugsim.io import PathLike
@@ -231,71 +235,89 @@ def correct_decisions(item: MethodScores, threshold: float) -> np.ndarray:
     return predict(item.test_scores, threshold, direction=item.direction) == (item.test_labels == 1)
 
 
-def holm_adjust(p_values: Sequence[float]) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values (family-wise error control over all comparisons)."""
-    p = np.asarray(p_values, dtype=np.float64)
-    order = np.argsort(p)
-    m = p.size
-    adjusted = np.empty(m)
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[index]))
-        adjusted[index] = running
-    return adjusted
+#: The reference of chapter 09's family: ORB, the paper's strongest classical method.
+FAMILY_REFERENCE = "orb"
+#: Chapter 09's comparisons, fixed before any run: (method A, method B), tested as A minus B. Holm's
+#: adjustment runs over the comparisons of this family that the run scored (a method it did not score drops
+#: its comparison; nothing is ever added after seeing the results).
+FAMILY: Tuple[Tuple[str, str], ...] = tuple(
+    (method, FAMILY_REFERENCE) for method in (
+        "resnet18-improved", "efficientnet-lite0-imagenet-partial-improved", "sift", "hist-correl",
+        "hist-bhattacharyya", "cosine", "ahash", "phash", "dhash"))
 
 
-def pairwise_table(
+def family_table(
     scored: Mapping[str, MethodScores],
     results: Mapping[str, Mapping[str, Any]],
     *,
-    n_boot: int = 2000,
-    seed: int = 0,
+    family: Sequence[Tuple[str, str]] = FAMILY,
     alpha: float = 0.05,
+    level: float = 0.95,
 ):
-    """Every pair of methods on the same test pairs, each at its own validation-fitted threshold.
+    """The pre-declared comparisons on the same test pairs, each method at its own validation-fitted threshold.
 
-    Columns: ``threshold_fitted_on`` (of both methods' thresholds), ``accuracy_difference`` (A - B), its
-    paired *class-level* bootstrap interval (``ci_low/high``) and bootstrap p-value (``bootstrap_p``), the
-    sign-flip test over classes (``class_sign_p``, ``n_classes``), ``class_sign_p_holm`` (adjusted over
-    all rows) and ``real`` (adjusted p < ``alpha``). The pair-level McNemar test (``mcnemar_p``,
-    ``mcnemar_p_holm``, ``real_if_pairs_independent``) is kept beside it to show how much treating
-    correlated pairs as independent overstates the evidence.
+    Columns: ``method_a``, ``method_b``, ``threshold_fitted_on`` (of both thresholds), ``accuracy_a``,
+    ``accuracy_b``, ``accuracy_difference`` (A - B) with its class-level interval (``ci_low/high``) and
+    p-value (``p_value``, :func:`~drugsim.evaluation.inference.paired_class_test`), ``n_classes``,
+    ``n_pairs``, ``p_holm`` (adjusted over the rows) and ``real`` (``p_holm < alpha``). The pair-level McNemar
+    test (``mcnemar_p``, ``mcnemar_p_holm``, ``real_if_pairs_independent``) is kept beside it to show how much
+    treating correlated pairs as independent overstates the evidence. Comparisons of ``family`` whose methods
+    were not scored are left out.
     """
     import pandas as pd
 
     rows: List[Dict[str, Any]] = []
-    for a, b in combinations(list(scored), 2):
+    for a, b in family:
+        if a not in scored or b not in scored:
+            continue
         correct_a = correct_decisions(scored[a], results[a]["threshold"])
         correct_b = correct_decisions(scored[b], results[b]["threshold"])
-        paired = paired_bootstrap_difference(
-            correct_a, correct_b, n_boot=n_boot, seed=seed, clusters=scored[a].test_classes
-        )
+        paired = paired_class_test(correct_a, correct_b, scored[a].test_classes, level=level)
         test = mcnemar_test(correct_a, correct_b)
-        sign = cluster_sign_test(correct_a, correct_b, scored[a].test_classes, seed=seed)
         fitted_on = {results[a]["threshold_fitted_on"], results[b]["threshold_fitted_on"]}
-        rows.append(
-            {
-                "method_a": a,
-                "method_b": b,
-                "threshold_fitted_on": "/".join(sorted(str(f) for f in fitted_on)),
-                "accuracy_difference": paired["difference"],
-                "ci_low": paired["ci_low"],
-                "ci_high": paired["ci_high"],
-                "bootstrap_p": paired["p_value"],
-                "class_sign_p": sign["p_value"],
-                "n_classes": sign["n_classes"],
-                "a_only_correct": test["a_only_correct"],
-                "b_only_correct": test["b_only_correct"],
-                "mcnemar_p": test["p_value"],
-            }
-        )
-    table = pd.DataFrame(rows)
-    if not table.empty:
-        table["class_sign_p_holm"] = holm_adjust(table["class_sign_p"].to_numpy())
-        table["real"] = table["class_sign_p_holm"] < alpha
-        table["mcnemar_p_holm"] = holm_adjust(table["mcnemar_p"].to_numpy())
-        table["real_if_pairs_independent"] = table["mcnemar_p_holm"] < alpha
+        rows.append({
+            "method_a": a, "method_b": b, "threshold_fitted_on": "/".join(sorted(str(f) for f in fitted_on)),
+            "accuracy_a": paired["accuracy_a"], "accuracy_b": paired["accuracy_b"],
+            "accuracy_difference": paired["difference"], "ci_low": paired["ci_low"], "ci_high": paired["ci_high"],
+            "p_value": paired["p_value"], "n_classes": paired["n_classes"], "n_pairs": paired["n_pairs"],
+            "a_only_correct": test["a_only_correct"], "b_only_correct": test["b_only_correct"],
+            "mcnemar_p": test["p_value"],
+        })
+    table = pd.DataFrame(rows, columns=[
+        "method_a", "method_b", "threshold_fitted_on", "accuracy_a", "accuracy_b", "accuracy_difference", "ci_low",
+        "ci_high", "p_value", "n_classes", "n_pairs", "a_only_correct", "b_only_correct", "mcnemar_p"])
+    table["p_holm"] = holm_adjust(table["p_value"].to_numpy()) if len(table) else []
+    table["real"] = table["p_holm"] < alpha
+    table["mcnemar_p_holm"] = holm_adjust(table["mcnemar_p"].to_numpy()) if len(table) else []
+    table["real_if_pairs_independent"] = table["mcnemar_p_holm"] < alpha
     return table
+
+
+def trained_siamese_methods(
+    names: Sequence[str],
+    profile: str,
+    pairs: Mapping[str, Sequence[Pair]],
+    *,
+    models_dir: PathLike,
+    data_kind: str,
+    device: Optional[str] = None,
+) -> Dict[str, SimilarityMethod]:
+    """Chapter 05's networks ``names`` as methods, ``{name: method}``, through the fingerprint check.
+
+    Each goes through :func:`drugsim.deep.train_or_reuse.train_or_reuse_siamese` with the profile's settings
+    and the run's train and validation pairs: a checkpoint is reused only when its stored fingerprint matches
+    them (as chapter 07 does); a missing or stale one is trained again, never loaded as it is.
+    """
+    from drugsim.deep.train_or_reuse import split_model_name, train_or_reuse_siamese
+    from drugsim.methods import create_method
+
+    methods: Dict[str, SimilarityMethod] = {}
+    for name in names:
+        trained = train_or_reuse_siamese(name, profile, pairs["train"], pairs["val"], models_dir=models_dir,
+                                         device=device, data_kind=data_kind)
+        _, variant = split_model_name(name)
+        methods[name] = create_method(f"siamese-{variant}", model=str(trained["checkpoint"]), device=device)
+    return methods
 
 
 def retrieval_table(
@@ -304,11 +326,11 @@ def retrieval_table(
     *,
     max_queries: Optional[int] = 50,
     seed: int = 0,
-    by: str = "label",
     cache_dir: Optional[PathLike] = None,
     n_jobs: Optional[int] = None,
 ):
-    """precision@1 and MAP@R of leave-one-out 1:N search over ``records`` for every method."""
+    """precision@1 and MAP@R of leave-one-out 1:N search over ``records`` for every method; a result is a
+    hit when it shares the query's :func:`~drugsim.evaluation.retrieval.retrieval_labels` (drug and face)."""
     import pandas as pd
 
     from drugsim.evaluation.search import evaluate_retrieval
@@ -316,7 +338,7 @@ def retrieval_table(
     rows = {}
     for name, method in methods.items():
         rows[name] = evaluate_retrieval(
-            method, records, max_queries=max_queries, seed=seed, by=by, cache_dir=cache_dir, n_jobs=n_jobs
+            method, records, max_queries=max_queries, seed=seed, by="group", cache_dir=cache_dir, n_jobs=n_jobs
         )
     return pd.DataFrame.from_dict(rows, orient="index")[
         ["precision_at_1", "map_at_r", "r_precision", "n_queries", "n_lone_queries", "n_gallery", "by"]
@@ -329,7 +351,7 @@ def roc_inputs(scored: Mapping[str, MethodScores]) -> Dict[str, Any]:
 
 
 def glue_study(
-    threshold_frame, headline_frame, pairwise_frame, retrieval_frame, *, prefix: str = "thr"
+    threshold_frame, headline_frame, family_frame, retrieval_frame, *, prefix: str = "thr"
 ) -> Dict[str, Any]:
     """Glue every number the chapter quotes (and the tables) under ``<prefix>_...`` keys; returns them."""
     from drugsim.report import slug
@@ -370,16 +392,18 @@ def glue_study(
         "paper_midpoint_accuracy"
     ].astype(float)
     put(f"{prefix}_youden_minus_midpoint_median", float(np.nanmedian(gains)))
-    if not pairwise_frame.empty:
-        put(f"{prefix}_n_comparisons", int(len(pairwise_frame)))
-        put(f"{prefix}_n_real_differences", int(pairwise_frame["real"].sum()))
-        put(f"{prefix}_n_real_if_pairs_independent", int(pairwise_frame["real_if_pairs_independent"].sum()))
+    put(f"{prefix}_n_comparisons", int(len(family_frame)))
+    put(f"{prefix}_n_real_differences", int(family_frame["real"].sum()) if len(family_frame) else 0)
+    put(f"{prefix}_n_real_if_pairs_independent",
+        int(family_frame["real_if_pairs_independent"].sum()) if len(family_frame) else 0)
+    put(f"{prefix}_family_reference", FAMILY_REFERENCE)
     put(f"{prefix}_n_test_classes", int(headline_frame["n_classes"].max()) if len(headline_frame) else None)
     if retrieval_frame is not None and not retrieval_frame.empty:
+        # A description of these queries' results (the highest MAP@R), not a choice of method.
         top = retrieval_frame["map_at_r"].astype(float).idxmax()
-        put(f"{prefix}_retrieval_best_method", str(top))
-        put(f"{prefix}_retrieval_best_map_at_r", retrieval_frame.loc[top, "map_at_r"])
-        put(f"{prefix}_retrieval_best_precision_at_1", retrieval_frame.loc[top, "precision_at_1"])
+        put(f"{prefix}_retrieval_top_method", str(top))
+        put(f"{prefix}_retrieval_top_map_at_r", retrieval_frame.loc[top, "map_at_r"])
+        put(f"{prefix}_retrieval_top_precision_at_1", retrieval_frame.loc[top, "precision_at_1"])
         for name, row in retrieval_frame.iterrows():
             put(f"{prefix}_{slug(name)}_precision_at_1", row["precision_at_1"])
             put(f"{prefix}_{slug(name)}_map_at_r", row["map_at_r"])

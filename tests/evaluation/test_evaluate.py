@@ -103,6 +103,19 @@ def test_ci_unit_errors_and_pair_level_on_request():
         evaluate_scores(scores, labels, direction="higher", threshold=0.5, clusters=["a", "b", "c"])
     pairs = evaluate_scores(scores, labels, direction="higher", threshold=0.5, ci_unit="pair", n_boot=50)
     assert pairs["ci_unit"] == "pair" and pairs["bootstrap"]["unit"] == "pair" and pairs["n_classes"] is None
+    assert pairs["ci_method"] == "pair-percentile-bootstrap"
+
+
+def test_class_level_intervals_are_the_jackknife_t_intervals():
+    from drugsim.evaluation.inference import class_jackknife_intervals
+
+    scores, labels = _toy()
+    result = evaluate_scores(scores, labels, direction="higher", threshold=0.5, clusters=CLASSES, n_boot=7)
+    assert result["ci_unit"] == "class" and result["ci_method"] == "class-jackknife-t"
+    assert result["bootstrap"]["method"] == "class-jackknife-t" and result["bootstrap"]["n_boot"] == 0
+    expected = class_jackknife_intervals(scores, labels, 0.5, direction="higher", clusters=CLASSES)
+    for metric, interval in expected.items():
+        assert result["ci95"][metric] == pytest.approx(list(interval), nan_ok=True)
 
 
 def test_threshold_fitted_on_validation_never_sees_test(monkeypatch):

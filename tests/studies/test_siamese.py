@@ -153,6 +153,21 @@ def test_seed_glue_reports_each_models_mean_and_spread():
         "Over 2 seeds, resnet18-improved reaches a mean test accuracy of 0.6 (standard deviation 0.1414); "
         "vgg16-classic reaches a mean test accuracy of 0.6 (standard deviation n/a (one seed)). A difference")
     assert values["siamese_n_seeds"] == 2
+    # Twice the largest standard deviation, 28.28 points, exceeds all six of the paper's gaps (0.8 to 2.99).
+    assert values["siamese_seed_sentence"].endswith(
+        "(here up to 28.28 percentage points) says little about the models; all the paper's 6 gaps between two of "
+        "its Siamese rows (0.8 to 2.99 percentage points) are smaller than that, the size seed-to-seed differences "
+        "alone reach here.")
+
+
+def test_seed_glue_says_the_papers_gaps_exceed_a_small_seed_spread():
+    # Issue 20: the sentence said the paper's gaps "are of that size" whatever the numbers were.
+    rows = [{"model": "resnet18-improved", "test_accuracy": value, "roc_auc": 0.5} for value in (0.600, 0.601)]
+    sentence = study.seed_glue(study.seed_summary(rows), n_seeds=2)["siamese_seed_sentence"]
+    assert "(here up to 0.14 percentage points)" in sentence
+    assert "none of the paper's 6 gaps" in sentence and "are smaller than that" not in sentence
+    assert study.seed_noise_sentence(1.0, [0.8, 2.99]).startswith("1 of the paper's 2 gaps")
+    assert study.seed_noise_sentence(None, [0.8, 2.99]).startswith("no model here was trained with two seeds")
 
 
 def test_the_seed_figures_slot_says_why_when_the_study_is_skipped():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
+
 from drugsim import paper
 from drugsim.studies import summary
 
@@ -153,6 +155,7 @@ def _ordering_results(siamese_acc, orb=0.8, sift=0.7, weak=(0.5, 0.6)):
     }
 
 
+# The legacy point-estimate check, kept for the README block of runs recorded before the verdict (drugsim.readme).
 def test_paper_ordering_holds_when_each_step_holds_and_names_the_networks():
     verdict = summary.paper_ordering(_ordering_results(0.9))
     assert verdict["holds"] is True and verdict["orb"] == 0.8  # the test-fitted ORB row is ignored
@@ -204,3 +207,91 @@ def test_the_chart_shows_networks_beyond_the_paper_and_recorded_runs_beside():
         heights[label] = [round(bar.get_height(), 1) for bar in container]
     index = labels.index("9: resnet18-improved (test)")
     assert heights["recorded: gpu-run"][index] == 95.9 and heights["this run"][index] == 52.0
+
+
+# ------------------------------------------------------------------ the pre-declared verdict (issue 20)
+
+VERDICT_SHA = "ab" * 32
+N_CLASSES, PER_CLASS = 40, 20
+
+
+def _store(tmp_path, method, family, accuracy, *, val_roc_auc=0.8, in_paper=True, indices=None, seed=0,
+           sha=VERDICT_SHA):
+    """A stored method whose test pairs are decided correctly with probability ``accuracy`` (threshold 0.5)."""
+    from drugsim.evaluation.score_store import save_method_scores
+
+    rng = np.random.default_rng(seed)
+    n = N_CLASSES * PER_CLASS
+    indices = np.arange(n) if indices is None else np.asarray(indices)
+    labels = (np.arange(n) % 2)[indices]
+    classes = np.repeat([f"drug{k:02d}" for k in range(N_CLASSES)], PER_CLASS)[indices]
+    correct = rng.random(indices.size) < accuracy
+    save_method_scores(tmp_path, method=method, family=family, in_paper=in_paper, direction="higher",
+                       threshold=0.5, threshold_rule="youden", val_accuracy=0.7, val_roc_auc=val_roc_auc,
+                       test_pair_indices=indices, test_scores=np.where(correct, labels, 1 - labels).astype(float),
+                       test_labels=labels, test_classes=classes, test_pairs_sha256=sha)
+
+
+def _verdict(tmp_path):
+    from drugsim.evaluation.score_store import load_method_scores
+
+    return {row["key"]: row for row in summary.verdict_table(load_method_scores(tmp_path))}
+
+
+def test_verdict_rows_hold_reverse_and_stay_not_established_from_the_stored_scores(tmp_path):
+    _store(tmp_path, "resnet18-improved", "siamese", 0.60, val_roc_auc=0.65, seed=1)
+    _store(tmp_path, "lite-partial-improved", "siamese", 0.97, val_roc_auc=0.95, seed=2)
+    _store(tmp_path, "orb", "keypoint", 0.82, seed=3)
+    _store(tmp_path, "sift", "keypoint", 0.82, seed=3)  # the same decisions as ORB: no difference at all
+    _store(tmp_path, "phash", "hash", 0.60, val_roc_auc=0.70, seed=5)
+    _store(tmp_path, "whash", "hash", 0.99, val_roc_auc=0.99, in_paper=False, seed=6)  # not the paper's: never picked
+    rows = _verdict(tmp_path)
+    assert [rows[k]["outcome"] for k in "abcd"] == ["reversed", "holds", "not established", "holds"]
+    assert set(summary.VERDICT_KEYS) <= set(rows["a"])
+    assert rows["a"]["difference"] < 0 and rows["a"]["ci_high"] < 0
+    assert rows["b"]["stronger"] == "lite-partial-improved" and "validation ROC-AUC (0.950) among the 2 stored chapter 05 networks" in rows["b"]["chosen_by"]
+    assert rows["d"]["weaker"] == "phash" and "among the 1 stored hash, histogram and cosine methods of the paper" in rows["d"]["chosen_by"]
+    assert rows["c"]["difference"] == 0 and rows["c"]["p_value"] == 1.0
+    assert (rows["c"]["n_pairs"], rows["c"]["n_classes"]) == (N_CLASSES * PER_CLASS, N_CLASSES)
+    sentence = summary.verdict_sentence(list(rows.values()))
+    assert sentence.startswith("Of the 4 comparisons fixed before the run, 2 held, 1 reversed, 1 not established:")
+    assert "(a) resnet18-improved" in sentence and "best" not in sentence
+    frame = summary.verdict_frame(list(rows.values()))
+    assert list(frame["outcome"]) == ["reversed", "holds", "not established", "holds"]
+
+
+def test_the_network_is_chosen_by_validation_roc_auc_not_by_test_accuracy(tmp_path):
+    _store(tmp_path, "net-a-improved", "siamese", 0.95, val_roc_auc=0.60, seed=1)  # high test accuracy, low validation
+    _store(tmp_path, "net-b-improved", "siamese", 0.70, val_roc_auc=0.90, seed=2)
+    _store(tmp_path, "orb", "keypoint", 0.80, seed=3)
+    assert _verdict(tmp_path)["b"]["stronger"] == "net-b-improved"
+
+
+def test_verdict_uses_the_shared_test_pairs_and_says_not_run_where_a_method_is_missing(tmp_path):
+    n = N_CLASSES * PER_CLASS
+    _store(tmp_path, "orb", "keypoint", 0.9, indices=np.arange(0, n, 2), seed=1)
+    _store(tmp_path, "sift", "keypoint", 0.6, indices=np.arange(0, n, 3), seed=2)
+    rows = _verdict(tmp_path)
+    assert rows["c"]["n_pairs"] == len(np.intersect1d(np.arange(0, n, 2), np.arange(0, n, 3)))
+    assert rows["c"]["outcome"] == "holds"
+    for key in "abd":
+        assert rows[key]["outcome"] == "not run" and rows[key]["difference"] is None and rows[key]["n_pairs"] == 0
+    assert "resnet18-improved was not stored" in rows["a"]["chosen_by"]
+    assert "none of the chapter 05 networks was stored" in rows["b"]["chosen_by"]
+    assert "1 not run" not in summary.verdict_sentence(list(rows.values()))
+    assert "3 not run" in summary.verdict_sentence(list(rows.values()))
+
+
+def test_methods_scored_on_different_test_pair_lists_are_not_compared(tmp_path):
+    _store(tmp_path, "orb", "keypoint", 0.9, seed=1)
+    _store(tmp_path, "sift", "keypoint", 0.6, seed=2, sha="cd" * 32)
+    row = _verdict(tmp_path)["c"]
+    assert row["outcome"] == "not run" and "different test pair lists" in row["chosen_by"]
+    assert summary.verdict_sentence([]).startswith("No pre-declared comparison was run")
+
+
+def test_the_runs_test_pair_hash_is_the_one_the_chapters_agree_on():
+    assert summary.run_test_pairs_sha256({"02": {"test_pairs_sha256": "x"}, "13": {"test_pairs_sha256": None},
+                                          "04": {"test_pairs_sha256": "x"}}) == "x"
+    assert summary.run_test_pairs_sha256({"02": {"test_pairs_sha256": "x"}, "04": {"test_pairs_sha256": "y"}}) is None
+    assert summary.run_test_pairs_sha256({}) is None

@@ -14,6 +14,7 @@ from drugsim.evaluation import plots  # noqa: E402
 from drugsim.studies import models  # noqa: E402
 from drugsim.studies import thresholds as ts  # noqa: E402
 from drugsim.studies.thresholds import MethodScores, holm_adjust  # noqa: E402
+from drugsim.evaluation.search import evaluate_retrieval  # noqa: E402
 
 
 def test_holm_by_hand():
@@ -43,12 +44,11 @@ def test_chapter_pipeline_on_generated_images(image_set, tmp_path):
     assert (headline["accuracy_low"] <= headline["accuracy"]).all()
     assert set(headline["threshold_fitted_on"]) == {"val"} and set(headline["ci_unit"]) == {"class"}
     assert set(headline["n_classes"]) == {3}  # class3, class4, class5
-    pairwise = ts.pairwise_table(scored, results, n_boot=100)
+    assert ts.family_table(scored, results).empty  # no ORB scored: no comparison of the declared family
+    pairwise = ts.family_table(scored, results, family=[("ahash", "hist-chisqr")])
     assert len(pairwise) == 1
-    assert {"class_sign_p_holm", "real", "mcnemar_p_holm", "real_if_pairs_independent"} <= set(pairwise.columns)
-    # Three test classes: the sign-flip test cannot go below 2 / 2**3, so nothing is called real.
-    assert (pairwise["class_sign_p"] >= 0.25).all() and not pairwise["real"].any()
-    assert set(pairwise["threshold_fitted_on"]) == {"val"}
+    assert {"p_value", "p_holm", "real", "mcnemar_p_holm", "real_if_pairs_independent"} <= set(pairwise.columns)
+    assert set(pairwise["threshold_fitted_on"]) == {"val"} and set(pairwise["n_classes"]) == {3}
     records = [ImageRecord(p, label) for p, label in zip(paths, labels)]
     retrieval = ts.retrieval_table(methods, records, max_queries=6, n_jobs=1)
     assert retrieval.loc["ahash", "n_queries"] == 6
@@ -70,7 +70,7 @@ def test_chapter_pipeline_on_generated_images(image_set, tmp_path):
     plt.close(figure)
 
 
-def test_chapter_09_finds_siamese_models_and_skips_unloadable_ones(tmp_path):
+def test_siamese_checkpoints_are_found_and_unloadable_ones_skipped(tmp_path):
     folder = tmp_path / "models" / "siamese"
     folder.mkdir(parents=True)
     for name in ("resnet18-improved.pt", "vgg16-classic.pt", "resnet18-improved.last.pt", "notes.pt"):
@@ -116,7 +116,7 @@ def test_best_method_and_rule_are_chosen_on_validation():
     headline = ts.headline_table(results)
     # The test accuracy would pick the other method; the validation accuracy picks this one.
     assert headline.loc["good-on-test", "accuracy"] > headline.loc["good-on-val", "accuracy"]
-    pairwise = ts.pairwise_table(scored, results, n_boot=50)
+    pairwise = ts.family_table(scored, results, family=[("good-on-val", "good-on-test")])
     glued = ts.glue_study(thresholds, headline, pairwise, None)
     assert glued["thr_best_method"] == "good-on-val"
     assert glued["thr_best_val_accuracy"] == 1.0
@@ -126,3 +126,64 @@ def test_best_method_and_rule_are_chosen_on_validation():
         row[f"{rule}_val_accuracy"] for rule in ("midpoint", "max_accuracy", "youden", "eer", "far")
     )
     assert row["best_val_rule_accuracy"] == row[f"{best}_accuracy"]
+
+
+def _planted(name, accuracy, seed, n_classes=40, per_class=20):
+    """A method whose test pairs (40 classes) are right with probability ``accuracy`` at threshold 0.5."""
+    rng = np.random.default_rng(seed)
+    labels = np.tile([1, 0], n_classes * per_class // 2)
+    correct = rng.random(labels.size) < accuracy
+    test = np.where(correct, labels, 1 - labels).astype(float)
+    classes = np.repeat([f"drug{i}" for i in range(n_classes)], per_class)
+    return MethodScores(name, "higher", labels.astype(float), labels, test, labels, None, classes)
+
+
+def test_the_family_rejects_a_planted_gap_and_not_when_there_is_none():
+    # Issue 20: with the old all-pairs family (Holm over 78 sign-flip tests of 8 classes) nothing could ever be
+    # significant. Here ORB is right on 85 % of the pairs, SIFT on 75 % (a 10-point gap), pHash on 85 % too.
+    scored = {"orb": _planted("orb", 0.85, 1), "sift": _planted("sift", 0.75, 2), "phash": _planted("phash", 0.85, 3)}
+    results = ts.headline_results(scored, rule="midpoint")
+    family = ts.family_table(scored, results).set_index("method_a")
+    assert list(family.index) == ["sift", "phash"]  # the declared order; ORB is the reference
+    assert family.loc["sift", "real"] and family.loc["sift", "accuracy_difference"] < 0
+    assert family.loc["sift", "ci_high"] < 0 and family.loc["sift", "p_holm"] < 0.05
+    assert not family.loc["phash", "real"] and family.loc["phash", "ci_low"] < 0 < family.loc["phash", "ci_high"]
+    assert family.loc["sift", "n_classes"] == 40 and family.loc["sift", "n_pairs"] == 800
+    assert ("sift", "orb") in ts.FAMILY and all(b == ts.FAMILY_REFERENCE for _, b in ts.FAMILY)
+    glued = ts.glue_study(ts.threshold_table(scored), ts.headline_table(results), family.reset_index(), None)
+    assert glued["thr_n_comparisons"] == 2 and glued["thr_n_real_differences"] == 1
+
+
+def test_chapter_09_reuses_networks_only_through_the_fingerprint_check(monkeypatch, tmp_path):
+    # Chapter 09 loads no checkpoint as it finds it: each network goes through train_or_reuse_siamese, which
+    # reuses a checkpoint only when its stored fingerprint matches the profile's settings and the run's pairs.
+    import drugsim.deep.train_or_reuse as train_or_reuse
+    import drugsim.methods as methods_module
+
+    calls = []
+
+    def fake_train_or_reuse(name, profile, train_pairs, val_pairs, **kwargs):
+        calls.append((name, profile, train_pairs, val_pairs, kwargs))
+        return {"checkpoint": tmp_path / f"{name}.pt"}
+
+    monkeypatch.setattr(train_or_reuse, "train_or_reuse_siamese", fake_train_or_reuse)
+    monkeypatch.setattr(methods_module, "create_method", lambda name, **kwargs: (name, kwargs["model"]))
+    pairs = {"train": ["t"], "val": ["v"], "test": ["x"]}
+    built = ts.trained_siamese_methods(["resnet18-improved", "resnet18-classic"], "quick", pairs,
+                                       models_dir=tmp_path, data_kind="synthetic")
+    assert built == {"resnet18-improved": ("siamese-improved", str(tmp_path / "resnet18-improved.pt")),
+                     "resnet18-classic": ("siamese-classic", str(tmp_path / "resnet18-classic.pt"))}
+    assert [c[:4] for c in calls] == [("resnet18-improved", "quick", ["t"], ["v"]), ("resnet18-classic", "quick", ["t"], ["v"])]
+    assert calls[0][4]["models_dir"] == tmp_path and calls[0][4]["data_kind"] == "synthetic"
+
+
+def test_a_retrieval_hit_shares_drug_and_face_as_in_the_search_chapter(image_set):
+    # Faces alternate within each class, unrelated to the pictures: the nearest image of the same class is
+    # often of the other face, a hit by drug alone but not by drug and face.
+    _, paths, labels = image_set
+    records = [ImageRecord(p, label, face=("front", "back")[i % 2]) for i, (p, label) in enumerate(zip(paths, labels))]
+    methods = models.build_methods("ahash")
+    table = ts.retrieval_table(methods, records, max_queries=None, n_jobs=1)
+    by_drug = evaluate_retrieval(methods["ahash"], records, by="label", n_jobs=1)
+    same_face = evaluate_retrieval(methods["ahash"], records, by="group", n_jobs=1)
+    assert table.loc["ahash", "precision_at_1"] == same_face["precision_at_1"] < by_drug["precision_at_1"]
