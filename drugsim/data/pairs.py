@@ -154,6 +154,7 @@ def algorithm2_pairs(records: Sequence[ImageRecord], *, rng: RngLike = 0) -> Lis
     all_records = sorted(records, key=lambda r: str(r.path))
     pairs: List[Pair] = []
     used = _UsedPairs(all_records)
+    short = 0
     for label, members in by_class.items():
         members = sorted(members, key=lambda r: str(r.path))
         groups = _by(members, lambda r: r.group)
@@ -175,14 +176,20 @@ def algorithm2_pairs(records: Sequence[ImageRecord], *, rng: RngLike = 0) -> Lis
                     if negative is None:
                         negative = _draw_unused(outside, anchor, used, rng)
                     if negative is None:
-                        raise DatasetError(
-                            f"{anchor.path}: every photo of another class is already paired with it; "
-                            "Algorithm 2 needs more classes or photos for distinct negatives"
-                        )
+                        # Every other-class photo is already paired with the anchor (tiny classes): the
+                        # positive's second photo takes the negative instead, or the pair goes without one.
+                        anchor = photos[j]
+                        negative = _draw_unused(outside, anchor, used, rng)
+                    if negative is None:
+                        short += 1
+                        continue
                     used.add(anchor.path, negative.path)
                     pairs.append(Pair(anchor.path, negative.path, 0))
     if not pairs:
         raise DatasetError("no group has two photos: Algorithm 2 produced no pair")
+    if short:
+        warnings.warn(f"{short} positive pair(s) got no negative: every photo of another class was already paired "
+                      "with both of their photos (too few classes or photos for distinct negatives)", stacklevel=2)
     return pairs
 
 

@@ -187,13 +187,17 @@ def recorded_differences(rows: Sequence[Mapping[str, Any]], *, dataset: str, pro
 
     entries: dict[str, dict[str, Any]] = {}
     for row in rows:
-        entry = entries.setdefault(row["run"], {
-            "run": row["run"], "data": row.get("dataset"), "protocol": row.get("protocol") or "not recorded",
-            "test pairs": row.get("n_pairs"),
-            "differs": difference_from_this_run(row, dataset=dataset, protocol=protocol,
-                                                test_pairs_sha256=test_pairs_sha256) or "comparable"})
-        if entry["test pairs"] is None and row.get("n_pairs") is not None:
-            entry["test pairs"] = row["n_pairs"]
+        entry = entries.setdefault(row["run"], {"run": row["run"], "data": {}, "protocol": {}, "test pairs": {},
+                                                "differs": {}})
+        entry["data"][str(row.get("dataset"))] = None
+        entry["protocol"][str(row.get("protocol") or "not recorded")] = None
+        if row.get("n_pairs") is not None:
+            entry["test pairs"][str(row["n_pairs"])] = None
+        reason = difference_from_this_run(row, dataset=dataset, protocol=protocol, test_pairs_sha256=test_pairs_sha256)
+        entry["differs"][reason or "comparable"] = None
+    for entry in entries.values():
+        for key in ("data", "protocol", "test pairs", "differs"):
+            entry[key] = "; ".join(entry[key]) or "–"
     return pd.DataFrame(list(entries.values()), columns=["run", "data", "protocol", "test pairs", "differs"])
 
 

@@ -18,7 +18,7 @@ def test_pair_count_table_and_sentences(tmp_path):
 
     records = hand_built(tmp_path, {"A": [("front", 3), ("back", 2)], "B": [("front", 2)]})
     pairs = {
-        "test": {1: make_pairs(records, algorithm=1, seed=0, n_pairs=20), 2: make_pairs(records, algorithm=2)}
+        "test": {1: make_pairs(records, algorithm=1, seed=0, n_pairs=12), 2: make_pairs(records, algorithm=2)}
     }
     table = pair_count_table({"test": records}, pairs)
     assert table.loc[("test", 2), "pairs"] == 10 and table.loc[("test", 2), "positives"] == 5
