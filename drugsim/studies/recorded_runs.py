@@ -201,11 +201,13 @@ def recorded_differences(rows: Sequence[Mapping[str, Any]], *, dataset: str, pro
     return pd.DataFrame(list(entries.values()), columns=["run", "data", "protocol", "test pairs", "differs"])
 
 
-def recorded_table(rows: Sequence[Mapping[str, Any]], *, table: str | None = None, dataset: str | None = None):
+def recorded_table(rows: Sequence[Mapping[str, Any]], *, table: str | None = None, dataset: str | None = None,
+                   test_pairs_sha256: str | None = None, protocol: str | None = None):
     """Every evaluation row of the recorded runs as a display table, with the paper's Table 9 value beside.
 
     ``table`` (e.g. ``"Table 9"``) and ``dataset`` (synthetic|grocery|folder, or a run's dataset name) keep only
-    those rows.
+    those rows; with ``dataset`` the column *vs this run* says whether each row scored this run's test pairs
+    (``test_pairs_sha256``) or what differs (:func:`difference_from_this_run`).
     """
     import pandas as pd
 
@@ -223,9 +225,13 @@ def recorded_table(rows: Sequence[Mapping[str, Any]], *, table: str | None = Non
                         "test pairs": r.get("n_pairs"), "test accuracy": r["value"], "CI low": r.get("ci_low"),
                         "CI high": r.get("ci_high"), "CI resamples": r.get("ci_unit"),
                         "threshold fitted on": r.get("threshold_fitted_on"), "ROC-AUC": r.get("roc_auc"),
-                        "paper": published})
-    return pd.DataFrame(records, columns=["run", "data", "model", "weights", "test pairs", "test accuracy", "CI low",
-                                          "CI high", "CI resamples", "threshold fitted on", "ROC-AUC", "paper"])
+                        "paper": published,
+                        "vs this run": None if dataset is None else (difference_from_this_run(
+                            r, dataset=dataset, protocol=protocol, test_pairs_sha256=test_pairs_sha256)
+                            or "same test pairs")})
+    columns = ["run", "data", "model", "weights", "test pairs", "test accuracy", "CI low", "CI high", "CI resamples",
+               "threshold fitted on", "ROC-AUC", "paper"] + ([] if dataset is None else ["vs this run"])
+    return pd.DataFrame(records, columns=columns)
 
 
 def plot_recorded(rows: Sequence[Mapping[str, Any]], *, ax=None):

@@ -136,8 +136,10 @@ def recorded_sentence(recorded) -> str:
     clauses = []
     for r in recorded.to_dict("records"):
         paper_text = "" if r["paper"] is None or r["paper"] != r["paper"] else f" (paper: {r['paper']:.4g})"
+        differs = r.get("vs this run")
+        where = "" if not differs or differs == "same test pairs" else f"; not this run's test pairs: {differs}"
         clauses.append(f"{r['model']} with {r['weights']} weights reaches {r['test accuracy']:.4g} in {r['run']} "
-                       f"({_fitted_text(r['threshold fitted on'])}){paper_text}")
+                       f"({_fitted_text(r['threshold fitted on'])}{where}){paper_text}")
     return f"{len(recorded)} recorded result(s): " + "; ".join(clauses) + "."
 
 
