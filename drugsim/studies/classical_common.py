@@ -234,3 +234,46 @@ def beyond_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
         for row in rows
         if not row["in_paper"]
     )
+
+
+def method_family(name: str) -> str:
+    """The score store's family of a method name (``orb@crosscheck`` -> ``keypoint``)."""
+    base = name.split("@")[0]
+    if base.startswith("hist-"):
+        return "histogram"
+    if base == "cosine":
+        return "cosine"
+    if base in ("ahash", "phash", "dhash", "whash", "colorhash"):
+        return "hash"
+    if base.split("-")[0] in ("sift", "orb"):
+        return "keypoint"
+    return "other"
+
+
+def store_scores(work_dir: str | Path, results: Mapping[str, Mapping[str, Any]], *, scored: Sequence[Pair],
+                 full_test: Sequence[Pair], test_pairs_sha256: str) -> List[Path]:
+    """Keep each method's test scores and validation-fitted decision for the summary's paired comparisons
+    (:mod:`drugsim.evaluation.score_store`): ``results`` of :func:`evaluate_methods` on the ``scored`` pairs,
+    a seeded sample of the run's ``full_test`` list. A keypoint method is stored under its detector's name
+    (``orb@crosscheck`` as ``orb``: the chapter evaluates one chosen filter per detector)."""
+    from drugsim.evaluation.score_store import pair_indices, save_method_scores
+    from drugsim.methods import method_spec
+
+    indices = pair_indices(scored, full_test)
+    paths = []
+    for name, result in results.items():
+        base = name.split("@")[0]
+        try:
+            in_paper = method_spec(base).in_paper
+        except Exception:  # noqa: BLE001 - a name outside the registry is beyond the paper
+            in_paper = False
+        val_auc = result.get("val_roc_auc")
+        paths.append(save_method_scores(
+            work_dir, method=base, family=method_family(base), in_paper=bool(in_paper),
+            direction=str(result["direction"]), threshold=float(result["threshold"]),
+            threshold_rule=str(result["threshold_rule"]),
+            val_accuracy=float("nan") if result.get("val_accuracy") is None else float(result["val_accuracy"]),
+            val_roc_auc=float("nan") if val_auc is None else float(val_auc), test_pair_indices=indices,
+            test_scores=result["scores"], test_labels=result["labels"], test_classes=result["classes"],
+            test_pairs_sha256=test_pairs_sha256))
+    return paths

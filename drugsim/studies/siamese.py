@@ -25,11 +25,14 @@ from drugsim.report import slug
 
 def evaluate_siamese(trained: Mapping[str, Any], test_pairs: Sequence[Pair], val_pairs: Sequence[Pair],
                      train_pairs: Sequence[Pair], *, threshold_rule: str = "midpoint", device: str | None = None,
-                     n_boot: int = 200, seed: int = 0) -> dict[str, Any]:
+                     n_boot: int = 200, seed: int = 0, scores_dir: str | Path | None = None,
+                     full_test: Sequence[Pair] | None = None, test_pairs_sha256: str | None = None) -> dict[str, Any]:
     """One Table 9 row: train and test accuracy, pairs/s, through the evaluation engine.
 
-    The headline threshold is fitted on the validation drugs (``threshold_rule``); the accuracy at the
-    paper's fixed 0.8 is reported beside it.
+    The headline threshold is fitted on the validation pairs (``threshold_rule``); the accuracy at the
+    paper's fixed 0.8 is reported beside it. With ``scores_dir`` (the run's folder), the network's test scores
+    and validation-fitted decision are kept for the summary's paired comparisons
+    (:mod:`drugsim.evaluation.score_store`; ``test_pairs`` must then be a sample of ``full_test``).
     """
     from drugsim.evaluation.evaluate import evaluate_method
     from drugsim.evaluation.metrics import accuracy
@@ -42,6 +45,17 @@ def evaluate_siamese(trained: Mapping[str, Any], test_pairs: Sequence[Pair], val
     train, train_scores = evaluate_method(method, train_pairs, threshold=test["threshold"],
                                           threshold_source="val", progress=False, n_boot=50, seed=seed)
     labels = [p.label for p in test_pairs]
+    if scores_dir is not None:
+        from drugsim.evaluation.engine import pair_classes
+        from drugsim.evaluation.score_store import pair_indices, save_method_scores
+
+        save_method_scores(
+            scores_dir, method=trained["name"], family="siamese", in_paper=trained["name"] in paper.TABLE9,
+            direction=method.direction, threshold=float(test["threshold"]), threshold_rule=str(test["threshold_rule"]),
+            val_accuracy=float(test["val_accuracy"]), val_roc_auc=float(test["val_roc_auc"]),
+            test_pair_indices=pair_indices(test_pairs, full_test if full_test is not None else test_pairs),
+            test_scores=test_scores, test_labels=labels, test_classes=pair_classes(test_pairs),
+            test_pairs_sha256=str(test_pairs_sha256))
     return {
         "model": trained["name"],
         "train_accuracy": train["accuracy"],

@@ -103,3 +103,25 @@ def test_beyond_sentence_names_only_the_methods_the_paper_did_not_test():
         "ssim: ROC AUC 0.71, midpoint accuracy 0.66; euclidean: ROC AUC 0.50, midpoint accuracy 0.50"
     )
     assert study.beyond_sentence(rows[:1]) == ""
+
+
+def test_stored_scores_feed_the_summarys_paired_comparisons(tmp_path):
+    from pathlib import Path as P
+
+    from drugsim.data.records import Pair
+    from drugsim.evaluation.score_store import load_method_scores
+    from drugsim.studies.classical_common import method_family, store_scores
+
+    full = [Pair(P(f"/d/c{i % 4}/a{i}.jpg"), P(f"/d/c{(i + 1) % 4}/b{i}.jpg"), i % 2) for i in range(12)]
+    scored = full[2:10]
+    result = {"direction": "higher", "threshold": 0.5, "threshold_rule": "midpoint", "val_accuracy": 0.75,
+              "val_roc_auc": 0.8, "scores": np.linspace(0, 1, 8), "labels": np.array([p.label for p in scored]),
+              "classes": np.array([p.path_a.parent.name for p in scored])}
+    store_scores(tmp_path, {"orb@crosscheck": result, "phash": result}, scored=scored, full_test=full,
+                 test_pairs_sha256="ab" * 32)
+    records = load_method_scores(tmp_path, test_pairs_sha256="ab" * 32)
+    assert set(records) == {"orb", "phash"}
+    assert records["orb"].family == "keypoint" and records["phash"].family == "hash" and records["phash"].in_paper
+    assert records["orb"].test_pair_indices.tolist() == list(range(2, 10))
+    assert [method_family(n) for n in ("hist-correl", "cosine", "whash", "sift-ransac", "ssim")] == [
+        "histogram", "cosine", "hash", "keypoint", "other"]
