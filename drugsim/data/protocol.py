@@ -50,26 +50,30 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar,
 import numpy as np
 
 from drugsim.data.records import ImageRecord, Pair
+from drugsim.data.splits import (  # noqa: F401 - the protocol's names, read as protocol.OFFICIAL etc.
+    CARVED_VAL_FRACTION,
+    CLASS_DISJOINT,
+    OFFICIAL,
+    OFFICIAL_VAL_AS_TEST,
+    SPLITS,
+    UNSEEN_PRODUCTS,
+    Splits,
+    declared_split,
+    has_official_test,
+    split_by_protocol,
+)
 from drugsim.errors import ConfigError, DatasetError
 
 PathLike = Union[str, os.PathLike]
 T = TypeVar("T")
 
-#: The splits a protocol makes.
-SPLITS = ("train", "val", "test")
 #: What ``drugsim pairs --split`` accepts: a split, or ``all`` (every photo; a dataset that took no part in fitting).
 SELECTABLE_SPLITS = SPLITS + ("all",)
 #: How a Grocery Store copy with an official test.txt is split (see the module docstring).
 GROCERY_PROTOCOLS = ("official", "unseen-products")
-#: Names of the protocols a run can end up with (recorded in results and pair files).
-CLASS_DISJOINT, OFFICIAL, UNSEEN_PRODUCTS = "class-disjoint", "official", "unseen-products"
-#: A Grocery copy without test.txt, split in the official shape: val.txt photos test, validation carved from train.txt.
-OFFICIAL_VAL_AS_TEST = "official-val-as-test"
 #: Bumped whenever a rule here changes, so pair files of an older rule are rebuilt, not reused.
 #: 2: negatives without replacement, the data's fingerprint, declared and official-shape splits.
 PROTOCOL_REVISION = 2
-#: Share of each class's train.txt photos carved for validation when val.txt photos are the test split.
-CARVED_VAL_FRACTION = 0.15
 #: Beside the data chapter's pair lists: the settings they were made with (``<work_dir>/pairs/protocol.json``).
 PROTOCOL_FILE = "protocol.json"
 
@@ -229,127 +233,12 @@ def algorithm_comparison(records: Sequence[ImageRecord], *, seed: int = 0) -> Di
 # ------------------------------------------------------------------------------------------ splits
 
 
-def has_official_test(records: Sequence[ImageRecord]) -> bool:
-    """True when the dataset lists an official test split (a Grocery Store copy with test.txt)."""
-    return any(r.official_split == "test" for r in records)
-
-
-Splits = Dict[str, List[ImageRecord]]
-
-
-def declared_split(root: PathLike) -> Optional[Dict[str, List[str]]]:
-    """The class-disjoint split a dataset declares in ``splits.json`` (written by ``drugsim data synth``):
-    ``{"train": [...], "val": [...], "test": [...]}`` class names, or None when the file is absent.
-
-    Raises:
-        DatasetError: the file is not UTF-8 JSON with three disjoint lists of class names.
-    """
-    from drugsim.data.synth import SPLIT_FILE
-
-    path = Path(root) / SPLIT_FILE
-    if not path.is_file():
-        return None
-    try:
-        record = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise DatasetError(f"{path}: not a UTF-8 JSON split record ({exc})") from None
-    if not isinstance(record, dict) or not all(
-            isinstance(record.get(split), list) and all(isinstance(c, str) for c in record[split]) for split in SPLITS):
-        raise DatasetError(f"{path}: expected lists of class names under 'train', 'val' and 'test'")
-    split = {name: list(record[name]) for name in SPLITS}
-    seen: Dict[str, str] = {}
-    for name, labels in split.items():
-        for label in labels:
-            if label in seen:
-                raise DatasetError(f"{path}: class {label!r} is listed under both {seen[label]!r} and {name!r}")
-            seen[label] = name
-    if not split["test"] or not split["val"] or not split["train"]:
-        raise DatasetError(f"{path}: every split needs at least one class")
-    return split
-
-
-def _by_declared_split(records: Sequence[ImageRecord], declared: Dict[str, List[str]]) -> Splits:
-    split_of = {label: name for name, labels in declared.items() for label in labels}
-    missing = sorted({r.label for r in records} - set(split_of))
-    if missing:
-        raise DatasetError(f"classes {missing[:5]} are in no split of the dataset's splits.json "
-                           "(add them there, or delete splits.json to let drugsim split the classes)")
-    splits: Splits = {name: [] for name in SPLITS}
-    for record in records:
-        splits[split_of[record.label]].append(record)
-    return splits
-
-
-def _carve_validation(train_photos: Sequence[ImageRecord], *, seed: int) -> Tuple[List[ImageRecord], List[ImageRecord]]:
-    """Split each class's photos into (training, validation): a seeded :data:`CARVED_VAL_FRACTION` of each
-    class with at least four photos (at least two, so validation has positive pairs) goes to validation."""
-    rng = np.random.default_rng([seed, 31])
-    by_class: Dict[str, List[ImageRecord]] = {}
-    for record in train_photos:
-        by_class.setdefault(record.label, []).append(record)
-    train: List[ImageRecord] = []
-    val: List[ImageRecord] = []
-    for label in sorted(by_class):
-        photos = sorted(by_class[label], key=lambda r: str(r.path))
-        n_val = max(2, round(len(photos) * CARVED_VAL_FRACTION)) if len(photos) >= 4 else 0
-        chosen = set(rng.permutation(len(photos))[:n_val].tolist())
-        for index, record in enumerate(photos):
-            (val if index in chosen else train).append(record)
-    return train, val
-
-
 def split_records(records: Sequence[ImageRecord], settings: ProtocolSettings,
                   declared: Optional[Dict[str, List[str]]] = None) -> Tuple[Splits, str]:
-    """The uncapped ``{"train", "val", "test"}`` split of ``records`` and the protocol's name.
-
-    Args:
-        records: every photo of the dataset.
-        settings: the protocol settings.
-        declared: the dataset's own class split (:func:`declared_split`), used when it has no official split.
-
-    Raises:
-        DatasetError: an official split without val.txt or train.txt photos; too few classes to split.
-    """
-    from drugsim.data.splits import split_classes, split_dataset
-
-    official = {r.official_split for r in records} - {None}
-    if not has_official_test(records):
-        if official and settings.grocery_protocol == OFFICIAL:
-            return _official_shape(records), OFFICIAL_VAL_AS_TEST
-        if declared is not None:
-            return _by_declared_split(records, declared), CLASS_DISJOINT
-        return split_dataset(records, seed=settings.seed), CLASS_DISJOINT
-    by_file: Dict[str, List[ImageRecord]] = {split: [] for split in SPLITS}
-    for record in records:
-        by_file[record.official_split or "train"].append(record)
-    for split, name in (("train", "train.txt"), ("val", "val.txt")):
-        if not by_file[split]:
-            raise DatasetError(
-                f"the official split lists test.txt photos but no {name} photos; "
-                f"the {split} split needs them (restore dataset/{name} or use a copy without test.txt)"
-            )
-    if settings.grocery_protocol == OFFICIAL:
-        return by_file, OFFICIAL
-    assignment = split_classes([r.label for r in records], seed=settings.seed)
-    split_of = {label: split for split, labels in assignment.items() for label in labels}
-    splits: Dict[str, List[ImageRecord]] = {split: [] for split in SPLITS}
-    for record in records:
-        split = split_of[record.label]
-        # Test: official test photos of the test classes; train/val: train.txt + val.txt photos of theirs.
-        if (split == "test") == (record.official_split == "test"):
-            splits[split].append(record)
-    return splits, UNSEEN_PRODUCTS
-
-
-def _official_shape(records: Sequence[ImageRecord]) -> Splits:
-    """A copy with train.txt and val.txt only: val.txt photos test, validation carved from train.txt per class
-    (the official protocol's question, new photos of known products, on the photos that exist)."""
-    test = [r for r in records if r.official_split == "val"]
-    if not test:
-        raise DatasetError("the dataset's split files list no val.txt photo, so the official shape has no test "
-                           "split (restore dataset/val.txt, or use grocery_protocol='unseen-products')")
-    train, val = _carve_validation([r for r in records if r.official_split != "val"], seed=0)
-    return {"train": train, "val": val, "test": test}
+    """The uncapped ``{"train", "val", "test"}`` split of ``records`` and the protocol's name
+    (:func:`drugsim.data.splits.split_by_protocol` with the settings' seed and Grocery protocol)."""
+    return split_by_protocol(records, seed=settings.seed, grocery_protocol=settings.grocery_protocol,
+                             declared=declared)
 
 
 def protocol_splits(records: Sequence[ImageRecord], settings: ProtocolSettings,
