@@ -272,6 +272,9 @@ class GalleryIndex:
     index: Any
     dim: int
     params: Dict[str, Any] = field(default_factory=dict)
+    #: What the index was built from (gallery content hash, method settings and model fingerprint), as
+    #: the caller gave it to :func:`save_index`; compared with :func:`check_built_from` before answering.
+    built_from: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -468,6 +471,7 @@ def save_index(index: GalleryIndex, path: PathLike) -> Path:
         "index_sha256": _sha256(path),
         "labels": index.labels,
         "paths": index.paths,
+        "built_from": index.built_from,
     }
     write_text_atomic(_sidecar(path), json.dumps(sidecar, indent=1) + "\n")
     return path
@@ -520,9 +524,34 @@ def load_index(path: PathLike) -> GalleryIndex:
         )
     _set_search_params(raw, config)
     paths = meta.get("paths") or [""] * len(labels)
+    built_from = meta.get("built_from")
+    if not isinstance(built_from, dict):
+        built_from = {}
     return GalleryIndex(
-        method, metric, config, list(labels), list(paths), raw, int(meta["dim"]), dict(meta.get("params", {}))
+        method, metric, config, list(labels), list(paths), raw, int(meta["dim"]), dict(meta.get("params", {})),
+        built_from,
     )
+
+
+def check_built_from(index: GalleryIndex, expected: Dict[str, Any], *, path: PathLike) -> None:
+    """Refuse an index built from another gallery, method setting or model than ``expected`` describes.
+
+    Args:
+        index: the loaded index.
+        expected: what the caller would build now (e.g. ``{"gallery_sha256": ..., "method_key": ...}``).
+        path: the index file, for the message.
+
+    Raises:
+        ConfigError: one line naming the index file and the first thing that differs; an index saved
+            without this record (an older drugsim) is refused too, since nothing shows what it holds.
+    """
+    for key, value in expected.items():
+        held = index.built_from.get(key)
+        if held != value:
+            what = {"gallery_sha256": "another gallery (its images or labels differ)",
+                    "method_key": "another method setting or model checkpoint"}.get(key, f"another {key}")
+            raise ConfigError(f"--index {path}: built from {what}; it would answer from stale data. Delete it "
+                              "(it is rebuilt) or give another --index path")
 
 
 def leave_one_out_search(index: GalleryIndex, features: Any, k: int) -> Tuple[np.ndarray, np.ndarray]:
