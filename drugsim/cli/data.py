@@ -88,7 +88,7 @@ def register(subparsers) -> None:
                        help="size (default quick)")
     options.add_seed_option(synth, "master seed (default 0)")
     options.add_jobs_option(
-        synth, "worker processes (default: the preset's)", type=options.positive_int, metavar=None
+        synth, "worker processes (default: the preset's)", type=options.int_range(1, options.MAX_JOBS), metavar=None
     )
     synth.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     options.add_quiet_option(synth, "no progress bar")
@@ -139,7 +139,7 @@ def register(subparsers) -> None:
     options.add_seed_option(pairs, "seed of the split and the pairs (default 0)")
     pairs.add_argument(
         "--n-pairs",
-        type=options.positive_int,
+        type=options.int_range(1, options.MAX_PAIRS),
         default=None,
         help="number of pairs (Algorithm 1: default as many as Algorithm 2 gives; "
         "Algorithm 2: a balanced subsample)",

@@ -401,7 +401,7 @@ def register(subparsers) -> None:
                           help="pair list file instead of Algorithm 2 pairs")
     evaluate.add_argument("--split", default="test", choices=("test", "val", "all"),
                           help="drugs to pair (default: test; all = every class, e.g. new photos)")
-    evaluate.add_argument("--n-pairs", type=options.positive_int, metavar="N",
+    evaluate.add_argument("--n-pairs", type=options.int_range(1, options.MAX_PAIRS), metavar="N",
                           help="at most N pairs (default: all Algorithm 2 pairs)")
     evaluate.add_argument(
         "--threshold-rule",
@@ -431,7 +431,7 @@ def register(subparsers) -> None:
     options.add_engine_options(evaluate)
     evaluate.add_argument("--filter-model", type=Path, metavar="CLASSIFIER_CKPT",
                           help="skip pairs the feature-face classifier calls feature-poor (Table 10)")
-    evaluate.add_argument("--n-boot", type=options.positive_int, default=1000,
+    evaluate.add_argument("--n-boot", type=options.int_range(1, options.MAX_BOOT), default=1000,
                           help="bootstrap resamples (default: 1000)")
     options.add_seed_option(evaluate, "seed of split, pairs and bootstrap (default: 0)")
     options.add_json_file(
