@@ -299,7 +299,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         dataset=Path(root).resolve().name,
         dataset_id=dataset_identity(root),
         split=args.split if args.pairs is None else None,
-        pairs_source=source if args.pairs is None else f"file:{Path(args.pairs).name}",
+        pairs_source=source,
         seed=args.seed,
         **_pairs_record(args, root, test_pairs if not filter_info else pairs.test, test_pairs),
         **filter_info,

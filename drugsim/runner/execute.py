@@ -257,6 +257,10 @@ def execute_planned(plan: RunPlan, nb: PlannedNotebook, *, kernel: str, progress
         nb.results.unlink(missing_ok=True)
         if isinstance(exc, KeyboardInterrupt):
             raise
+        if getattr(exc, "ename", None) == "KeyboardInterrupt":
+            # Ctrl-C reaches the kernel too (same terminal): its cell's KeyboardInterrupt is the user's
+            # interrupt, not a failing notebook, so it ends the run in one line instead of a kernel traceback.
+            raise KeyboardInterrupt from None
         message = failure_message(name, exc, executed=failed_copy, log_path=nb.log,
                                   failed_copy=failed_copy, rel=plan.rel)
         with open(nb.log, "a", encoding="utf-8") as handle:
