@@ -28,15 +28,21 @@ def gallery_records(gallery: str):
     from drugsim.data.records import ImageRecord
     from drugsim.io import is_image_file
 
+    from drugsim.data.loaders import detect_layout
+
     try:
         root = resolve_data_root(gallery)
+        if detect_layout(root) != "folders":
+            # A Grocery copy or a paper-layout folder: its own errors (a bad split file) are the answer, not
+            # a reason to fall back to every image under the folder.
+            return root, list(load_dataset(root))
         records = list(load_dataset(root))
         if records:
             return root, records
     except DrugsimError as exc:
         root = Path(gallery)
-        if not root.is_dir():
-            raise DatasetError(f"--gallery {gallery}: not a folder of images ({exc})") from None
+        if not root.is_dir() or (gallery != "grocery" and detect_layout(root) != "folders"):
+            raise DatasetError(f"--gallery {gallery}: {exc}") from None
     root = Path(gallery)
     if not root.is_dir():
         raise DatasetError(f"--gallery {gallery}: no such folder (expected a folder of gallery images)")

@@ -93,10 +93,10 @@ def _check_params(where: str, params: Any, *, allow_seed: bool) -> dict[str, Any
             raise ConfigError(f"{where}: {key!r} is set by the runner and cannot be given in a profile")
         if not _is_plain(value):
             raise ConfigError(f"{where}.{key}: expected a plain value (number, string, list, mapping), got {value!r}")
-        if not _all_finite(value):
-            raise ConfigError(f"{where}.{key}: {value!r} holds a value that is not a finite number (.nan or .inf)")
         if key == "seed" and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED):
             raise ConfigError(f"{where}.seed: expected a whole number from 0 to {MAX_SEED}, got {value!r}")
+        if not _all_finite(value):
+            raise ConfigError(f"{where}.{key}: {value!r} holds a value that is not a finite number (.nan or .inf)")
     return dict(params)
 
 
