@@ -335,7 +335,7 @@ def fit(
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
                 loss = step(train_model, batch)
             if not torch.isfinite(loss):
-                raise DrugsimError(f"training diverged: loss is {float(loss)} in epoch {epoch + 1}; lower the lr")
+                raise DrugsimError(f"training diverged: loss is {float(loss.detach())} in epoch {epoch + 1}; lower the lr")
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
