@@ -202,16 +202,19 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
 
 
-def test_ctrl_c_ends_a_command_with_one_line_and_exit_130(tmp_path):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_ends_a_command_with_one_line_and_exit_130(tmp_path, jobs):
     out = tmp_path / "synth"
+    # Its own process group, signalled as a whole: what a terminal's Ctrl-C does (worker processes included).
     process = subprocess.Popen([sys.executable, "-m", "drugsim", "data", "synth", "--out", str(out), "--preset",
-                                "tiny", "--jobs", "1", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env=_env(), cwd=tmp_path)
+                                "tiny", "--jobs", jobs, "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=_env(), cwd=tmp_path, start_new_session=True)
     deadline = time.monotonic() + 120
     while not any(p.name.endswith(".partial") for p in tmp_path.iterdir()):  # generation has started
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    time.sleep(0.5)  # the workers are drawing
+    os.killpg(process.pid, signal.SIGINT)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert err.decode().strip().splitlines() == ["drugsim: interrupted; no partial output was kept"]

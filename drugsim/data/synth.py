@@ -179,7 +179,7 @@ def generate_dataset(out_dir: Union[str, os.PathLike], *, preset: Union[str, Syn
                 bar.update(len(all_rows[-1]))
         else:
             context = multiprocessing.get_context(_start_method())
-            with context.Pool(n_jobs) as pool:
+            with context.Pool(n_jobs, initializer=_ignore_interrupt) as pool:
                 for rows in pool.imap(_render_drug, jobs):  # imap keeps drug order: deterministic manifest
                     all_rows.append(rows)
                     bar.update(len(rows))
@@ -196,6 +196,14 @@ def generate_dataset(out_dir: Union[str, os.PathLike], *, preset: Union[str, Syn
             "Layout: <drug>/<drug>_<index>_<flag>.jpg, flag 1 = feature-rich face; manifest.csv holds the\n"
             "face, family and capture parameters of every photo.\n", encoding="utf-8")
     return out_dir
+
+
+def _ignore_interrupt() -> None:
+    """Pool workers leave Ctrl-C to the parent: a worker killed by it mid-task leaves the pool waiting forever
+    (the parent then ends the pool itself and reports the interrupt in one line)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _made_by_older_drugsim(folder: Path) -> bool:
