@@ -272,8 +272,7 @@ class GalleryIndex:
     index: Any
     dim: int
     params: Dict[str, Any] = field(default_factory=dict)
-    #: What the index was built from (gallery content hash, method settings and model fingerprint), as
-    #: the caller gave it to :func:`save_index`; compared with :func:`check_built_from` before answering.
+    #: What it was built from (gallery content hash, method settings, model fingerprint): :func:`check_built_from`.
     built_from: Dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -534,22 +533,14 @@ def load_index(path: PathLike) -> GalleryIndex:
 
 
 def check_built_from(index: GalleryIndex, expected: Dict[str, Any], *, path: PathLike) -> None:
-    """Refuse an index built from another gallery, method setting or model than ``expected`` describes.
-
-    Args:
-        index: the loaded index.
-        expected: what the caller would build now (e.g. ``{"gallery_sha256": ..., "method_key": ...}``).
-        path: the index file, for the message.
-
-    Raises:
-        ConfigError: one line naming the index file and the first thing that differs; an index saved
-            without this record (an older drugsim) is refused too, since nothing shows what it holds.
-    """
+    """Refuse (:class:`ConfigError`, one line naming ``path``) an index built from another gallery, method
+    setting or model than ``expected`` (e.g. ``{"gallery_sha256": ..., "method_key": ...}``) describes, or one
+    saved without that record (nothing shows what it holds)."""
     for key, value in expected.items():
         held = index.built_from.get(key)
         if held != value:
-            what = {"gallery_sha256": "another gallery (its images or labels differ)",
-                    "method_key": "another method setting or model checkpoint"}.get(key, f"another {key}")
+            what = {"gallery_sha256": "another gallery (its images or labels differ)", "method_key":
+                    "another method setting or model checkpoint"}.get(key, f"another {key}")
             raise ConfigError(f"--index {path}: built from {what}; it would answer from stale data. Delete it "
                               "(it is rebuilt) or give another --index path")
 
