@@ -22,7 +22,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from drugsim.errors import ConfigError
@@ -80,11 +80,26 @@ def result_timings(results: Mapping[str, Mapping[str, Any]]) -> dict[str, float]
 
 
 def protocol_notes(results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """Where the evaluation results fitted their thresholds and what their intervals resample."""
+    """Where the evaluation results fitted their thresholds, what their intervals resample, and which pair
+    protocol (its name) and test pairs (``test_pairs_sha256``) the results scored, when they say so."""
     evaluations = [p for p in results.values() if EVALUATE_KEYS <= set(p)]
     fitted = sorted({str(p.get("threshold_fitted_on")) for p in evaluations})
     units = sorted({str(p.get("ci_unit") or (p.get("bootstrap") or {}).get("unit") or "unknown") for p in evaluations})
-    return {"threshold_fitted_on": fitted, "ci_unit": units} if evaluations else {}
+    notes: dict[str, Any] = {"threshold_fitted_on": fitted, "ci_unit": units} if evaluations else {}
+    names, hashes = set(), set()
+    for payload in results.values():
+        # evaluate --json writes the pair protocol as pairs_protocol; a chapter's results as protocol.
+        for key in ("pairs_protocol", "protocol"):
+            about = payload.get(key)
+            if isinstance(about, Mapping) and isinstance(about.get("name"), str):
+                names.add(about["name"])
+        if isinstance(payload.get("test_pairs_sha256"), str):
+            hashes.add(payload["test_pairs_sha256"])
+    if names:
+        notes["pairs_protocol"] = sorted(names)
+    if hashes:
+        notes["test_pairs_sha256"] = sorted(hashes)
+    return notes
 
 
 def read_json_files(folder: Path) -> dict[str, dict[str, Any]]:
@@ -103,6 +118,8 @@ def read_json_files(folder: Path) -> dict[str, dict[str, Any]]:
 
 
 def _relative_or_name(text: str, bases: Sequence[tuple[Path, str]]) -> str:
+    if text[1:2] == ":":  # a Windows drive path: its name, whatever machine reads it
+        return PureWindowsPath(text).name
     path = Path(text)
     for base, label in bases:
         try:

@@ -166,3 +166,56 @@ def test_the_class_level_cpu_record_fills_table_8_and_9_with_its_validation_fitt
     assert column[("Table 8", "sift", "accuracy")] == validation["sift"]
     display = recorded_runs.recorded_table(rows)
     assert set(display.loc[display["model"] == "orb", "paper"]) == {0.9309}
+
+
+def test_evaluate_json_and_record_carry_the_protocol_the_test_pairs_hash_and_no_absolute_path(tmp_path, capsys):
+    """Issue 20, item 5: a result names its pair protocol and test-pair hash; a record has no machine path."""
+    import numpy as np
+
+    from drugsim.data.protocol import ProtocolSettings, load_protocol_pairs, pairs_sha256
+    from drugsim.io import write_image
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "my-boxes"
+    for c in range(12):
+        base = np.kron(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), np.ones((8, 8, 1), np.uint8))
+        for shot in range(3):
+            write_image(data / f"c{c:02d}" / f"c{c:02d}_{shot}.png", np.roll(base, shot, axis=1))
+    results = tmp_path / "results"
+    results.mkdir()
+    assert main(["evaluate", "--data", str(data), "--method", "ahash", "--quiet", "--n-boot", "10", "--jobs", "1",
+                 "--json", str(results / "ahash.json")]) == 0
+    result = json.loads((results / "ahash.json").read_text())
+    expected = pairs_sha256(load_protocol_pairs(data, settings=ProtocolSettings(seed=0), splits=["test"]).pairs("test"),
+                            data.resolve())
+    assert result["test_pairs_sha256"] == expected
+    assert result["pairs_protocol"]["name"] and result["pairs_protocol"]["scored_test_pairs_sha256"] == expected
+    assert result["dataset"] == "my-boxes" and str(tmp_path) not in json.dumps(result["dataset_id"])
+    assert result["dataset_id"]["kind"] == "photos" and len(result["dataset_id"]["content_sha256"]) == 64
+    # The same photos elsewhere are the same dataset.
+    copy = tmp_path / "elsewhere" / "my-boxes"
+    import shutil
+
+    shutil.copytree(data, copy)
+    from drugsim.cli.common import dataset_identity
+
+    assert dataset_identity(copy) == result["dataset_id"]
+    capsys.readouterr()
+    assert main(["record", "rec", "--results", str(results), "--dest", str(tmp_path / "store")]) == 0
+    folder = tmp_path / "store" / "rec"
+    for path in folder.glob("*.json"):
+        text = path.read_text()
+        assert str(tmp_path) not in text and "/tmp/" not in text, path.name
+    manifest = json.loads((folder / "run.json").read_text())
+    assert manifest["protocol"]["test_pairs_sha256"] == [expected]
+    assert manifest["protocol"]["pairs_protocol"] == [result["pairs_protocol"]["name"]]
+    recorded_result = json.loads((folder / "ahash.json").read_text())
+    assert recorded_result["test_pairs_sha256"] == expected and recorded_result["accuracy"] == result["accuracy"]
+
+
+def test_strip_absolute_paths_keeps_names_and_paths_under_known_folders():
+    data = {"dataset": "/home/me/data/synthetic-quick", "pairs_source": "file:/home/me/run/pairs/test.txt",
+            "list": ["/srv/x/model.pt", "relative/path.txt", 3, None], "nested": {"path": "C:\\Users\\me\\m.pt"}}
+    cleaned = recorded.strip_absolute_paths(data, [(Path("/home/me/run"), "results")])
+    assert cleaned == {"dataset": "synthetic-quick", "pairs_source": "file:results/pairs/test.txt",
+                       "list": ["model.pt", "relative/path.txt", 3, None], "nested": {"path": "m.pt"}}
