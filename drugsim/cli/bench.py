@@ -99,23 +99,29 @@ def register(subparsers) -> None:
         help="gallery sizes (default 1000,10000,100000)",
     )
     search.add_argument(
-        "--dim", type=options.int_range(1, options.MAX_DIM), default=128, help="embedding length (default 128)"
+        "--dim", type=options.int_range(1, options.MAX_DIM),
+        default=128, help="embedding length (default 128)"
     )
     search.add_argument(
-        "--hash-bits", type=options.multiple_of(8, low=8, high=options.MAX_HASH_BITS), default=64, help="hash length in bits (default 64)"
+        "--hash-bits", type=options.multiple_of(8, low=8, high=options.MAX_HASH_BITS),
+        default=64, help="hash length in bits (default 64)"
     )
     search.add_argument(
-        "--queries", type=options.int_range(1, options.MAX_QUERIES), default=500, help="queries per size (default 500)"
+        "--queries", type=options.int_range(1, options.MAX_QUERIES),
+        default=500, help="queries per size (default 500)"
     )
     search.add_argument(
-        "--k", type=options.int_range(1, options.MAX_TOP_K), default=10, help="neighbours per query (default 10)"
+        "--k", type=options.int_range(1, options.MAX_TOP_K),
+        default=10, help="neighbours per query (default 10)"
     )
     search.add_argument("--kinds", default="ivf,hnsw", help="approximate index kinds (default ivf,hnsw)")
     search.add_argument(
-        "--nprobe", type=options.int_range(1, options.MAX_SEARCH_PARAM), default=8, help="IVF cells visited per query (default 8)"
+        "--nprobe", type=options.int_range(1, options.MAX_SEARCH_PARAM),
+        default=8, help="IVF cells visited per query (default 8)"
     )
     search.add_argument(
-        "--ef-search", type=options.int_range(1, options.MAX_SEARCH_PARAM), default=64, help="HNSW search list (default 64)"
+        "--ef-search", type=options.int_range(1, options.MAX_SEARCH_PARAM),
+        default=64, help="HNSW search list (default 64)"
     )
     search.add_argument(
         "--repeats", type=options.int_range(1, options.MAX_REPEATS), default=3,

@@ -88,7 +88,8 @@ def register(subparsers) -> None:
                        help="size (default quick)")
     options.add_seed_option(synth, "master seed (default 0)")
     options.add_jobs_option(
-        synth, "worker processes (default: the preset's)", type=options.int_range(1, options.MAX_JOBS), metavar=None
+        synth, "worker processes (default: the preset's)", type=options.int_range(1, options.MAX_JOBS),
+        metavar=None
     )
     synth.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     options.add_quiet_option(synth, "no progress bar")

@@ -150,7 +150,8 @@ def register(subparsers) -> None:
     parser.add_argument("query", type=Path, metavar="QUERY_IMAGE", help="the photo to look up")
     parser.add_argument("--gallery", required=True, help="gallery folder, or 'grocery'")
     options.add_method_options(parser)
-    parser.add_argument("--top-k", type=options.int_range(1, options.MAX_TOP_K), default=5, help="results to show (default: 5)")
+    parser.add_argument("--top-k", type=options.int_range(1, options.MAX_TOP_K), default=5,
+                        help="results to show (default: 5)")
     parser.add_argument("--index", type=options.index_file, metavar="PATH",
                         help="FAISS index file: built and saved if missing, else loaded")
     options.add_engine_options(parser)
