@@ -280,3 +280,13 @@ def test_the_copy_of_a_dataset_is_what_the_hash_test_guards(tmp_path):
     image.write_bytes(image.read_bytes() + b"\0")
     assert _fingerprint(data) != before
     shutil.rmtree(data)
+
+
+def test_synth_overwrite_replaces_a_dataset_drawn_before_the_marker_existed(tmp_path):
+    from drugsim.data.synth import SynthPreset, generate_dataset
+
+    small = SynthPreset(n_drugs=2, photos_per_face=(1, 1), photo_size=(48, 36), n_jobs=1)
+    out = generate_dataset(tmp_path / "old", preset=small, seed=0, progress=False)
+    (out / MARKER_NAME).unlink()  # as an older drugsim left it: manifest.csv and its README.txt
+    assert main(["data", "synth", "--out", str(out), "--preset", "tiny", "--overwrite", "--quiet", "--jobs", "1"]) == 0
+    assert (out / MARKER_NAME).is_file()

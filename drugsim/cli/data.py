@@ -169,11 +169,10 @@ def _load(args) -> tuple[Path, list]:
 def cmd_synth(args) -> int:
     from drugsim.data import generate_dataset
     from drugsim.errors import ConfigError
-    from drugsim.io import check_replaceable
 
     if args.out.exists() and not args.overwrite:
         raise ConfigError(f"--out {args.out} exists; pass --overwrite to replace a dataset drugsim made there")
-    check_replaceable(args.out, what="--out")
+    # generate_dataset refuses, before drawing anything, to replace a folder drugsim did not make.
 
     out = generate_dataset(
         args.out,
