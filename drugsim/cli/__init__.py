@@ -31,6 +31,9 @@ _COMMAND_MODULES = (
     "drugsim.cli.report",  # report readme
 )
 
+#: What Ctrl-C prints (exit status 130): outputs are atomic, so nothing half-written is left.
+INTERRUPTED = "drugsim: interrupted; no partial output was kept"
+
 EPILOG = """examples:
   drugsim data synth --out data/synthetic-quick --preset quick --seed 0
   drugsim pairs --data data/synthetic-quick --algorithm 2 --split test --out test_pairs.txt
@@ -85,6 +88,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             sys.stdout.flush()  # a closed pipe shows here when the output fit Python's buffer
         except BrokenPipeError:
             return _closed_pipe()
+        except KeyboardInterrupt:  # while the parser imports the sub-commands (a second or so)
+            print(INTERRUPTED, file=sys.stderr)
+            return 130
         return code
 
 
@@ -122,7 +128,7 @@ def _run(argv: list[str] | None) -> int:
         print(f"drugsim: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("drugsim: interrupted; no partial output was kept", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         return 130
 
 

@@ -306,7 +306,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )
     if filter_info:
         result["filter_model"] = Path(filter_info["filter_model"]).name
-    if filter_info:
         total = result["timing"]["total_seconds"] + filter_info["classify_seconds"]
         result["pairs_per_second_with_filter"] = len(test_pairs) / total if total > 0 else None
     from drugsim.io import is_stdout

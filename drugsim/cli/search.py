@@ -25,10 +25,9 @@ def gallery_records(gallery: str):
     """Records of a gallery folder: through the dataset loader when it knows the layout, else any images
     under the folder labelled by their parent folder's name."""
     from drugsim.data import load_dataset, resolve_data_root
+    from drugsim.data.loaders import detect_layout
     from drugsim.data.records import ImageRecord
     from drugsim.io import is_image_file
-
-    from drugsim.data.loaders import detect_layout
 
     try:
         root = resolve_data_root(gallery)
