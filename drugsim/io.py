@@ -14,13 +14,15 @@ block devices are refused. ``-`` means standard output for text outputs.
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import os
 import stat
 import sys
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Iterable, Iterator, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -37,8 +39,13 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def is_image_file(path: PathLike) -> bool:
-    """True when ``path`` has an image file suffix (case-insensitive)."""
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+    """True when ``path`` has an image file suffix (case-insensitive) and is not a macOS resource file.
+
+    ``._name.jpg`` files are AppleDouble metadata that macOS leaves beside every photo copied to a foreign
+    file system; they are never images, and one of them must not abort a whole evaluation.
+    """
+    path = Path(path)
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith("._")
 
 
 def _to_rgb8(img: Image.Image, path: Path) -> np.ndarray:
@@ -79,8 +86,16 @@ def read_image(path: PathLike) -> np.ndarray:
             than :data:`MAX_IMAGE_PIXELS` (a possible decompression bomb). The message names the file.
     """
     path = Path(path)
-    if not path.exists():
-        raise ImageReadError(f"{path}: no such file (expected an image file)")
+    try:
+        os.stat(path)
+    except OSError as exc:  # a dangling link or a link loop says so, not just "no such file"
+        if exc.errno == errno.ELOOP:
+            raise ImageReadError(f"{path}: symbolic link loop (expected an image file)") from None
+        if os.path.islink(path):
+            raise ImageReadError(f"{path}: symbolic link to a missing file ({os.readlink(path)})") from None
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise ImageReadError(f"{path}: permission denied (cannot read this image)") from None
+        raise ImageReadError(f"{path}: no such file (expected an image file)") from None
     if path.is_dir():
         raise ImageReadError(f"{path}: is a folder, expected an image file")
     if path.stat().st_size == 0:
@@ -104,6 +119,8 @@ def read_image(path: PathLike) -> np.ndarray:
         raise ImageReadError(f"{path}: refused as a possible decompression bomb ({exc})") from exc
     except UnidentifiedImageError as exc:
         raise ImageReadError(f"{path}: not a readable image (expected JPEG, PNG, BMP, TIFF or WebP)") from exc
+    except PermissionError as exc:
+        raise ImageReadError(f"{path}: permission denied (cannot read this image)") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"{path}: image is truncated or corrupt ({exc})") from exc
 
@@ -298,3 +315,169 @@ def write_image(path: PathLike, image: np.ndarray, *, quality: int = 95) -> Path
         kwargs = {"quality": int(quality), "optimize": False} if fmt == "JPEG" else {}
         pil.save(tmp, format=fmt, **kwargs)
     return path
+
+
+# ----------------------------------------------------------------------------- outputs against inputs
+
+
+def _resolved(path: PathLike) -> Path:
+    return Path(os.path.realpath(os.path.expanduser(str(path))))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a == b
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_outputs_against_inputs(
+    outputs: dict[str, PathLike | None],
+    *,
+    files: dict[str, PathLike | None] | None = None,
+    folders: dict[str, PathLike | None] | None = None,
+) -> None:
+    """Refuse an output that would overwrite an input, before any work starts.
+
+    Every command calls this with its outputs and its inputs, named by option: ``files`` (a checkpoint,
+    a pair list, an earlier result) and ``folders`` (a dataset, a gallery, a results folder). An output
+    is refused when it is the same file as an input file after resolving links, when it lies inside an
+    input folder (a dataset would change under the run, or a photo be replaced), or when an output folder
+    holds an input.
+
+    Args:
+        outputs: option -> path written (``None`` and ``-`` skipped).
+        files: option -> input file read.
+        folders: option -> input folder read.
+
+    Raises:
+        OutputError: one line naming both options and the path.
+
+    Example:
+        >>> check_outputs_against_inputs({"--json": "-"}, files={"--pairs": "p.txt"})
+    """
+    inputs = [(option, _resolved(path), False) for option, path in (files or {}).items()
+              if path is not None and not is_stdout(path)]
+    inputs += [(option, _resolved(path), True) for option, path in (folders or {}).items()
+               if path is not None and not is_stdout(path)]
+    for out_option, out_path in outputs.items():
+        if out_path is None or is_stdout(out_path):
+            continue
+        if _writes_through(Path(out_path)):
+            continue  # /dev/null or a pipe: written in place, never replacing what it points at
+        target = _resolved(out_path)
+        for in_option, in_path, is_folder in inputs:
+            if _same_file(target, in_path):
+                raise OutputError(f"{out_option} {out_path} is also the input {in_option} {in_path}; "
+                                  "writing it would destroy that input: give another output path")
+            if is_folder and _inside(target, in_path):
+                raise OutputError(f"{out_option} {out_path} lies inside the input folder {in_option} {in_path}; "
+                                  "write outputs outside it")
+            if _inside(in_path, target) and target != in_path:
+                raise OutputError(f"{out_option} {out_path} holds the input {in_option} {in_path}; "
+                                  "replacing it would destroy that input")
+
+
+# ----------------------------------------------------------------------------- folders the project made
+
+#: The file that marks a folder as made by drugsim (a synthetic dataset, a recorded run): only such a
+#: folder, or an empty one, is ever replaced by ``--overwrite`` / ``--force``.
+MARKER_NAME = ".drugsim-made"
+
+
+def write_marker(folder: PathLike, kind: str) -> Path:
+    """Write the project's marker into ``folder`` (``kind`` says what made it, e.g. ``synthetic-dataset``)."""
+    path = Path(folder) / MARKER_NAME
+    path.write_text(f"{kind}\nmade by drugsim; `--overwrite`/`--force` may replace this folder\n", encoding="utf-8")
+    return path
+
+
+def check_replaceable(folder: PathLike, *, what: str, also_made_if: tuple[str, ...] = ()) -> None:
+    """Refuse to replace ``folder`` unless it is missing, empty, or carries the project's marker.
+
+    Args:
+        folder: the folder an ``--overwrite`` would replace.
+        what: how the message names it (``--out``).
+        also_made_if: file names that mark a folder made by an older drugsim without the marker (a
+            recorded run's ``run.json``).
+
+    Raises:
+        OutputError: a folder of the user's (a home folder, a project, ``.``) would be deleted.
+    """
+    path = Path(folder)
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise OutputError(f"{what} {path}: exists and is not a folder; not replaced")
+    resolved = _resolved(path)
+    if resolved == _resolved(Path.cwd()) or _inside(_resolved(Path.cwd()), resolved):
+        raise OutputError(f"{what} {path}: is the current folder or holds it; not replaced")
+    if (path / MARKER_NAME).is_file() or any((path / name).is_file() for name in also_made_if):
+        return
+    try:
+        empty = next(os.scandir(path), None) is None
+    except OSError as exc:
+        raise OutputError(f"{what} {path}: cannot be read ({exc.strerror or exc})") from None
+    if not empty:
+        raise OutputError(f"{what} {path}: not a folder drugsim made (no {MARKER_NAME} in it) and not empty; "
+                          "refusing to replace it: choose a new folder")
+
+
+# ----------------------------------------------------------------------------- text files and content
+
+
+def read_text_lines(path: PathLike) -> list[str]:
+    """Lines of a UTF-8 text file (a leading byte-order mark dropped); a bad byte names file and line.
+
+    Raises:
+        DatasetError: the file cannot be read, or a line is not UTF-8 (the message names file and line).
+    """
+    from drugsim.errors import DatasetError
+
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return decode_lines(raw, path)
+
+
+def decode_lines(raw: bytes, path: PathLike) -> list[str]:
+    """``raw`` split into UTF-8 lines; a line that is not UTF-8 is one error naming ``path`` and the line."""
+    from drugsim.errors import DatasetError
+
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    lines = []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        try:
+            lines.append(line.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise DatasetError(f"{path}:{number}: byte {line[exc.start]:#04x} at column {exc.start + 1} is not "
+                               "UTF-8 (expected a UTF-8 text file)") from None
+    return lines
+
+
+def read_text(path: PathLike) -> str:
+    """A UTF-8 text file's contents; an undecodable byte is one error naming file and line."""
+    return "\n".join(read_text_lines(path)) + "\n"
+
+
+def content_sha256(entries: Iterable[tuple[str, str, PathLike]]) -> str:
+    """sha256 over ``(name, label, file bytes)`` of every entry, in sorted name order.
+
+    What a gallery, a dataset or a recorded result is identified by: the same photos under the same names
+    and labels give the same hash wherever the folder lies.
+    """
+    digest = hashlib.sha256()
+    for name, label, path in sorted(entries, key=lambda entry: (entry[0], entry[1])):
+        digest.update(f"{name}\t{label}\t".encode("utf-8", "surrogateescape"))
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\n")
+    return digest.hexdigest()

@@ -34,7 +34,33 @@ def evaluation_results(results_dir: Path) -> dict[str, dict[str, Any]]:
     if not found:
         raise ConfigError(f"--results {results_dir}: no `drugsim evaluate --json` result in it "
                           "(expected JSON files with method, threshold, accuracy and ci95)")
+    for name, payload in found.items():
+        problem = _evaluation_type_problem(payload)
+        if problem:
+            raise ConfigError(f"--results {Path(results_dir) / (name + '.json')}: {problem} "
+                              "(expected a `drugsim evaluate --json` result)")
     return found
+
+
+def _evaluation_type_problem(payload: Mapping[str, Any]) -> str:
+    """What in an evaluation result has the wrong type for the results table ('' when nothing)."""
+    def number_or_none(value: Any) -> bool:
+        return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+    if not isinstance(payload["method"], str):
+        return f"'method' is {type(payload['method']).__name__}, expected a string"
+    for key in ("accuracy", "threshold", "roc_auc", "n_pairs"):
+        if not number_or_none(payload.get(key)):
+            return f"{key!r} is {payload.get(key)!r}, expected a number"
+    if not isinstance(payload["ci95"], Mapping):
+        return f"'ci95' is {type(payload['ci95']).__name__}, expected a mapping of intervals"
+    for key, interval in payload["ci95"].items():
+        if not (isinstance(interval, (list, tuple)) and len(interval) == 2 and all(map(number_or_none, interval))):
+            return f"ci95[{key!r}] is {interval!r}, expected [low, high]"
+    config = payload.get("method_config")
+    if config is not None and not isinstance(config, Mapping):
+        return f"'method_config' is {type(config).__name__}, expected a mapping"
+    return ""
 
 
 def paper_accuracy(method: str, backbone: str, variant: str) -> float | None:

@@ -22,7 +22,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from drugsim.errors import ConfigError
@@ -80,11 +80,26 @@ def result_timings(results: Mapping[str, Mapping[str, Any]]) -> dict[str, float]
 
 
 def protocol_notes(results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """Where the evaluation results fitted their thresholds and what their intervals resample."""
+    """Where the evaluation results fitted their thresholds, what their intervals resample, and which pair
+    protocol (its name) and test pairs (``test_pairs_sha256``) the results scored, when they say so."""
     evaluations = [p for p in results.values() if EVALUATE_KEYS <= set(p)]
     fitted = sorted({str(p.get("threshold_fitted_on")) for p in evaluations})
     units = sorted({str(p.get("ci_unit") or (p.get("bootstrap") or {}).get("unit") or "unknown") for p in evaluations})
-    return {"threshold_fitted_on": fitted, "ci_unit": units} if evaluations else {}
+    notes: dict[str, Any] = {"threshold_fitted_on": fitted, "ci_unit": units} if evaluations else {}
+    names, hashes = set(), set()
+    for payload in results.values():
+        # evaluate --json writes the pair protocol as pairs_protocol; a chapter's results as protocol.
+        for key in ("pairs_protocol", "protocol"):
+            about = payload.get(key)
+            if isinstance(about, Mapping) and isinstance(about.get("name"), str):
+                names.add(about["name"])
+        if isinstance(payload.get("test_pairs_sha256"), str):
+            hashes.add(payload["test_pairs_sha256"])
+    if names:
+        notes["pairs_protocol"] = sorted(names)
+    if hashes:
+        notes["test_pairs_sha256"] = sorted(hashes)
+    return notes
 
 
 def read_json_files(folder: Path) -> dict[str, dict[str, Any]]:
@@ -102,41 +117,106 @@ def read_json_files(folder: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _relative_or_name(text: str, bases: Sequence[tuple[Path, str]]) -> str:
+    if text[1:2] == ":":  # a Windows drive path: its name, whatever machine reads it
+        return PureWindowsPath(text).name
+    path = Path(text)
+    for base, label in bases:
+        try:
+            relative = path.relative_to(base)
+        except ValueError:
+            continue
+        return f"{label}/{relative.as_posix()}" if relative.parts else label
+    return path.name
+
+
+def strip_absolute_paths(value: Any, bases: Sequence[tuple[Path, str]] = ()) -> Any:
+    """``value`` (plain JSON data) with every absolute path replaced by a machine-free name.
+
+    A path under one of ``bases`` (``(folder, label)``) becomes ``label/relative``; any other absolute path
+    keeps its last component only. Recorded results are read on other machines: the recording machine's
+    folders say nothing there and may say too much about it.
+
+    Example:
+        >>> strip_absolute_paths({"dataset": "/home/me/data/synthetic-quick", "n": 3})
+        {'dataset': 'synthetic-quick', 'n': 3}
+    """
+    if isinstance(value, str):
+        if value.startswith("/") or (len(value) > 2 and value[1] == ":" and value[2] in "/\\"):
+            return _relative_or_name(value, bases)
+        if value.startswith("file:/"):
+            return "file:" + _relative_or_name(value[len("file:"):], bases)
+        return value
+    if isinstance(value, Mapping):
+        return {key: strip_absolute_paths(item, bases) for key, item in value.items()}
+    if isinstance(value, list):
+        return [strip_absolute_paths(item, bases) for item in value]
+    return value
+
+
+def _dataset_record(stamp: Path) -> dict[str, Any] | None:
+    """The runner's ``dataset.json`` beside a reproduce run's results, when it is a readable JSON object."""
+    if not stamp.is_file():
+        return None
+    try:
+        info = json.loads(stamp.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # an unreadable stamp leaves the data kind unknown, not the record
+    return info if isinstance(info, dict) else None
+
+
 def record_run(name: str, results_dir: Path, *, dest_root: Path, command: Sequence[str] | str,
                hardware: Mapping[str, Any], commit: Mapping[str, Any], command_seconds: float | None = None,
                force: bool = False) -> Path:
     """Copy the results JSONs of ``results_dir`` into ``dest_root/name`` and write its ``run.json``.
 
+    The record is built under a temporary name beside ``dest_root/name`` and swapped in at the end, so a
+    failure leaves an earlier record as it was; ``force`` replaces only a record (a folder with ``run.json``
+    or the project's marker) or an empty folder, and never the folder being recorded. Absolute paths in
+    the results are replaced by names (:func:`strip_absolute_paths`).
+
     Raises:
-        ConfigError: bad name, no results folder or no JSON in it, or the record exists (without ``force``).
+        ConfigError: bad name, no results folder or no JSON in it, the record exists (without ``force``),
+            or the record would replace or lie inside the results being recorded.
+        OutputError: ``force`` on a folder drugsim did not make.
     """
+    from drugsim.io import atomic_path, check_outputs_against_inputs, check_replaceable, write_marker
+
     check_name(name)
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise ConfigError(f"--results {results_dir}: no such folder (expected the JSON results of a run, e.g. "
                           "runs/paper-synthetic/results or a folder of `drugsim evaluate --json` files)")
+    dest = Path(dest_root) / name
+    check_outputs_against_inputs({"the record": dest}, folders={"--results": results_dir})
     results = read_json_files(results_dir)
     if not results:
         raise ConfigError(f"--results {results_dir}: no JSON results in it (nothing to record)")
-    dest = Path(dest_root) / name
     if dest.exists() and not force:
         raise ConfigError(f"{dest} exists already; choose another name or pass --force to replace it")
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    for stem in results:
-        shutil.copyfile(results_dir / f"{stem}.json", dest / f"{stem}.json")
+    check_replaceable(dest, what="the record", also_made_if=(MANIFEST,))
+    bases = [(results_dir.resolve(), "results"), (Path.cwd().resolve(), ".")]
     timings = result_timings(results)
     if command_seconds is not None:
         timings["command_seconds"] = float(command_seconds)
     record = manifest(name, commit=commit, hardware=hardware, command=command, timings=timings,
                       protocol=protocol_notes(results))
-    stamp = results_dir.parent / "dataset.json"  # a reproduce run's results/ sits beside the runner's stamp
-    if stamp.is_file():
-        try:
-            record["dataset_info"] = json.loads(stamp.read_text(encoding="utf-8"))
-            record["dataset"] = str(record["dataset_info"].get("kind", "folder"))
-        except ValueError:
-            pass  # an unreadable stamp leaves the data kind unknown, not the record
-    (dest / MANIFEST).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    record["command"] = strip_absolute_paths(record["command"], bases)
+    info = _dataset_record(results_dir.parent / "dataset.json")  # a reproduce run's results/ sits beside it
+    if info is not None:
+        record["dataset_info"] = strip_absolute_paths(info, bases)
+        record["dataset"] = str(info.get("kind", "folder"))
+    with atomic_path(dest) as tmp:
+        tmp.mkdir(parents=True)
+        for stem, payload in results.items():
+            cleaned = strip_absolute_paths(payload, bases)
+            if cleaned == payload:
+                shutil.copyfile(results_dir / f"{stem}.json", tmp / f"{stem}.json")
+            else:
+                (tmp / f"{stem}.json").write_text(json.dumps(cleaned, indent=2) + "\n", encoding="utf-8")
+        (tmp / MANIFEST).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        write_marker(tmp, "recorded-run")
+        readme = dest / "README.md"  # the provenance written by hand into the record being replaced
+        if readme.is_file():
+            shutil.copyfile(readme, tmp / "README.md")
     return dest

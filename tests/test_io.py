@@ -120,3 +120,41 @@ def test_atomic_folder_replaces_the_old_one(tmp_path):
         (tmp / "new").write_text("2")
     assert sorted(p.name for p in target.iterdir()) == ["new"]
     assert [p.name for p in tmp_path.iterdir()] == ["ds"]
+
+
+def test_content_sha256_names_the_content_not_the_place(tmp_path):
+    from drugsim.io import content_sha256
+
+    for folder in ("here", "there"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a.png").write_bytes(b"photo a")
+        (tmp_path / folder / "b.png").write_bytes(b"photo b")
+    here = [("a.png", "x", tmp_path / "here" / "a.png"), ("b.png", "y", tmp_path / "here" / "b.png")]
+    there = [("b.png", "y", tmp_path / "there" / "b.png"), ("a.png", "x", tmp_path / "there" / "a.png")]
+    assert content_sha256(here) == content_sha256(there)  # another folder, another order: the same gallery
+    relabelled = [("a.png", "y", here[0][2]), here[1]]
+    assert content_sha256(relabelled) != content_sha256(here)
+    (tmp_path / "there" / "a.png").write_bytes(b"photo A")
+    assert content_sha256(there) != content_sha256(here)
+
+
+def test_read_text_lines_drops_a_bom_and_names_a_bad_line(tmp_path):
+    from drugsim.errors import DatasetError
+    from drugsim.io import read_text_lines
+
+    path = tmp_path / "t.txt"
+    path.write_bytes(b"\xef\xbb\xbfone\r\ntwo\n")
+    assert read_text_lines(path) == ["one", "two"]
+    path.write_bytes(b"one\ntw\xf0o\n")
+    with pytest.raises(DatasetError, match=r"t.txt:2: byte 0xf0 at column 3 is not UTF-8"):
+        read_text_lines(path)
+
+
+def test_an_output_through_a_linked_folder_is_still_inside_the_input(tmp_path):
+    from drugsim.errors import OutputError
+    from drugsim.io import check_outputs_against_inputs
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "data")
+    with pytest.raises(OutputError, match="inside the input folder --data"):
+        check_outputs_against_inputs({"--out": tmp_path / "alias" / "p.txt"}, folders={"--data": tmp_path / "data"})

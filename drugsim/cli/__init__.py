@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import os
 import sys
 import warnings
 from collections.abc import Iterator
@@ -29,6 +30,9 @@ _COMMAND_MODULES = (
     "drugsim.cli.reproduce",  # reproduce
     "drugsim.cli.report",  # report readme
 )
+
+#: What Ctrl-C prints (exit status 130): outputs are atomic, so nothing half-written is left.
+INTERRUPTED = "drugsim: interrupted; no partial output was kept"
 
 EPILOG = """examples:
   drugsim data synth --out data/synthetic-quick --preset quick --seed 0
@@ -79,7 +83,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     with readable_warnings():
-        return _run(argv)
+        try:
+            code = _run(argv)
+            sys.stdout.flush()  # a closed pipe shows here when the output fit Python's buffer
+        except BrokenPipeError:
+            return _closed_pipe()
+        except KeyboardInterrupt:  # while the parser imports the sub-commands (a second or so)
+            print(INTERRUPTED, file=sys.stderr)
+            return 130
+        return code
+
+
+def _closed_pipe() -> int:
+    """The reader of standard output went away (``drugsim methods | head -1``): end quietly, as ``ls`` does.
+
+    Standard output is pointed at /dev/null so that Python's own flush at exit does not fail again.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no real file (a test's capture): nothing to redirect
+        pass
+    return 0
 
 
 def _run(argv: list[str] | None) -> int:
@@ -96,12 +121,14 @@ def _run(argv: list[str] | None) -> int:
     except DrugsimError as exc:
         print(f"drugsim: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        raise  # not a user's error: main() ends quietly
     except OSError as exc:  # a file refused by the system (permissions, full disk) after the checks
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         print(f"drugsim: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("drugsim: interrupted; no partial output was kept", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         return 130
 
 

@@ -42,7 +42,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--pairs",
-        type=options.int_range(0),
+        type=options.int_range(0, options.MAX_PAIRS),
         default=0,
         help="pairs of the test split's Algorithm 2 list to keep (a seeded sample; default 0 = all)",
     )
@@ -70,13 +70,13 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--repeats",
-        type=options.positive_int,
+        type=options.int_range(1, options.MAX_REPEATS),
         default=3,
         help="timed runs per measurement (median; default 3)",
     )
     parser.add_argument(
         "--per-pair-pairs",
-        type=options.positive_int,
+        type=options.int_range(1, options.MAX_PAIRS),
         default=100,
         help="pairs timed the paper's way (default 100; it is slow)",
     )
@@ -99,26 +99,33 @@ def register(subparsers) -> None:
         help="gallery sizes (default 1000,10000,100000)",
     )
     search.add_argument(
-        "--dim", type=options.positive_int, default=128, help="embedding length (default 128)"
+        "--dim", type=options.int_range(1, options.MAX_DIM),
+        default=128, help="embedding length (default 128)"
     )
     search.add_argument(
-        "--hash-bits", type=options.multiple_of(8, low=8), default=64, help="hash length in bits (default 64)"
+        "--hash-bits", type=options.multiple_of(8, low=8, high=options.MAX_HASH_BITS),
+        default=64, help="hash length in bits (default 64)"
     )
     search.add_argument(
-        "--queries", type=options.positive_int, default=500, help="queries per size (default 500)"
+        "--queries", type=options.int_range(1, options.MAX_QUERIES),
+        default=500, help="queries per size (default 500)"
     )
     search.add_argument(
-        "--k", type=options.positive_int, default=10, help="neighbours per query (default 10)"
+        "--k", type=options.int_range(1, options.MAX_TOP_K),
+        default=10, help="neighbours per query (default 10)"
     )
     search.add_argument("--kinds", default="ivf,hnsw", help="approximate index kinds (default ivf,hnsw)")
     search.add_argument(
-        "--nprobe", type=options.positive_int, default=8, help="IVF cells visited per query (default 8)"
+        "--nprobe", type=options.int_range(1, options.MAX_SEARCH_PARAM),
+        default=8, help="IVF cells visited per query (default 8)"
     )
     search.add_argument(
-        "--ef-search", type=options.positive_int, default=64, help="HNSW search list (default 64)"
+        "--ef-search", type=options.int_range(1, options.MAX_SEARCH_PARAM),
+        default=64, help="HNSW search list (default 64)"
     )
     search.add_argument(
-        "--repeats", type=options.positive_int, default=3, help="timed runs (median; default 3)"
+        "--repeats", type=options.int_range(1, options.MAX_REPEATS), default=3,
+        help="timed runs (median; default 3)"
     )
     options.add_seed_option(search, "seed of the synthetic vectors")
     options.add_json_file(search, "write the results JSON here", dest="json_out")
@@ -177,11 +184,19 @@ def run_bench(args) -> int:
 
 
 def _run_bench(args, stdout) -> int:
+    from drugsim.cli.common import dataset_folder, guard_outputs
     from drugsim.data.protocol import ProtocolSettings, evaluation_pairs
     from drugsim.evaluation.timing import BenchConfig, bench_methods, targets_summary
     from drugsim.studies.models import build_methods
 
-    methods = build_methods(args.methods, models=_checkpoints(args))
+    if args.methods is not None and not [name for name in args.methods.split(",") if name.strip()]:
+        raise ConfigError(f"--methods {args.methods!r}: no method name in it (expected e.g. orb,ahash)")
+    checkpoints = _checkpoints(args)
+    guard_outputs({"--json": args.json_out},
+                  files={"--pair-list": args.pair_list,
+                         **{f"--model {name}": path for name, path in checkpoints.items()}},
+                  folders={"--data": dataset_folder(args.data), "--models-dir": args.models_dir})
+    methods = build_methods(args.methods, models=checkpoints)
     pairs = evaluation_pairs(args.data or None, split=args.split, settings=ProtocolSettings(seed=args.seed),
                              pair_file=args.pair_list or None, n_pairs=args.pairs or None).test
     config = BenchConfig(repeats=args.repeats, per_pair_pairs=args.per_pair_pairs, n_jobs=args.jobs)
@@ -217,6 +232,9 @@ def _run_search(args, stdout) -> int:
     from drugsim.studies.search import plot_search_benchmark
 
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    if not kinds:
+        raise ConfigError(f"--kinds {args.kinds!r}: no index kind in it (expected e.g. ivf,hnsw)")
+    options.check_distinct_outputs(**{"--json": args.json_out, "--figure": args.figure})
     result = bench_search(
         args.sizes,
         dim=args.dim,

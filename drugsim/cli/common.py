@@ -27,6 +27,57 @@ def build_method(name: str, model: Path | None):
     return create_method(name)
 
 
+def dataset_folder(spec: Any, *, data_root: Path | None = None) -> Path | None:
+    """The folder a ``--data``/``--gallery`` value names (``grocery`` resolved), or None when it names none
+    (the command's own loading then reports why, with the dataset's own message)."""
+    if spec is None:
+        return None
+    from drugsim.data import resolve_data_root
+    from drugsim.errors import DrugsimError
+
+    try:
+        return resolve_data_root(str(spec), data_root=data_root)
+    except DrugsimError:
+        return None
+
+
+def guard_outputs(outputs: dict[str, Any], *, files: dict[str, Any] | None = None,
+                  folders: dict[str, Any] | None = None) -> None:
+    """Refuse, before any work, an output that is an input or lies inside an input folder (one line, exit 2).
+
+    Every command that writes calls this with its options' paths; see
+    :func:`drugsim.io.check_outputs_against_inputs`.
+    """
+    from drugsim.io import check_outputs_against_inputs
+
+    check_outputs_against_inputs(outputs, files=files, folders=folders)
+
+
+def dataset_identity(root: Path, records: list | None = None) -> dict[str, Any]:
+    """A dataset by kind, folder name and content hash: what a result records instead of an absolute path.
+
+    The hash covers every image's path relative to ``root``, label, official split and bytes
+    (:func:`drugsim.io.content_sha256`), so the same photos give the same hash on any machine.
+    """
+    from drugsim.data import load_dataset
+    from drugsim.data.loaders import data_kind, detect_layout
+    from drugsim.io import content_sha256
+
+    root = Path(root)
+    records = load_dataset(root) if records is None else records
+    kind = "grocery" if detect_layout(root) == "grocery" else data_kind(root)
+
+    def relative(path: Path) -> str:
+        try:
+            return Path(path).relative_to(root).as_posix()
+        except ValueError:
+            return Path(path).name
+
+    entries = [(relative(r.path), f"{r.label}|{r.official_split or ''}", r.path) for r in records]
+    return {"kind": kind, "name": root.resolve().name, "content_sha256": content_sha256(entries),
+            "n_images": len(records)}
+
+
 def _load_json(path: Path, what: str) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
@@ -35,7 +86,7 @@ def _load_json(path: Path, what: str) -> dict[str, Any]:
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ConfigError(f"{what} {path}: not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise ConfigError(
@@ -52,9 +103,15 @@ def threshold_from_file(path: Path, method_name: str) -> tuple[float, str, str]:
     """
     data = _load_json(path, "--threshold-from")
     threshold = data.get("threshold")
-    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not math.isfinite(threshold):
+    try:  # a 400-digit integer is valid JSON but no float: it overflows instead of being finite
+        finite = isinstance(threshold, (int, float)) and not isinstance(threshold, bool) and \
+            math.isfinite(float(threshold))
+    except OverflowError:
+        finite = False
+    if not finite:
         raise ConfigError(
-            f"--threshold-from {path}: no numeric 'threshold' in it (expected `drugsim evaluate` output)"
+            f"--threshold-from {path}: 'threshold' is {str(threshold)[:40]!r}, expected a finite number "
+            "(a `drugsim evaluate --json` output)"
         )
     saved_method = data.get("method")
     if saved_method is not None and saved_method != method_name:

@@ -88,7 +88,8 @@ def register(subparsers) -> None:
                        help="size (default quick)")
     options.add_seed_option(synth, "master seed (default 0)")
     options.add_jobs_option(
-        synth, "worker processes (default: the preset's)", type=options.positive_int, metavar=None
+        synth, "worker processes (default: the preset's)", type=options.int_range(1, options.MAX_JOBS),
+        metavar=None
     )
     synth.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     options.add_quiet_option(synth, "no progress bar")
@@ -131,15 +132,15 @@ def register(subparsers) -> None:
     pairs.add_argument(
         "--protocol",
         choices=("official", "unseen-products"),
-        default="official",
-        help="for a Grocery copy with test.txt: its official split (default) or unseen products",
+        default=None,
+        help="for a Grocery copy: its official split (default) or unseen products",
     )
     pairs.add_argument("--out", required=True, type=options.output_file(stdout=True),
                        help="pair list file to write (- = standard output)")
     options.add_seed_option(pairs, "seed of the split and the pairs (default 0)")
     pairs.add_argument(
         "--n-pairs",
-        type=options.positive_int,
+        type=options.int_range(1, options.MAX_PAIRS),
         default=None,
         help="number of pairs (Algorithm 1: default as many as Algorithm 2 gives; "
         "Algorithm 2: a balanced subsample)",
@@ -167,6 +168,11 @@ def _load(args) -> tuple[Path, list]:
 
 def cmd_synth(args) -> int:
     from drugsim.data import generate_dataset
+    from drugsim.errors import ConfigError
+
+    if args.out.exists() and not args.overwrite:
+        raise ConfigError(f"--out {args.out} exists; pass --overwrite to replace a dataset drugsim made there")
+    # generate_dataset refuses, before drawing anything, to replace a folder drugsim did not make.
 
     out = generate_dataset(
         args.out,
@@ -238,6 +244,23 @@ def unusable_by_methods(shape: tuple) -> list[str]:
     return reasons
 
 
+#: Warning lines ``data check`` prints per reason; the rest are counted (20,000 thin images are one reason).
+WARNINGS_PER_REASON = 5
+
+
+def summarise_warnings(limited: list[tuple[Path, str]], *, per_reason: int = WARNINGS_PER_REASON) -> list[str]:
+    """Warning lines for ``(path, reason)`` pairs: the first few files of each reason, then a count."""
+    by_reason: dict[str, list[Path]] = {}
+    for path, reason in limited:
+        by_reason.setdefault(reason, []).append(path)
+    lines = []
+    for reason, paths in by_reason.items():
+        lines += [f"warning: {path}: {reason}" for path in paths[:per_reason]]
+        if len(paths) > per_reason:
+            lines.append(f"warning: ... and {len(paths) - per_reason} more image(s): {reason}")
+    return lines
+
+
 def cmd_check(args) -> int:
     from drugsim.data.info import dataset_info
 
@@ -246,8 +269,8 @@ def cmd_check(args) -> int:
     bad = check_images([r.path for r in records], progress=not args.quiet, limited=limited)
     for path, reason in bad:
         print(f"BAD  {path}: {reason}")
-    for path, reason in limited:
-        print(f"warning: {path}: {reason}")
+    for line in summarise_warnings(limited):
+        print(line)
     for label in dataset_info(records)["single_image_classes"]:
         print(f"warning: class {label!r} has a single image: it cannot give a positive pair")
     print(f"{len(records) - len(bad)} of {len(records)} images decoded; {len(bad)} bad")
@@ -297,13 +320,38 @@ def cmd_fetch(args) -> int:
     return 0
 
 
+def writable_pair_path(path: Path, root: Path) -> str:
+    """``path`` as a pair list writes it; a name a tab-separated UTF-8 line cannot hold is refused by name."""
+    try:
+        text = Path(path).relative_to(root).as_posix()
+    except ValueError:
+        text = str(path)
+    if any(char in text for char in "\t\n\r"):
+        raise DatasetError(f"{path!r}: a file name with a tab or line break cannot be written into a pair list "
+                           "(one pair a line, tab-separated); rename the file")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DatasetError(f"{text.encode('utf-8', 'surrogateescape')!r}: a file name that is not UTF-8 cannot be "
+                           "written into a pair list (UTF-8 text); rename the file") from None
+    return text
+
+
 def cmd_pairs(args) -> int:
+    from drugsim.cli.common import guard_outputs
     from drugsim.data import pair_statistics, write_pairs
     from drugsim.data.protocol import ProtocolSettings, declared_split, make_pairs, select_split
 
     root, records = _load(args)
-    settings = ProtocolSettings(seed=args.seed, algorithm=args.algorithm, grocery_protocol=args.protocol)
+    guard_outputs({"--out": args.out}, folders={"--data": root})
+    if args.protocol is not None and not any(r.official_split for r in records):
+        raise DatasetError(f"--protocol {args.protocol} applies to a Grocery Store copy (its split files); "
+                           f"{root} is not one, so it would be ignored: drop --protocol")
+    settings = ProtocolSettings(seed=args.seed, algorithm=args.algorithm,
+                                grocery_protocol=args.protocol or "official")
     chosen = select_split(records, args.split, settings, declared_split(root))
+    for record in chosen:
+        writable_pair_path(record.path, root)
     pairs = make_pairs(chosen, algorithm=args.algorithm, seed=args.seed, n_pairs=args.n_pairs)
     from drugsim.io import is_stdout
 

@@ -10,10 +10,21 @@ from pathlib import Path
 from typing import Any, Dict
 
 from drugsim.cli import options, search
-from drugsim.cli.common import build_method, fmt, print_json, threshold_from_file, write_json
+from drugsim.cli.common import (
+    build_method,
+    dataset_folder,
+    dataset_identity,
+    fmt,
+    guard_outputs,
+    print_json,
+    threshold_from_file,
+    write_json,
+)
 from drugsim.errors import ConfigError, DatasetError, DrugsimError
 
 RULES = ("midpoint", "max_accuracy", "youden", "eer", "far")
+#: False-accept rate of ``--threshold-rule far`` when ``--target-far`` is not given.
+DEFAULT_TARGET_FAR = 0.01
 
 
 def _compare_epilog() -> str:
@@ -202,6 +213,26 @@ def _print_summary(result: Dict[str, Any]) -> None:
     print(speed)
 
 
+def _pairs_record(args: argparse.Namespace, root: Path, listed, scored) -> Dict[str, Any]:
+    """``test_pairs_sha256`` and the pair protocol (its name) of an evaluation, as every chapter records them.
+
+    The test split's pairs come from :func:`drugsim.data.protocol.results_record` (the run's full test list,
+    the same hash as the chapters'); a pair file or another split is identified by the hash of its list.
+    """
+    from drugsim.data.protocol import ProtocolSettings, load_protocol_pairs, pairs_sha256, results_record
+
+    if args.pairs is None and args.split == "test":
+        data = load_protocol_pairs(root, settings=ProtocolSettings(seed=args.seed), splits=["test"])
+        record = results_record(data, scored=scored)
+        record["protocol"]["pairs_source"] = str(record["protocol"].get("pairs_source", ""))
+        return {"test_pairs_sha256": record["test_pairs_sha256"], "pairs_protocol": record["protocol"]}
+    name = "pair-file" if args.pairs is not None else f"split-{args.split}"
+    return {"test_pairs_sha256": pairs_sha256(listed, root),
+            "pairs_protocol": {"name": name, "n_test_pairs": len(listed),
+                               "scored_test_pairs_sha256": pairs_sha256(scored, root),
+                               "n_scored_test_pairs": len(scored)}}
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from drugsim.data.protocol import ProtocolSettings, evaluation_pairs
     from drugsim.evaluation.evaluate import evaluate_method
@@ -218,6 +249,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             f"--paper-protocol is the paper's midpoint rule; got --threshold-rule {args.threshold_rule} "
             "(other rules are fitted on validation pairs: drop --paper-protocol)"
         )
+    if args.target_far is not None and (args.threshold_rule != "far" or args.threshold is not None
+                                        or args.threshold_from is not None):
+        raise ConfigError("--target-far is the false-accept rate of --threshold-rule far; it would be ignored "
+                          "here (give --threshold-rule far, without --threshold/--threshold-from)")
+    root_folder = dataset_folder(args.data)
+    guard_outputs({"--json": args.json, "--cache-dir": args.cache_dir},
+                  files={"--model": args.model, "--pairs": args.pairs, "--threshold-from": args.threshold_from,
+                         "--filter-model": args.filter_model},
+                  folders={"--data": root_folder})
     method = build_method(args.method, args.model)
     threshold = args.threshold
     threshold_source = "--threshold" if threshold is not None else None
@@ -245,7 +285,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         threshold_source=threshold_source,
         protocol="paper" if args.paper_protocol else "val",
         ci_unit=args.ci_unit,
-        target_far=args.target_far,
+        target_far=DEFAULT_TARGET_FAR if args.target_far is None else args.target_far,
         per_pair=args.per_pair,
         cache_dir=args.cache_dir,
         n_jobs=args.jobs,
@@ -254,13 +294,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     result.update(
-        dataset=str(root),
+        # The folder's name and identity, not its absolute path: results are recorded and compared across
+        # machines (issue 20: recorded files carry no absolute path).
+        dataset=Path(root).resolve().name,
+        dataset_id=dataset_identity(root),
         split=args.split if args.pairs is None else None,
         pairs_source=source,
         seed=args.seed,
+        **_pairs_record(args, root, test_pairs if not filter_info else pairs.test, test_pairs),
         **filter_info,
     )
     if filter_info:
+        result["filter_model"] = Path(filter_info["filter_model"]).name
         total = result["timing"]["total_seconds"] + filter_info["classify_seconds"]
         result["pairs_per_second_with_filter"] = len(test_pairs) / total if total > 0 else None
     from drugsim.io import is_stdout
@@ -355,7 +400,7 @@ def register(subparsers) -> None:
                           help="pair list file instead of Algorithm 2 pairs")
     evaluate.add_argument("--split", default="test", choices=("test", "val", "all"),
                           help="drugs to pair (default: test; all = every class, e.g. new photos)")
-    evaluate.add_argument("--n-pairs", type=options.positive_int, metavar="N",
+    evaluate.add_argument("--n-pairs", type=options.int_range(1, options.MAX_PAIRS), metavar="N",
                           help="at most N pairs (default: all Algorithm 2 pairs)")
     evaluate.add_argument(
         "--threshold-rule",
@@ -378,14 +423,14 @@ def register(subparsers) -> None:
                           help="reuse the threshold of an earlier result (fitted elsewhere)")
     evaluate.add_argument("--threshold", type=options.finite_float,
                           help="use this threshold (method's scale)")
-    evaluate.add_argument("--target-far", type=options.open_unit_float, default=0.01,
-                          help="false-accept rate for --threshold-rule far (default: 0.01)")
+    evaluate.add_argument("--target-far", type=options.open_unit_float, default=None,
+                          help=f"false-accept rate for --threshold-rule far (default: {DEFAULT_TARGET_FAR})")
     evaluate.add_argument("--per-pair", action="store_true",
                           help="the paper's way: describe both images for every pair (slow baseline)")
     options.add_engine_options(evaluate)
     evaluate.add_argument("--filter-model", type=Path, metavar="CLASSIFIER_CKPT",
                           help="skip pairs the feature-face classifier calls feature-poor (Table 10)")
-    evaluate.add_argument("--n-boot", type=options.positive_int, default=1000,
+    evaluate.add_argument("--n-boot", type=options.int_range(1, options.MAX_BOOT), default=1000,
                           help="bootstrap resamples (default: 1000)")
     options.add_seed_option(evaluate, "seed of split, pairs and bootstrap (default: 0)")
     options.add_json_file(

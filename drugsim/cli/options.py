@@ -25,6 +25,31 @@ from drugsim.errors import OutputError
 MAX_SEED = 2**32 - 1
 #: Most worker processes accepted (more only thrash; negative values count back from all cores).
 MAX_JOBS = 256
+# Upper bounds of sizes and counts, checked while parsing: a value of 10**30 would otherwise run until
+# memory runs out or overflow deep inside numpy. Each is far above any real use.
+#: Pairs (evaluated, drawn, timed, trained on) and images.
+MAX_PAIRS = 10_000_000
+#: Epochs of training.
+MAX_EPOCHS = 10_000
+#: Batch size of training.
+MAX_BATCH = 65_536
+#: Learning rate: above this every optimizer here diverges at once.
+MAX_LR = 10.0
+#: Bootstrap resamples.
+MAX_BOOT = 1_000_000
+#: Timed repeats of a benchmark.
+MAX_REPEATS = 1_000
+#: Cached views per training image.
+MAX_VIEWS = 64
+#: Gallery sizes, queries and neighbours of the search benchmark.
+MAX_GALLERY = 10_000_000
+MAX_QUERIES = 1_000_000
+#: Embedding length and hash length (bits) of the search benchmark; IVF/HNSW search parameters.
+MAX_DIM = 65_536
+MAX_HASH_BITS = 65_536
+MAX_SEARCH_PARAM = 65_536
+#: Results a search shows.
+MAX_TOP_K = 1_000_000
 
 
 def _parse_int(text: str) -> int:
@@ -105,29 +130,29 @@ seed_int = int_range(0, MAX_SEED)
 jobs_int = int_range(-MAX_JOBS, MAX_JOBS)
 
 
-def positive_int_list(text: str) -> list[int]:
-    """Comma-separated whole numbers >= 1 (e.g. gallery sizes ``1000,10000``)."""
+def positive_int_list(text: str, *, high: int = MAX_GALLERY) -> list[int]:
+    """Comma-separated whole numbers from 1 to ``high`` (e.g. gallery sizes ``1000,10000``)."""
     parts = [part for part in str(text).split(",") if part.strip()]
+    expected = f"expected comma-separated whole numbers from 1 to {high}, got {text!r}"
     if not parts:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers >= 1, got {text!r}")
+        raise argparse.ArgumentTypeError(expected)
     values = []
     for part in parts:
         try:
-            values.append(positive_int(part))
+            values.append(int_range(1, high)(part))
         except argparse.ArgumentTypeError:
-            raise argparse.ArgumentTypeError(
-                f"expected comma-separated whole numbers >= 1, got {text!r}"
-            ) from None
+            raise argparse.ArgumentTypeError(expected) from None
     return values
 
 
-def multiple_of(step: int, *, low: int) -> Callable[[str], int]:
-    """A whole number >= ``low`` divisible by ``step`` (hash lengths in bits: whole bytes)."""
+def multiple_of(step: int, *, low: int, high: int) -> Callable[[str], int]:
+    """A whole number from ``low`` to ``high`` divisible by ``step`` (hash lengths in bits: whole bytes)."""
 
     def parse(text: str) -> int:
         value = _parse_int(text)
-        if value < low or value % step:
-            raise argparse.ArgumentTypeError(f"expected a multiple of {step} that is >= {low}, got {value}")
+        if value < low or value > high or value % step:
+            raise argparse.ArgumentTypeError(
+                f"expected a multiple of {step} from {low} to {high}, got {value}")
         return value
 
     parse.__name__ = "integer"

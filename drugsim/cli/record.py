@@ -30,7 +30,16 @@ def run(args: argparse.Namespace) -> int:
     if args.run and (args.command or args.seconds is not None):
         raise DrugsimError("--run measures the command itself; --command and --seconds describe a command run "
                            "before, so give one or the other")
-    command = shlex.split(args.run) if args.run else []
+    try:
+        command = shlex.split(args.run) if args.run else []
+    except ValueError as exc:  # an unclosed quote
+        raise DrugsimError(f"--run {args.run!r}: not a command line ({exc}); quote it as a shell would") from None
+    if args.run is not None and not command:
+        raise DrugsimError("--run '': no command in it")
+    from drugsim.io import check_outputs_against_inputs
+
+    check_outputs_against_inputs({"the record": Path(args.dest or RECORDED_DIR) / args.name},
+                                 folders={"--results": Path(args.results)})
     seconds = args.seconds
     if command:
         started = time.perf_counter()

@@ -72,8 +72,19 @@ def cmd_report_readme(args: argparse.Namespace) -> int:
         raise ConfigError(f"--readme {readme_path}: no such file")
     if not args.results and args.bench is None and not args.timings and args.run is None:
         raise ConfigError("give at least one of --results DIR, --run DIR, --bench FILE, --timings FILE")
-    current = readme_path.read_text(encoding="utf-8")
-    updated = render_readme(current, results=args.results, bench=args.bench, timings=args.timings, run=args.run)
+    try:
+        current = readme_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"--readme {readme_path}: byte {exc.start} is not UTF-8 (expected a UTF-8 README)") from None
+    try:
+        updated = render_readme(current, results=args.results, bench=args.bench, timings=args.timings,
+                                run=args.run)
+    except (TypeError, KeyError, ValueError, AttributeError, IndexError) as exc:
+        # A result file of the right shape but with a value of another type (a string for a number...).
+        sources = [str(p) for p in (args.results or []) + ([args.run] if args.run else []) +
+                   ([args.bench] if args.bench else []) + (args.timings or [])]
+        raise ConfigError(f"a result in {', '.join(sources)} holds a value of an unexpected type "
+                          f"({type(exc).__name__}: {exc}); expected unedited drugsim results") from None
     if args.check:
         if updated != current:
             print(f"{readme_path}: a generated block differs from what its source renders; "

@@ -43,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
     from drugsim.runner import reproduce
 
     root = Path(args.root).resolve() if args.root else _find_root(Path.cwd().resolve())
+    if args.dataset not in ("synthetic", "grocery"):
+        from drugsim.data import resolve_data_root
+
+        resolve_data_root(args.dataset)  # a missing folder is one line before a run folder or lock is made
     report = reproduce(
         root=root,
         profile=args.profile,
@@ -78,7 +82,8 @@ def register(subparsers) -> None:
                         "auto (when found, the default), yes (fail when missing), no")
     parser.add_argument("--strict", action="store_true", help="fail when profiles.yml lists a notebook that "
                         "does not exist yet (default: warn and leave its chapter out)")
-    parser.add_argument("--jobs", type=options.positive_int, default=1, metavar="N", help="run up to N notebooks "
+    parser.add_argument("--jobs", type=options.int_range(1, options.MAX_JOBS), default=1, metavar="N",
+                        help="run up to N notebooks "
                         "at once, each once the notebooks it reads have finished; each kernel gets 1/N of the "
                         "cores' threads (default: 1, one after another)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -55,9 +55,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from OUT.last.pt if it exists")
     parser.add_argument("--backbone", default="resnet18", choices=("resnet18", "vgg16", "efficientnet-lite0"))
     parser.add_argument("--weights", default="random", help="random | imagenet | PATH (default: random)")
-    parser.add_argument("--epochs", type=options.positive_int, help="override the profile's epochs")
-    parser.add_argument("--batch-size", type=options.positive_int, help="override the batch size")
-    parser.add_argument("--lr", type=options.positive_float, help="override the learning rate")
+    parser.add_argument("--epochs", type=options.int_range(1, options.MAX_EPOCHS),
+                        help="override the profile's epochs")
+    parser.add_argument("--batch-size", type=options.int_range(1, options.MAX_BATCH),
+                        help="override the batch size")
+    parser.add_argument("--lr", type=options.float_range(0.0, options.MAX_LR, low_open=True),
+                        help="override the learning rate")
     parser.add_argument("--image-size", type=options.int_range(16, 4096),
                         help="override the input size in pixels")
     options.add_seed_option(parser, "seed of splits, pairs and training (default: 0)")
@@ -81,7 +84,7 @@ def register(subparsers) -> None:
                     "drugs pick the best epoch.", epilog=SIAMESE_EPILOG)
     siamese.add_argument("--variant", default="improved", choices=("improved", "classic", "triplet"))
     _common(siamese)
-    siamese.add_argument("--n-train-pairs", type=options.positive_int,
+    siamese.add_argument("--n-train-pairs", type=options.int_range(1, options.MAX_PAIRS),
                          help="cap on training pairs (default: the profile's)")
     siamese.add_argument("--contrastive-form", choices=("paper", "hadsell"),
                          help="classic variant: eq. 22 as printed (default) or Hadsell's form")
@@ -97,7 +100,7 @@ def register(subparsers) -> None:
                          help="with --train partial: first EfficientNet-Lite0 block (0-16) that trains "
                               "(default: 11)")
     siamese.add_argument(
-        "--frozen-views", type=options.positive_int,
+        "--frozen-views", type=options.int_range(1, options.MAX_VIEWS),
         help="with --train frozen|partial: cached views per training image, plain + augmented (default: the "
              "profile's; frozen 1 in tiny/quick, 2 in paper; partial 2 in tiny, 3 in quick and paper)")
     siamese.set_defaults(func=run_siamese)
@@ -107,7 +110,8 @@ def register(subparsers) -> None:
         description="Train a ResNet18 (or other backbone) to tell feature-rich box faces from feature-poor ones.",
         epilog=CLASSIFIER_EPILOG)
     _common(classifier)
-    classifier.add_argument("--n-train-images", type=options.positive_int, help="cap on training images")
+    classifier.add_argument("--n-train-images", type=options.int_range(1, options.MAX_PAIRS),
+                            help="cap on training images")
     classifier.set_defaults(func=run_classifier)
     train.set_defaults(func=lambda args: (train.print_help(), 1)[1])
 
@@ -128,13 +132,36 @@ def _report(payload: Dict[str, Any], json_path: Path | None) -> None:
         write_text_atomic(json_path, text + "\n")
 
 
+def _guard_training_outputs(args: argparse.Namespace) -> None:
+    """Before any training: ``--out`` is a regular file (its resumable ``OUT.last.pt`` goes beside it), it and
+    ``--json`` are two files, and neither is an input (the dataset, a weights file)."""
+    from drugsim.cli.common import dataset_folder, guard_outputs
+    from drugsim.deep.checkpoints import last_checkpoint_path
+    from drugsim.errors import OutputError
+    from drugsim.io import check_output_path
+
+    options.check_distinct_outputs(**{"--out": args.out, "--json": args.json})
+    out = Path(args.out)
+    if out.exists() and not out.is_file():
+        raise OutputError(f"--out {out}: is a device or pipe; a checkpoint needs a regular file (its resumable "
+                          f"state is written beside it as {last_checkpoint_path(out).name})")
+    last = last_checkpoint_path(out)
+    check_output_path(last, what="--out (resumable state)")
+    weights = Path(args.weights) if args.weights not in ("random", "imagenet") else None
+    guard_outputs({"--out": out, "--out (resumable state)": last, "--json": args.json},
+                  files={"--weights": weights}, folders={"--data": dataset_folder(args.data)})
+
+
 def run_siamese(args: argparse.Namespace) -> int:
     from drugsim.data.protocol import ProtocolSettings, load_protocol_pairs
     from drugsim.deep.config import default_training_mode, siamese_config, training_mode_flags
     from drugsim.deep.training import train_siamese
     from drugsim.errors import ConfigError
 
-    options.check_distinct_outputs(**{"--out": args.out, "--json": args.json})
+    _guard_training_outputs(args)
+    if args.contrastive_form is not None and args.variant != "classic":
+        raise ConfigError(f"--contrastive-form is the classic variant's loss; --variant {args.variant} would "
+                          "ignore it: drop it or use --variant classic")
 
     if args.freeze_backbone and args.training_mode not in (None, "frozen"):
         raise ConfigError(f"--freeze-backbone contradicts --train {args.training_mode}; give one of them")
@@ -142,6 +169,9 @@ def run_siamese(args: argparse.Namespace) -> int:
         args.profile, variant=args.variant, backbone=args.backbone, weights=args.weights)
     if args.fine_tune_from is not None and mode != "partial":
         raise ConfigError(f"--fine-tune-from applies to --train partial, not {mode}")
+    if args.frozen_views is not None and mode not in ("frozen", "partial"):
+        raise ConfigError(f"--frozen-views applies to --train frozen or partial (cached views); training is "
+                          f"{mode}, which would ignore it")
     data = load_protocol_pairs(args.data, settings=ProtocolSettings(seed=args.seed), splits=("train", "val"))
     pairs = data.pairs_by_split
     config = siamese_config(args.profile, data_kind=data.kind, variant=args.variant,
@@ -166,7 +196,7 @@ def run_classifier(args: argparse.Namespace) -> int:
     from drugsim.deep.classifier import FeatureFacePredictor, evaluate_classifier, train_classifier
     from drugsim.deep.config import classifier_config
 
-    options.check_distinct_outputs(**{"--out": args.out, "--json": args.json})
+    _guard_training_outputs(args)
     config = classifier_config(args.profile, n_train_images=args.n_train_images, **_overrides(args))
     splits = load_protocol_pairs(args.data, settings=ProtocolSettings(seed=args.seed), splits=()).records_by_split
     result = train_classifier(config, splits["train"], splits["val"], out=args.out, resume=args.resume,

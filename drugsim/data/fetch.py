@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from drugsim.errors import DatasetError
-from drugsim.io import atomic_path
+from drugsim.io import atomic_path, check_replaceable, read_text_lines, write_marker
 
 PathLike = str | os.PathLike
 
@@ -61,7 +61,7 @@ def read_manifest(path: PathLike = GROCERY_MANIFEST) -> Manifest:
         raise DatasetError(f"{path}: no such checksum manifest")
     commit = ""
     files: dict[str, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_text_lines(path), start=1):
         if not line.strip():
             continue
         if line.startswith("#"):
@@ -223,6 +223,8 @@ def fetch_grocery(
             f"{dest} exists; verify it with `drugsim data fetch grocery --verify-only --dest {dest}` "
             "or pass --overwrite to download again"
         )
+    if dest.exists():  # only a copy drugsim fetched (or an empty folder) is ever replaced
+        check_replaceable(dest, what="--dest", also_made_if=("FETCHED.txt",))
     manifest = manifest or read_manifest()
     base = (base_url or GROCERY_RAW_URL.format(commit=manifest.commit)).rstrip("/") + "/"
     relatives: Sequence[str] = list(manifest.files)
@@ -243,6 +245,7 @@ def fetch_grocery(
             raise DatasetError(
                 f"{len(problems)} downloaded file(s) failed verification (nothing was kept):\n  {shown}{more}"
             )
+        write_marker(tmp, "grocery-copy")
         (tmp / "FETCHED.txt").write_text(
             f"Grocery Store dataset (packaged products) fetched by drugsim from {base}\n"
             f"upstream commit {manifest.commit}; {len(relatives)} files, each verified by sha256.\n",

@@ -22,7 +22,7 @@ from typing import Dict, List, Optional, Union
 
 from drugsim.data.records import FACES, ImageRecord
 from drugsim.errors import DatasetError
-from drugsim.io import is_image_file
+from drugsim.io import is_image_file, read_text_lines
 
 PathLike = Union[str, os.PathLike]
 
@@ -102,8 +102,8 @@ def data_kind(root: PathLike) -> str:
     path = Path(root) / MANIFEST_NAME
     if not path.is_file():
         return "photos"
-    with open(path, newline="", encoding="utf-8") as handle:
-        header = next(csv.reader(handle), [])
+    lines = read_text_lines(path)
+    header = next(csv.reader(lines[:1]), [])
     return "synthetic" if SYNTHETIC_MANIFEST_COLUMNS <= set(header) else "photos"
 
 
@@ -148,12 +148,14 @@ def _read_manifest(root: Path) -> Dict[str, Dict[str, str]]:
     path = root / MANIFEST_NAME
     if not path.is_file():
         return {}
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
+    try:
+        reader = csv.DictReader(read_text_lines(path))
         missing = {"file", "face"} - set(reader.fieldnames or ())
         if missing:
             raise DatasetError(f"{path}: manifest lacks the column(s) {sorted(missing)}")
         return {row["file"]: row for row in reader}
+    except csv.Error as exc:
+        raise DatasetError(f"{path}: not a readable CSV manifest ({exc})") from None
 
 
 def _load_paper(root: Path) -> List[ImageRecord]:
@@ -177,12 +179,25 @@ def _load_paper(root: Path) -> List[ImageRecord]:
 
 def _grocery_class_names(dataset_dir: Path) -> Dict[int, str]:
     names: Dict[int, str] = {}
-    with (dataset_dir / "classes.csv").open(newline="", encoding="utf-8") as handle:
-        for row in csv.reader(handle):
-            if not row or not row[1].strip().isdigit():
-                continue  # header
-            names[int(row[1])] = row[0].strip()
+    path = dataset_dir / "classes.csv"
+    for number, line in enumerate(read_text_lines(path), start=1):
+        try:
+            row = next(csv.reader([line]), [])
+        except csv.Error as exc:
+            raise DatasetError(f"{path}:{number}: not a CSV line ({exc})") from None
+        if len(row) < 2 or not row[1].strip().isdigit():
+            continue  # header
+        names[int(row[1])] = row[0].strip()
     return names
+
+
+def _inside_root(relative: str, dataset_dir: Path, where: str) -> Path:
+    """``dataset_dir / relative``, refused when it leaves the dataset (an absolute path, ``..``)."""
+    if Path(relative).is_absolute() or relative.startswith(("/", "\\")) or ".." in Path(relative).parts:
+        raise DatasetError(f"{where}: {relative!r} is not a path inside the dataset folder {dataset_dir} "
+                           "(expected a relative path like train/Packages/...)")
+    # Lexical, not resolved: a copy whose photo folders are links to another disk stays readable.
+    return dataset_dir / relative
 
 
 def _load_grocery(root: Path) -> List[ImageRecord]:
@@ -196,13 +211,13 @@ def _load_grocery(root: Path) -> List[ImageRecord]:
         path = dataset_dir / split_file
         if not path.is_file():
             continue  # the official test split is optional (not in the shared copy)
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for number, line in enumerate(read_text_lines(path), start=1):
             if not line.strip():
                 continue
             parts = [part.strip() for part in line.split(",")]
             if len(parts) < 2 or not parts[1].isdigit():
                 raise DatasetError(f"{path}:{number}: expected '<path>, <class id>, <coarse id>', got {line!r}")
-            image = dataset_dir / parts[0]
+            image = _inside_root(parts[0], dataset_dir, f"{path}:{number}")
             if not image.is_file():
                 # A split line for a photo that is not in this copy (e.g. non-package classes).
                 first_missing = first_missing or f"{path}:{number}: {image}"

@@ -7,13 +7,14 @@ epoch's weights, ``OUT.last.pt`` with the resumable state).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from drugsim.errors import DrugsimError
+from drugsim.errors import DrugsimError, OutputError
 from drugsim.io import atomic_path
 
 CHECKPOINT_FORMAT = "drugsim-checkpoint-v1"
@@ -35,10 +36,26 @@ def last_checkpoint_path(out: Path) -> Path:
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> Path:
-    """Write a checkpoint atomically (a crash never leaves half a file under the final name)."""
+    """Write a checkpoint atomically (a crash never leaves half a file under the final name).
+
+    Raises:
+        OutputError: the disk is full or the folder refuses the write; one line naming ``path`` (torch's
+            own error is a long C++ traceback).
+    """
     with atomic_path(path, suffix=".pt") as tmp:
-        torch.save({"format": CHECKPOINT_FORMAT, **payload}, tmp)
+        try:
+            torch.save({"format": CHECKPOINT_FORMAT, **payload}, tmp)
+        except (OSError, RuntimeError) as exc:
+            reason = getattr(exc, "strerror", None) or _first_line(exc)
+            raise OutputError(f"{path}: the checkpoint could not be written ({reason})") from None
     return Path(path)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    if "No space left" in text or "file write failed" in text:
+        return "no space left on the device"
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def load_checkpoint(path: Path | str, *, kind: str | None = None) -> dict[str, Any]:
@@ -63,6 +80,13 @@ def load_checkpoint(path: Path | str, *, kind: str | None = None) -> dict[str, A
         raise CheckpointError(f"{path} is not a drugsim checkpoint (expected format {CHECKPOINT_FORMAT!r})")
     if kind is not None and payload.get("kind") != kind:
         raise CheckpointError(f"{path} holds a {payload.get('kind')!r} model, expected a {kind!r} model")
+    config = payload.get("config")
+    if isinstance(config, dict) and "threshold" in config:
+        # A NaN threshold makes every comparison false ("DIFFERENT" for every pair): never used for a decision.
+        threshold = config["threshold"]
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
+            raise CheckpointError(f"checkpoint {path}: its decision threshold is {threshold!r}, expected a finite "
+                                  "number")
     return payload
 
 

@@ -335,7 +335,7 @@ def fit(
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
                 loss = step(train_model, batch)
             if not torch.isfinite(loss):
-                raise DrugsimError(f"training diverged: loss is {float(loss)} in epoch {epoch + 1}; lower the lr")
+                raise DrugsimError(f"training diverged: loss is {float(loss.detach())} in epoch {epoch + 1}; lower the lr")
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
@@ -357,6 +357,11 @@ def fit(
             recalibrate(model)
         model.eval()
         val_accuracy, val_auc = validate(model)
+        if not math.isfinite(val_accuracy) and _has_non_finite_weights(model):
+            # Diverged (NaN or infinite weights, e.g. --lr 1e30): no epoch after this can recover, and a
+            # checkpoint of it would score NaN for every pair. Stop before writing anything.
+            raise DrugsimError(f"training diverged: the network's weights are not finite after epoch {epoch + 1} "
+                               f"(lr {config.lr:g}); nothing was saved: lower the learning rate")
         history.append({"epoch": epoch + 1, "train_loss": total / max(count, 1), "val_accuracy": float(val_accuracy),
                         "val_auc": float(val_auc), "lr": lr, "seconds": time.perf_counter() - epoch_started})
         # Accuracy at the fixed threshold first; ROC AUC breaks ties (a short run often sits on one side of
@@ -454,6 +459,11 @@ def validation_metrics(scores: np.ndarray, labels: Sequence[int], threshold: flo
     if scores.size == 0 or not np.all(np.isfinite(scores)):
         return float("nan"), float("nan")
     return accuracy(scores, labels, threshold, direction=direction), roc_auc(scores, labels, direction=direction)
+
+
+def _has_non_finite_weights(model: nn.Module) -> bool:
+    return any(not bool(torch.isfinite(tensor).all()) for tensor in unwrap(model).state_dict().values()
+               if tensor.is_floating_point())
 
 
 def _nan_low(value: float) -> float:

@@ -197,17 +197,32 @@ class FeatureCache:
         self.root = Path(root)
         self.cache_key = cache_key
         self.folder = self.root / cache_key
-        self.folder.mkdir(parents=True, exist_ok=True)
         self.hits = 0
         self.misses = 0
         self.recovered = 0  # corrupt or foreign entries found (and recomputed by the caller)
         self.uncacheable = 0  # features of a type encode_feature does not support (not stored)
-        if method_config is not None:
-            info = self.folder / "method.json"
-            if not info.exists():
-                self._write_atomic(
-                    info, json.dumps(method_config, indent=2, sort_keys=True, default=str).encode()
-                )
+        #: Set when the cache folder cannot be written (full disk, permissions): the run goes on without it.
+        self.disabled = False
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            if method_config is not None:
+                info = self.folder / "method.json"
+                if not info.exists():
+                    self._write_atomic(
+                        info, json.dumps(method_config, indent=2, sort_keys=True, default=str).encode()
+                    )
+        except OSError as exc:
+            self._disable(exc)
+
+    def _disable(self, exc: OSError) -> None:
+        """A cache that cannot be written is no reason to stop an evaluation: warn once, go on without it."""
+        if not self.disabled:
+            import warnings
+
+            where = getattr(exc, "filename", None) or self.folder
+            warnings.warn(f"feature cache {where}: cannot be written ({exc.strerror or exc}); continuing "
+                          "without the cache", RuntimeWarning, stacklevel=3)
+        self.disabled = True
 
     def path_for(self, content_hash: str) -> Path:
         """Where the feature of an image with this content hash lives."""
@@ -216,6 +231,9 @@ class FeatureCache:
     def get(self, content_hash: str, default: Any = None) -> Any:
         """The cached feature, or ``default`` when absent or unreadable (a corrupt file is deleted)."""
         path = self.path_for(content_hash)
+        if self.disabled:
+            self.misses += 1
+            return default
         try:
             value = decode_feature(_read_entry(path), content_hash)
         except FileNotFoundError:
@@ -252,11 +270,16 @@ class FeatureCache:
         if arrays is None:
             self.uncacheable += 1
             return
+        if self.disabled:
+            return
         path = self.path_for(content_hash)
-        path.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
-        self._write_atomic(path, buffer.getvalue())
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._write_atomic(path, buffer.getvalue())
+        except OSError as exc:
+            self._disable(exc)
 
     @staticmethod
     def _write_atomic(path: Path, payload: bytes) -> None:
@@ -273,6 +296,8 @@ class FeatureCache:
             raise
 
     def __len__(self) -> int:
+        if not self.folder.is_dir():
+            return 0
         return sum(1 for _ in self.folder.glob(f"??/*{ENTRY_SUFFIX}"))
 
     def size_bytes(self) -> int:

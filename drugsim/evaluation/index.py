@@ -272,6 +272,8 @@ class GalleryIndex:
     index: Any
     dim: int
     params: Dict[str, Any] = field(default_factory=dict)
+    #: What it was built from (gallery content hash, method settings, model fingerprint): :func:`check_built_from`.
+    built_from: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -468,6 +470,7 @@ def save_index(index: GalleryIndex, path: PathLike) -> Path:
         "index_sha256": _sha256(path),
         "labels": index.labels,
         "paths": index.paths,
+        "built_from": index.built_from,
     }
     write_text_atomic(_sidecar(path), json.dumps(sidecar, indent=1) + "\n")
     return path
@@ -520,9 +523,26 @@ def load_index(path: PathLike) -> GalleryIndex:
         )
     _set_search_params(raw, config)
     paths = meta.get("paths") or [""] * len(labels)
+    built_from = meta.get("built_from")
+    if not isinstance(built_from, dict):
+        built_from = {}
     return GalleryIndex(
-        method, metric, config, list(labels), list(paths), raw, int(meta["dim"]), dict(meta.get("params", {}))
+        method, metric, config, list(labels), list(paths), raw, int(meta["dim"]), dict(meta.get("params", {})),
+        built_from,
     )
+
+
+def check_built_from(index: GalleryIndex, expected: Dict[str, Any], *, path: PathLike) -> None:
+    """Refuse (:class:`ConfigError`, one line naming ``path``) an index built from another gallery, method
+    setting or model than ``expected`` (e.g. ``{"gallery_sha256": ..., "method_key": ...}``) describes, or one
+    saved without that record (nothing shows what it holds)."""
+    for key, value in expected.items():
+        held = index.built_from.get(key)
+        if held != value:
+            what = {"gallery_sha256": "another gallery (its images or labels differ)", "method_key":
+                    "another method setting or model checkpoint"}.get(key, f"another {key}")
+            raise ConfigError(f"--index {path}: built from {what}; it would answer from stale data. Delete it "
+                              "(it is rebuilt) or give another --index path")
 
 
 def leave_one_out_search(index: GalleryIndex, features: Any, k: int) -> Tuple[np.ndarray, np.ndarray]:

@@ -222,6 +222,13 @@ def _papermill_log_to(log_path: Path) -> Iterator[None]:
         handler.close()
 
 
+def is_interrupt(exc: BaseException) -> bool:
+    """True for Ctrl-C, also when it arrives as the kernel's error: the terminal's interrupt reaches the kernel
+    too, and its cell's ``KeyboardInterrupt`` is the user's, not a failing notebook (it then ends the run in
+    one line instead of a kernel traceback)."""
+    return isinstance(exc, KeyboardInterrupt) or getattr(exc, "ename", None) == "KeyboardInterrupt"
+
+
 def execute_planned(plan: RunPlan, nb: PlannedNotebook, *, kernel: str, progress: bool = True) -> float:
     """Run one notebook with papermill; publish it into the book only if every cell succeeded.
 
@@ -257,6 +264,8 @@ def execute_planned(plan: RunPlan, nb: PlannedNotebook, *, kernel: str, progress
         nb.results.unlink(missing_ok=True)
         if isinstance(exc, KeyboardInterrupt):
             raise
+        if is_interrupt(exc):
+            raise KeyboardInterrupt from None
         message = failure_message(name, exc, executed=failed_copy, log_path=nb.log,
                                   failed_copy=failed_copy, rel=plan.rel)
         with open(nb.log, "a", encoding="utf-8") as handle:

@@ -8,6 +8,7 @@ was expected); :func:`declared_parameters` reads what a notebook's ``parameters`
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from drugsim.errors import ConfigError
+from drugsim.errors import ConfigError, DrugsimError
+from drugsim.io import read_text
 
 #: Parameters the runner gives every notebook (each notebook's `parameters` cell declares them).
 STANDARD_PARAMS = ("profile", "dataset", "data_dir", "work_dir", "results_path", "seed")
@@ -91,7 +93,25 @@ def _check_params(where: str, params: Any, *, allow_seed: bool) -> dict[str, Any
             raise ConfigError(f"{where}: {key!r} is set by the runner and cannot be given in a profile")
         if not _is_plain(value):
             raise ConfigError(f"{where}.{key}: expected a plain value (number, string, list, mapping), got {value!r}")
+        if key == "seed" and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED):
+            raise ConfigError(f"{where}.seed: expected a whole number from 0 to {MAX_SEED}, got {value!r}")
+        if not _all_finite(value):
+            raise ConfigError(f"{where}.{key}: {value!r} holds a value that is not a finite number (.nan or .inf)")
     return dict(params)
+
+
+#: Largest seed numpy, torch and ``random`` all take (as the CLI's ``--seed``).
+MAX_SEED = 2**32 - 1
+
+
+def _all_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_all_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_all_finite(v) for v in value.values())
+    return True
 
 
 def _check_override(where: str, block: Any, notebooks: Mapping[str, NotebookSpec]) -> dict[str, Any]:
@@ -126,9 +146,11 @@ def load_profiles(path: Path) -> Profiles:
     if not path.exists():
         raise ConfigError(f"{path}: no such file; the run profiles live in profiles.yml at the project root")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(read_text(path))
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from exc
+    except DrugsimError as exc:  # a byte that is not UTF-8: the message names file and line
+        raise ConfigError(str(exc)) from None
     if not isinstance(raw, dict) or "notebooks" not in raw or "profiles" not in raw:
         raise ConfigError(f"{path}: expected top-level keys 'notebooks' and 'profiles'")
     unknown = set(raw) - {"notebooks", "profiles"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -95,7 +96,8 @@ def test_record_cli_runs_times_and_records_a_command(tmp_path):
                  f"{sys.executable} -c pass"])
     assert code == 0
     record = json.loads((dest / "toy-run" / "run.json").read_text())
-    assert record["command"] == [sys.executable, "-c", "pass"] and record["timings"]["command_seconds"] >= 0
+    # The recording machine's absolute paths are not recorded: the interpreter by its name only.
+    assert record["command"] == [Path(sys.executable).name, "-c", "pass"] and record["timings"]["command_seconds"] >= 0
     assert record["timings"]["r18_eval.evaluate_seconds"] == 2.0 and record["hardware"]["cpu_model"]
     assert "commit" in record and record["protocol"] == {"threshold_fitted_on": ["val"], "ci_unit": ["class"]}
     assert main(["record", "described", "--results", str(results), "--dest", str(dest), "--command",
@@ -178,3 +180,56 @@ def test_the_class_level_cpu_record_fills_table_8_and_9_with_its_validation_fitt
     assert column[("Table 8", "sift", "accuracy")] == validation["sift"]
     display = recorded_runs.recorded_table(rows)
     assert set(display.loc[display["model"] == "orb", "paper"]) == {0.9309}
+
+
+def test_evaluate_json_and_record_carry_the_protocol_the_test_pairs_hash_and_no_absolute_path(tmp_path, capsys):
+    """Issue 20, item 5: a result names its pair protocol and test-pair hash; a record has no machine path."""
+    import numpy as np
+
+    from drugsim.data.protocol import ProtocolSettings, load_protocol_pairs, pairs_sha256
+    from drugsim.io import write_image
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "my-boxes"
+    for c in range(12):
+        base = np.kron(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), np.ones((8, 8, 1), np.uint8))
+        for shot in range(3):
+            write_image(data / f"c{c:02d}" / f"c{c:02d}_{shot}.png", np.roll(base, shot, axis=1))
+    results = tmp_path / "results"
+    results.mkdir()
+    assert main(["evaluate", "--data", str(data), "--method", "ahash", "--quiet", "--n-boot", "10", "--jobs", "1",
+                 "--json", str(results / "ahash.json")]) == 0
+    result = json.loads((results / "ahash.json").read_text())
+    expected = pairs_sha256(load_protocol_pairs(data, settings=ProtocolSettings(seed=0), splits=["test"]).pairs("test"),
+                            data.resolve())
+    assert result["test_pairs_sha256"] == expected
+    assert result["pairs_protocol"]["name"] and result["pairs_protocol"]["scored_test_pairs_sha256"] == expected
+    assert result["dataset"] == "my-boxes" and str(tmp_path) not in json.dumps(result["dataset_id"])
+    assert result["dataset_id"]["kind"] == "photos" and len(result["dataset_id"]["content_sha256"]) == 64
+    # The same photos elsewhere are the same dataset.
+    copy = tmp_path / "elsewhere" / "my-boxes"
+    import shutil
+
+    shutil.copytree(data, copy)
+    from drugsim.cli.common import dataset_identity
+
+    assert dataset_identity(copy) == result["dataset_id"]
+    capsys.readouterr()
+    assert main(["record", "rec", "--results", str(results), "--dest", str(tmp_path / "store")]) == 0
+    folder = tmp_path / "store" / "rec"
+    for path in folder.glob("*.json"):
+        text = path.read_text()
+        assert str(tmp_path) not in text and "/tmp/" not in text, path.name
+    manifest = json.loads((folder / "run.json").read_text())
+    assert manifest["protocol"]["test_pairs_sha256"] == [expected]
+    assert manifest["protocol"]["pairs_protocol"] == [result["pairs_protocol"]["name"]]
+    recorded_result = json.loads((folder / "ahash.json").read_text())
+    assert recorded_result["test_pairs_sha256"] == expected and recorded_result["accuracy"] == result["accuracy"]
+
+
+def test_strip_absolute_paths_keeps_names_and_paths_under_known_folders():
+    data = {"dataset": "/home/me/data/synthetic-quick", "pairs_source": "file:/home/me/run/pairs/test.txt",
+            "list": ["/srv/x/model.pt", "relative/path.txt", 3, None], "nested": {"path": "C:\\Users\\me\\m.pt"}}
+    cleaned = recorded.strip_absolute_paths(data, [(Path("/home/me/run"), "results")])
+    assert cleaned == {"dataset": "synthetic-quick", "pairs_source": "file:results/pairs/test.txt",
+                       "list": ["model.pt", "relative/path.txt", 3, None], "nested": {"path": "m.pt"}}

@@ -674,7 +674,7 @@ def test_jobs_below_one_is_refused(tmp_path, fake_execute, fixed_environment, ca
     with pytest.raises(ConfigError, match=r"jobs: expected 1 or more notebooks at once, got 0"):
         _run(tmp_path, jobs=0)
     assert main(["reproduce", "--root", str(tmp_path), "--jobs", "0", "--no-book"]) == 2
-    assert "argument --jobs: expected a whole number >= 1, got 0" in capsys.readouterr().err
+    assert "argument --jobs: expected a whole number from 1 to 256, got 0" in capsys.readouterr().err
     assert fake_execute == []
 
 

@@ -103,7 +103,7 @@ def test_errors_exit_2_with_a_message(tmp_path, capsys):
     assert main(["data", "info", str(tmp_path / "absent")]) == 2
     assert "absent: no such dataset folder" in capsys.readouterr().err
     assert main(["data", "synth", "--out", str(tmp_path), "--preset", "tiny", "--quiet"]) == 2
-    assert "exists; pass overwrite=True (CLI: --overwrite)" in capsys.readouterr().err
+    assert "exists; pass --overwrite to replace a dataset drugsim made there" in capsys.readouterr().err
 
 
 def test_synth_and_fetch_pass_their_options(tmp_path, monkeypatch, capsys):

@@ -33,7 +33,7 @@ def _manifest(root: Path) -> list:
 def test_same_seed_gives_the_same_bytes(tiny_dataset, tmp_path):
     again = generate_dataset(tmp_path / "again", preset="tiny", seed=0, progress=False)
     first, second = _hashes(tiny_dataset), _hashes(again)
-    assert len(first) == 12 * 6 * 4 + 3  # photos + manifest.csv + README.txt + splits.json
+    assert len(first) == 12 * 6 * 4 + 4  # photos + manifest.csv + README.txt + splits.json + the .drugsim-made marker
     assert first == second
 
 
