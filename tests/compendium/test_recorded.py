@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -92,12 +93,13 @@ def test_record_cli_runs_times_and_records_a_command(tmp_path):
     results.mkdir()
     (results / "r18_eval.json").write_text(json.dumps(_evaluate_result()))
     dest = tmp_path / "recorded"
+    interpreter = os.path.abspath(sys.executable)  # absolute, as a recording machine's path would be
     code = main(["record", "toy-run", "--results", str(results), "--dest", str(dest), "--run",
-                 f"{sys.executable} -c pass"])
+                 f"{interpreter} -c pass"])
     assert code == 0
     record = json.loads((dest / "toy-run" / "run.json").read_text())
     # The recording machine's absolute paths are not recorded: the interpreter by its name only.
-    assert record["command"] == [Path(sys.executable).name, "-c", "pass"] and record["timings"]["command_seconds"] >= 0
+    assert record["command"] == [Path(interpreter).name, "-c", "pass"] and record["timings"]["command_seconds"] >= 0
     assert record["timings"]["r18_eval.evaluate_seconds"] == 2.0 and record["hardware"]["cpu_model"]
     assert "commit" in record and record["protocol"] == {"threshold_fitted_on": ["val"], "ci_unit": ["class"]}
     assert main(["record", "described", "--results", str(results), "--dest", str(dest), "--command",
@@ -233,3 +235,13 @@ def test_strip_absolute_paths_keeps_names_and_paths_under_known_folders():
     cleaned = recorded.strip_absolute_paths(data, [(Path("/home/me/run"), "results")])
     assert cleaned == {"dataset": "synthetic-quick", "pairs_source": "file:results/pairs/test.txt",
                        "list": ["model.pt", "relative/path.txt", 3, None], "nested": {"path": "m.pt"}}
+
+
+def test_no_recorded_file_carries_an_absolute_path_of_the_recording_machine():
+    import re
+
+    from drugsim.recorded import RECORDED_DIR
+
+    offenders = [str(p.relative_to(RECORDED_DIR)) for p in RECORDED_DIR.rglob("*.json")
+                 if re.search(r'"(file:)?/[A-Za-z]', p.read_text(encoding="utf-8"))]
+    assert offenders == []
