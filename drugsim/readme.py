@@ -219,7 +219,8 @@ def run_results(results_dir: Path) -> dict[str, dict[str, Any]]:
 def readme_run_block(results: Mapping[str, Mapping[str, Any]], *, source: str) -> str:
     """The README's run block: every Siamese network chapter 05 of a recorded run trained (test accuracy with
     its interval, where the threshold was fitted, ROC AUC, training seconds, the paper's Table 9 row) and the
-    summary's verdict on the paper's ordering, all read from the run's results."""
+    summary's pre-declared verdict on the paper's conclusions (chapter 13's ``verdict`` rows), all read from the
+    run's results."""
     from drugsim.studies import summary
 
     chapter = results["05_siamese"]
@@ -237,6 +238,12 @@ def readme_run_block(results: Mapping[str, Mapping[str, Any]], *, source: str) -
             f"| {row['model']} | {row.get('n_test_pairs', '')} | {row.get('threshold_fitted_on', '')} "
             f"| {_percent(row['test_accuracy'])} [{_percent(low)}, {_percent(high)}] | {row['roc_auc']:.3f} "
             f"| {row['train_seconds']:.0f} s | {_percent(published)} |")
-    verdict = summary.ordering_sentence(summary.paper_ordering(results))
-    lines += ["", f"{verdict} (Validation-fitted accuracies; chapter 13 of the run states the same.)"]
+    verdict = (results.get("13_summary") or {}).get("verdict")
+    if verdict is None:
+        sentence = ("This run predates the pre-declared verdict (chapter 13's paired comparisons): it states no "
+                    "verdict on the paper's conclusions.")
+    else:
+        sentence = (f"{summary.verdict_sentence(verdict)} (Paired class-level comparisons on shared test pairs, each "
+                    "method at its validation-fitted threshold; chapter 13 of the run states the same.)")
+    lines += ["", sentence]
     return "\n".join(lines) + "\n"

@@ -161,19 +161,26 @@ def _siamese_row(model, accuracy, **extra):
             "threshold_fitted_on": "val", "roc_auc": 0.97, "train_seconds": 321.4, "n_test_pairs": 3136, **extra}
 
 
-def test_run_block_lists_chapter_05_and_the_ordering_verdict_from_the_runs_results(tmp_path, capsys):
+def _verdict_row(key, stronger, weaker, a, b, low, high, outcome):
+    return {"key": key, "comparison": f"{stronger} vs {weaker}", "stronger": stronger, "weaker": weaker,
+            "stronger_accuracy": a, "weaker_accuracy": b, "difference": a - b, "ci_low": low, "ci_high": high,
+            "p_value": 0.01, "n_pairs": 1000, "n_classes": 40, "outcome": outcome, "chosen_by": "named"}
+
+
+def test_run_block_lists_chapter_05_and_the_pre_declared_verdict_from_the_runs_results(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
     (run / "05_siamese.json").write_text(json.dumps({"rows": [
         _siamese_row("resnet18-improved", 0.61), _siamese_row("efficientnet-lite0-imagenet-partial-improved", 0.961)]}))
-    (run / "04_keypoints.json").write_text(json.dumps({"table8": [
-        {"method": "orb", "accuracy": 0.72, "threshold_fitted_on": "val"},
-        {"method": "sift", "accuracy": 0.66, "threshold_fitted_on": "val"}]}))
+    block = readme_blocks.readme_run_block(readme_blocks.run_results(run), source="RUN")
+    assert "predates the pre-declared verdict" in block  # no chapter 13 verdict: no claim about the paper
+    (run / "13_summary.json").write_text(json.dumps({"verdict": [
+        _verdict_row("c", "orb", "sift", 0.72, 0.66, 0.02, 0.10, "holds")]}))
     block = readme_blocks.readme_run_block(readme_blocks.run_results(run), source="RUN")
     assert "`drugsim report readme --run RUN`" in block
     assert "| efficientnet-lite0-imagenet-partial-improved | 3136 | val | 96.10 % [95.10 %, 97.10 %] | 0.970 | 321 s | n/a |" in block
     assert "| resnet18-improved | 3136 | val | 61.00 % [60.00 %, 62.00 %] | 0.970 | 321 s | 98.50 % |" in block
-    assert "The paper's ordering" in block and "ORB (72.0 %) above SIFT (66.0 %)" in block
+    assert "(c) orb (72.0 %) vs sift (66.0 %): holds, difference +6.0 points [+2.0, +10.0]" in block
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- run:start -->\nold\n<!-- run:end -->\nrest\n")
     assert main(["report", "readme", "--run", str(run), "--readme", str(readme)]) == 0
