@@ -311,6 +311,12 @@ def styled_tables(frame) -> list:
 BEYOND_PAPER = " (beyond the paper)"
 
 
+def _table_rows(results: Mapping[str, Any], chapter: str, table: str) -> List[Mapping[str, Any]]:
+    """A chapter's rows of ``table`` whose threshold was not fitted on the test pairs."""
+    rows = (results.get(chapter) or {}).get(table) or []
+    return [r for r in rows if isinstance(r, Mapping) and r.get("threshold_fitted_on") != "test"]
+
+
 def beyond_paper_rows(results: Mapping[str, Mapping[str, Any]]):
     """This run's Siamese networks that the paper's Table 9 does not have (e.g. the transfer-learned ones), as
     rows shaped like :func:`comparison_table`'s (paper NaN), validation-fitted test accuracies only."""
@@ -353,81 +359,6 @@ def plot_accuracy(frame, *, ax=None, recorded_columns=()):
     ax.set_ylim(0, 100)
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(len(series), 3), frameon=False, fontsize=7)
     return ax
-
-
-# ------------------------------------------------------------------------------ the paper's ordering
-# The chapter's verdict is :func:`verdict_table` (four paired comparisons declared before any run, in
-# :data:`VERDICT_COMPARISONS`). :func:`paper_ordering` / :func:`ordering_sentence` below compare point
-# estimates only and are kept solely for the README block of recorded runs made before the verdict existed
-# (``drugsim.readme``); no chapter calls them.
-
-#: The paper's conclusion, strongest first: improved Siamese network > ORB > SIFT > hashes and histograms.
-ORDERING = ("improved Siamese network", "ORB", "SIFT", "hashes and histograms")
-
-
-def _table_rows(results: Mapping[str, Any], chapter: str, table: str) -> List[Mapping[str, Any]]:
-    rows = (results.get(chapter) or {}).get(table) or []
-    return [r for r in rows if isinstance(r, Mapping) and r.get("threshold_fitted_on") != "test"]
-
-
-def paper_ordering(results: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
-    """Legacy point-estimate check of :data:`ORDERING` (see the note above; the verdict is :func:`verdict_table`).
-
-    Nothing is picked by test accuracy: every improved Siamese network of chapter 05 is compared with ORB (the
-    ordering holds when at least one beats it, and the verdict names each), ORB with SIFT (Table 8 accuracies),
-    and SIFT with every hash and histogram method of Table 7 (each must be below it).
-
-    Returns:
-        ``{"siamese": [(model, accuracy), ...], "orb": acc, "sift": acc, "weak": [(method, accuracy), ...],
-        "steps": [(stronger, weaker, holds or None), ...], "holds": bool or None}`` (None = not measured).
-    """
-    siamese = [(str(r["model"]), float(r["test_accuracy"])) for r in _table_rows(results, "05_siamese", "rows")
-               if str(r.get("model", "")).endswith("-improved") and r.get("test_accuracy") is not None]
-    keypoints = {str(r["method"]).split("@")[0]: float(r["accuracy"])
-                 for r in _table_rows(results, "04_keypoints", "table8") if r.get("accuracy") is not None}
-    weak = [(str(r["method"]), float(r["accuracy_midpoint"]))
-            for chapter in ("02_histogram_cosine", "03_hashes") for r in _table_rows(results, chapter, "table7")
-            if r.get("in_paper") and r.get("accuracy_midpoint") is not None]
-    orb, sift = keypoints.get("orb"), keypoints.get("sift")
-
-    steps = [
-        (ORDERING[0], ORDERING[1], None if not siamese or orb is None else any(a > orb for _, a in siamese)),
-        (ORDERING[1], ORDERING[2], None if orb is None or sift is None else orb > sift),
-        (ORDERING[2], ORDERING[3], None if sift is None or not weak else all(a < sift for _, a in weak)),
-    ]
-    measured = [s[2] for s in steps if s[2] is not None]
-    holds = None if len(measured) < len(steps) else all(measured)
-    return {"siamese": siamese, "orb": orb, "sift": sift, "weak": weak, "steps": steps, "holds": holds}
-
-
-def ordering_sentence(verdict: Mapping[str, Any]) -> str:
-    """The verdict of :func:`paper_ordering` in words, every number from the run."""
-    def pct(value: Optional[float]) -> str:
-        return "not run" if value is None else f"{100 * value:.1f} %"
-
-    parts = []
-    siamese, orb = verdict["siamese"], verdict["orb"]
-    if siamese and orb is not None:
-        above = [f"{m} ({pct(a)})" for m, a in siamese if a > orb]
-        below = [f"{m} ({pct(a)})" for m, a in siamese if a <= orb]
-        parts.append(f"improved Siamese networks above ORB ({pct(orb)}): {', '.join(above) or 'none'}"
-                     + (f"; at or below it: {', '.join(below)}" if below else ""))
-    else:
-        parts.append("improved Siamese network against ORB: not measured in this run")
-    sift = verdict["sift"]
-    if orb is not None and sift is not None:
-        parts.append(f"ORB ({pct(orb)}) {'above' if orb > sift else 'not above'} SIFT ({pct(sift)})")
-    weak = verdict["weak"]
-    if sift is not None and weak:
-        best_name, best = max(weak, key=lambda item: item[1])
-        reached = [m for m, a in weak if a >= sift]
-        parts.append(f"SIFT above all {len(weak)} hash and histogram methods (highest {best_name}, {pct(best)})"
-                     if not reached else f"SIFT not above {', '.join(reached)}")
-    holds = verdict["holds"]
-    head = ("The paper's ordering holds in this run" if holds else
-            "The paper's ordering does not fully hold in this run" if holds is False else
-            "The paper's ordering could not be checked completely in this run")
-    return f"{head}: " + "; ".join(parts) + "."
 
 
 # ------------------------------------------------------------------------------ the pre-declared verdict

@@ -141,46 +141,6 @@ def test_this_run_uses_validation_fitted_thresholds_and_shows_the_papers_protoco
     assert (summary.comparison_table(results)["threshold_fitted_on"].notna()).all()
 
 
-def _ordering_results(siamese_acc, orb=0.8, sift=0.7, weak=(0.5, 0.6)):
-    return {
-        "05_siamese": {"rows": [{"model": "resnet18-improved", "test_accuracy": 0.55, "threshold_fitted_on": "val"},
-                                {"model": "lite-partial-improved", "test_accuracy": siamese_acc,
-                                 "threshold_fitted_on": "val"},
-                                {"model": "resnet18-classic", "test_accuracy": 0.99, "threshold_fitted_on": "val"}]},
-        "04_keypoints": {"table8": [{"method": "orb@ratio", "accuracy": orb, "threshold_fitted_on": "val"},
-                                    {"method": "sift@ratio", "accuracy": sift, "threshold_fitted_on": "val"},
-                                    {"method": "orb@ratio", "accuracy": 0.99, "threshold_fitted_on": "test"}]},
-        "03_hashes": {"table7": [{"method": f"hash{i}", "accuracy_midpoint": a, "in_paper": True,
-                                  "threshold_fitted_on": "val"} for i, a in enumerate(weak)]},
-    }
-
-
-# The legacy point-estimate check, kept for the README block of runs recorded before the verdict (drugsim.readme).
-def test_paper_ordering_holds_when_each_step_holds_and_names_the_networks():
-    verdict = summary.paper_ordering(_ordering_results(0.9))
-    assert verdict["holds"] is True and verdict["orb"] == 0.8  # the test-fitted ORB row is ignored
-    sentence = summary.ordering_sentence(verdict)
-    assert sentence.startswith("The paper's ordering holds")
-    assert "lite-partial-improved (90.0 %)" in sentence and "at or below it: resnet18-improved (55.0 %)" in sentence
-    assert "resnet18-classic" not in sentence  # the classic variant is not the paper's best network
-
-
-def test_paper_ordering_fails_where_a_step_fails_and_says_which():
-    assert summary.paper_ordering(_ordering_results(0.7))["steps"][0][2] is False
-    verdict = summary.paper_ordering(_ordering_results(0.9, orb=0.6, sift=0.7))
-    assert verdict["holds"] is False and "ORB (60.0 %) not above SIFT (70.0 %)" in summary.ordering_sentence(verdict)
-    verdict = summary.paper_ordering(_ordering_results(0.9, weak=(0.5, 0.75)))
-    assert "SIFT not above hash1" in summary.ordering_sentence(verdict)
-
-
-def test_paper_ordering_says_when_a_chapter_did_not_run():
-    results = _ordering_results(0.9)
-    del results["05_siamese"]
-    verdict = summary.paper_ordering(results)
-    assert verdict["holds"] is None
-    assert "could not be checked completely" in summary.ordering_sentence(verdict)
-
-
 def test_the_chart_shows_networks_beyond_the_paper_and_recorded_runs_beside():
     import math
 
