@@ -143,6 +143,15 @@ class ProtocolData:
         """:func:`pairs_sha256` of one split's pair list."""
         return pairs_sha256(self.pairs(split), self.root)
 
+    def class_counts(self) -> Dict[str, int]:
+        """How many classes (drugs or products) each split holds."""
+        return {split: len({r.label for r in part}) for split, part in self.records_by_split.items()}
+
+    def sentence(self) -> str:
+        """:func:`protocol_sentence` of this run's protocol with its class counts: what a chapter says about
+        its splits, glued from the run, never typed."""
+        return protocol_sentence(self.protocol, self.class_counts())
+
 
 # ------------------------------------------------------------------------------------ sampling rules
 
@@ -446,8 +455,7 @@ def results_record(data: Optional[ProtocolData], *, scored: Optional[Sequence[Pa
         "test_pairs_sha256": pairs_sha256(full, data.root),
         "protocol": {
             "name": data.protocol, "settings": asdict(data.settings), "pairs_source": data.source,
-            "data_sha256": data.data_sha256, "classes": {split: len({r.label for r in part})
-                                                         for split, part in data.records_by_split.items()},
+            "data_sha256": data.data_sha256, "classes": data.class_counts(),
             "n_test_pairs": len(full), "scored_test_pairs_sha256": pairs_sha256(scored, data.root),
             "n_scored_test_pairs": len(scored), "note": note,
         },

@@ -277,3 +277,13 @@ def test_pairs_cli_test_split_lists_only_test_txt_photos(tmp_path, capsys):
                  "--out", str(unseen)]) == 0
     train_photos = {p for pair in read_pairs(unseen, root=root) for p in (pair.path_a.resolve(), pair.path_b.resolve())}
     assert train_photos and not train_photos & test_photos
+
+
+def test_a_runs_sentence_about_its_splits_is_glued_from_its_protocol_record(tmp_path):
+    root = fake_grocery(tmp_path / "grocery", with_test=False)
+    data = load_protocol_pairs(root, splits=())
+    counts = data.class_counts()
+    assert counts == {"train": len(PRODUCTS), "val": len(PRODUCTS), "test": len(PRODUCTS)}
+    assert data.sentence() == protocol.protocol_sentence(protocol.OFFICIAL_VAL_AS_TEST, counts)
+    assert f"test split ({counts['test']} products)" in data.sentence()
+    assert "unseen" not in data.sentence()  # validation and test photos show the training products
