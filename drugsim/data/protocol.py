@@ -74,6 +74,8 @@ GROCERY_PROTOCOLS = ("official", "unseen-products")
 #: Bumped whenever a rule here changes, so pair files of an older rule are rebuilt, not reused.
 #: 2: negatives without replacement, the data's fingerprint, declared and official-shape splits.
 PROTOCOL_REVISION = 2
+#: Fewer test classes than this and a run's sentence about its splits warns that its intervals are wide.
+FEW_TEST_CLASSES = 20
 #: Beside the data chapter's pair lists: the settings they were made with (``<work_dir>/pairs/protocol.json``).
 PROTOCOL_FILE = "protocol.json"
 
@@ -306,7 +308,12 @@ def protocol_sentence(protocol: str, classes: Optional[Mapping[str, int]] = None
     }
     if protocol not in sentences:
         raise ConfigError(f"unknown protocol {protocol!r}; expected one of {sorted(sentences)}")
-    return sentences[protocol]
+    sentence = sentences[protocol]
+    if "test" in counts and counts["test"] < FEW_TEST_CLASSES:
+        sentence += (f" Only {counts['test']} test classes stand behind every class-level interval and paired test "
+                     "of this run, so the intervals are wide and few differences can be established (the summary "
+                     "chapter lists each interval).")
+    return sentence
 
 
 def test_classes_are_unseen(protocol: str) -> bool:

@@ -287,3 +287,8 @@ def test_a_runs_sentence_about_its_splits_is_glued_from_its_protocol_record(tmp_
     assert data.sentence() == protocol.protocol_sentence(protocol.OFFICIAL_VAL_AS_TEST, counts)
     assert f"test split ({counts['test']} products)" in data.sentence()
     assert "unseen" not in data.sentence()  # validation and test photos show the training products
+
+
+def test_the_sentence_warns_when_few_test_classes_stand_behind_the_intervals():
+    assert "Only 4 test classes" in protocol.protocol_sentence(protocol.CLASS_DISJOINT, {"test": 4})
+    assert "Only" not in protocol.protocol_sentence(protocol.CLASS_DISJOINT, {"test": 40})
