@@ -35,7 +35,7 @@ import yaml
 from drugsim.errors import DrugsimError
 from drugsim.hardware import hardware_info
 from drugsim.runner import cache as rc
-from drugsim.runner.layout import BookLayout, RunLayout
+from drugsim.runner.layout import GENERATED, VARIANTS, BookLayout, RunLayout
 
 #: Packages named on the reproducibility page besides the numeric ones of drugsim.runner.cache.KEY_PACKAGES.
 _TOOL_PACKAGES = ("drugsim", "papermill", "jupyter-book", "myst-nb", "sphinx", "ipykernel")
@@ -57,6 +57,7 @@ class BookRun:
         outcomes: one ``{"name", "status", "reason"}`` per notebook of the run (status: ran, cached,
             pending or blocked).
         parameters: ``{"global": {...}, "notebooks": {name: {...}}}`` as given to the notebooks.
+        overrides: the ``-p NAME VALUE`` parameters of this run (empty: the profile's own values).
     """
 
     layout: RunLayout
@@ -65,6 +66,7 @@ class BookRun:
     chapters: Sequence[str] = ()
     outcomes: Sequence[Mapping[str, Any]] = ()
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    overrides: Mapping[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -217,6 +219,37 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _override_text(value: Any) -> str:
+    """A ``-p`` value as it is typed on the command line (papermill's reading gives it back)."""
+    return "None" if value is None else str(value)
+
+
+def rerun_command(runs: Sequence[BookRun]) -> str:
+    """The command that rebuilds this book: ``make reproduce`` for the default run, else ``drugsim reproduce -p``."""
+    profile = runs[0].layout.profile if runs else "quick"
+    overrides = dict(runs[0].overrides) if runs else {}
+    if not overrides:
+        return f"make reproduce PROFILE={profile}"
+    dataset = runs[0].layout.dataset if runs[0].dataset_kind != "folder" else "PATH"
+    options = " ".join(f"-p {name} {_override_text(value)}" for name, value in overrides.items())
+    return f"drugsim reproduce --profile {profile} --dataset {dataset} {options}"
+
+
+def overrides_section(run: BookRun) -> list[str]:
+    """Markdown lines: the run's ``-p`` overrides, or that it used the profile's values."""
+    if not run.overrides:
+        return ["Parameter overrides: none; every notebook ran with the profile's values "
+                "(`drugsim reproduce -p NAME VALUE` sets one, in a run folder of its own)."]
+    return [
+        "Parameter overrides (`-p NAME VALUE`), given to every notebook whose parameters cell declares the "
+        f"name; this run has its own folder (`{run.layout.rel(run.layout.work_dir)}`) and book, and the "
+        "default run's are untouched:",
+        "",
+        _table(["parameter", "value"], [[f"`{name}`", f"`{_override_text(value)}`"]
+                                        for name, value in run.overrides.items()]),
+    ]
+
+
 def reproducibility_page(runs: Sequence[BookRun], *, grocery_note: str = "") -> str:
     """Markdown: machine, package versions, and per run the profile, dataset hash, parameters and times."""
     from drugsim import __version__
@@ -263,6 +296,8 @@ def reproducibility_page(runs: Sequence[BookRun], *, grocery_note: str = "") -> 
                 ["work folder", f"`{layout.rel(layout.work_dir)}`"],
             ]),
             "",
+            *overrides_section(run),
+            "",
             "Run times per notebook (papermill's `metadata.papermill.duration` of the executed notebook). A "
             "notebook is rerun only when its code, its parameters, the drugsim source or its input data "
             "changed (the cache key below); otherwise the copy made at the time shown is kept:",
@@ -292,8 +327,7 @@ def reproducibility_page(runs: Sequence[BookRun], *, grocery_note: str = "") -> 
                 + ", ".join(f"`{n}`" for n in pending) + "."]
     if grocery_note:
         out += ["", "## Real photos", "", grocery_note.replace("$", "\\$") + "."]
-    out += ["", "## Rerun", "", "```bash\nmake reproduce PROFILE="
-            + (runs[0].layout.profile if runs else "quick") + "\n```", ""]
+    out += ["", "## Rerun", "", "```bash\n" + rerun_command(runs) + "\n```", ""]
     return "\n".join(out)
 
 
@@ -308,10 +342,16 @@ def write_book_sources(book_layout: BookLayout, runs: Sequence[BookRun], *, groc
     return book_layout.toc
 
 
-def _book_inputs_hash(root: Path, toc: Path) -> str:
+def _book_inputs_hash(book_layout: BookLayout, toc: Path) -> str:
+    root = book_layout.root
     digest = hashlib.sha256()
     files = [root / "_config.yml", root / "references.bib", toc]
-    files += sorted((root / "book").rglob("*"))
+    generated = root / GENERATED
+    # Another book's generated sources (a run with overrides, or the default run) are not this book's input.
+    files += sorted(path for path in (root / "book").rglob("*")
+                    if generated not in path.parents or book_layout.generated_dir in path.parents)
+    if not book_layout.variant:
+        files = [path for path in files if generated / VARIANTS not in path.parents]
     for path in files:
         if path.is_file() and "__pycache__" not in path.parts:
             digest.update(path.relative_to(root).as_posix().encode() + b"\0")
@@ -340,20 +380,23 @@ def build_book(book_layout: BookLayout, *, toc: Path | None = None, force: bool 
     Raises:
         BookBuildError: listing every warning Sphinx reported (warnings are errors here).
     """
-    book_layout = BookLayout(Path(book_layout.root).resolve())
+    book_layout = BookLayout(Path(book_layout.root).resolve(), variant=book_layout.variant,
+                             output=Path(book_layout.output).resolve() if book_layout.output is not None else None)
     root = book_layout.root
     toc = toc or book_layout.toc
     if not toc.exists():
         toc = book_layout.committed_toc
     index = book_layout.html_index
     stamp_path = book_layout.build_stamp
-    inputs = _book_inputs_hash(root, toc)
+    inputs = _book_inputs_hash(book_layout, toc)
     stamp = rc.read_stamp(stamp_path)
     if not force and index.exists() and stamp and stamp.get("inputs") == inputs:
         log(f"book unchanged: {index}")
         return index
     command = _jupyter_book_command() + ["build", str(root), "--toc", str(toc), "-W", "--keep-going",
                                          "--builder", "html"]
+    if book_layout.output is not None:
+        command += ["--path-output", str(book_layout.output_dir)]
     log("building the book: " + " ".join(Path(command[0]).name if i == 0 else c for i, c in enumerate(command)))
     started = time.perf_counter()
     env = dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1")
