@@ -209,3 +209,25 @@ def test_every_notebook_opened_by_hand_finds_the_last_run():
         after = "".join(cells[index + 1]["source"])
         assert "run_folders(profile, dataset, data_dir, work_dir)" in after, path.name
         assert "remove-cell" in cells[index + 1]["metadata"]["tags"], path.name
+
+
+@pytest.mark.slow
+def test_only_04_keypoints_with_a_match_filter_reruns_that_chapter_into_its_own_folder_and_book(tmp_path):
+    """The README's teacher's loop for real: papermill runs chapter 04 (and the data chapter it needs) with
+    ``match_filter = crosscheck`` into ``runs/tiny-synthetic-<hash>/``, and its book is built there."""
+    for name in ("profiles.yml", "_config.yml", "_toc.yml", "references.bib"):
+        shutil.copyfile(REPO / name, tmp_path / name)
+    for folder in ("notebooks", "book"):
+        shutil.copytree(REPO / folder, tmp_path / folder, ignore=shutil.ignore_patterns("generated", ".ipynb_checkpoints"))
+    overrides = collect([["match_filter", "crosscheck"]])
+    report = runner.reproduce(root=tmp_path, profile="tiny", only=["04_keypoints"], overrides=overrides,
+                              grocery="no", progress=False, log=lambda m: None)
+    folder = tmp_path / "runs" / f"tiny-synthetic-{variant_name(overrides)}"
+    assert [(o.name, o.status) for o in report.runs[0][1]] == [("01_data", "ran"), ("04_keypoints", "ran")]
+    results = json.loads((folder / "results" / "04_keypoints.json").read_text())
+    assert results["chosen_match_filter"] == {"sift": "crosscheck", "orb": "crosscheck"}
+    assert not (tmp_path / "runs" / "tiny-synthetic").exists()  # no default run was made or touched
+    assert report.book_index == folder / "_build" / "html" / "index.html" and report.book_index.exists()
+    pages = {p.name: p.read_text(encoding="utf-8") for p in report.book_index.parent.rglob("*.html")}
+    assert "crosscheck" in pages["04_keypoints.html"]
+    assert "match_filter" in pages["reproducibility.html"] and "crosscheck" in pages["reproducibility.html"]
