@@ -263,17 +263,42 @@ class ReaderTable:
 
 
 def _records(rows: Any) -> tuple[list[str], list[dict[str, Any]]]:
+    if hasattr(rows, "data") and hasattr(rows, "to_html") and not hasattr(rows, "columns"):
+        rows = rows.data  # a pandas Styler: its data, formatted here like every other table
     if hasattr(rows, "to_dict") and hasattr(rows, "columns"):
-        frame = rows
-        index_names = [n for n in getattr(frame.index, "names", []) if n is not None]
-        if index_names:  # a named index is data (a method, a detector): keep it as columns
+        import pandas as pd
+
+        frame = rows.copy()
+        if isinstance(frame.columns, pd.MultiIndex):  # a pivot: "positive_mean none" reads as one header
+            frame.columns = [" ".join(str(level) for level in column if str(level)) for column in frame.columns]
+        # A named index, or one of labels (describe()'s count/mean/...), is data; a plain 0, 1, 2 is not.
+        if any(n is not None for n in frame.index.names) or not isinstance(frame.index, pd.RangeIndex):
             frame = frame.reset_index()
+            frame.columns = ["" if str(c) == "index" else str(c) for c in frame.columns]
         return [str(c) for c in frame.columns], frame.to_dict("records")
     records = [dict(r) for r in rows]
     columns: list[str] = []
     for record in records:
         columns += [str(k) for k in record if str(k) not in columns]
     return columns, records
+
+
+@dataclass(frozen=True)
+class Note:
+    """A sentence shown where a table would be (a study skipped, nothing to tabulate)."""
+
+    text: str
+
+    def _repr_html_(self) -> str:
+        return f'<p class="drugsim-note">{html.escape(self.text)}</p>'
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def note(text: str) -> Note:
+    """``text`` displayed as a sentence (not as a quoted Python string)."""
+    return Note(str(text))
 
 
 def reader_table(

@@ -68,3 +68,21 @@ def test_plain_text_and_markdown_forms_hold_the_same_cells():
     table = reader_table([{"method": "a|b", "accuracy": 0.5}])
     assert "a|b" in repr(table) and "50.0 %" in repr(table)
     assert "a\\|b" in table.to_markdown()
+
+
+def test_a_labelled_index_and_pivoted_columns_are_kept_readably():
+    frame = pd.DataFrame({"accuracy": [0.5, 0.7]}).describe()
+    table = reader_table(frame)
+    assert table.headers[0] == "" and [row[0] for row in table.rows][:2] == ["count", "mean"]
+    pivot = pd.DataFrame([{"m": "a", "n": "x", "positive_mean": 1.0}, {"m": "a", "n": "y", "positive_mean": 2.0}]).pivot_table(
+        index="m", columns="n", values=["positive_mean"])
+    assert reader_table(pivot).headers == ["m", "positive mean x", "positive mean y"]
+    styled = pd.DataFrame([{"method": "orb", "accuracy": 0.5}]).style
+    assert reader_table(styled).rows == [["orb", "50.0 %"]]
+
+
+def test_a_note_reads_as_a_sentence():
+    from drugsim.tables import note
+
+    assert repr(note("seed study skipped")) == "seed study skipped"
+    assert note("a < b")._repr_html_() == '<p class="drugsim-note">a &lt; b</p>'
