@@ -263,7 +263,7 @@ class ReaderTable:
 
 
 def _records(rows: Any) -> tuple[list[str], list[dict[str, Any]]]:
-    if hasattr(rows, "data") and hasattr(rows, "to_html") and not hasattr(rows, "columns"):
+    if type(rows).__name__ == "Styler" and hasattr(rows, "data"):
         rows = rows.data  # a pandas Styler: its data, formatted here like every other table
     if hasattr(rows, "to_dict") and hasattr(rows, "columns"):
         import pandas as pd
