@@ -99,6 +99,12 @@ def _suffix_labels(cells: list[dict[str, Any]], suffix: str) -> None:
             source = cell.get("source", "")
             sources[i] = "".join(source) if isinstance(source, list) else source
     labels = {m.group("label") or m.group("name") for text in sources.values() for m in _LABEL_DEF.finditer(text)}
+    # Figures captioned in a code cell's metadata (myst-nb's mystnb.figure) are labels too.
+    for cell in cells:
+        figure = cell.get("metadata", {}).get("mystnb", {}).get("figure")
+        if isinstance(figure, dict) and figure.get("name"):
+            labels.add(str(figure["name"]))
+            figure["name"] = f"{figure['name']}-{suffix}"
     for i, text in sources.items():
         for label in labels:
             new = f"{label}-{suffix}"

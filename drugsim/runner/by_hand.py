@@ -69,26 +69,18 @@ def run_folders(profile: str, dataset: str, data_dir: str, work_dir: str, *,
     return profile, dataset, *(str(root / path) if path else path for path in (data_dir, work_dir))
 
 
-def _close_all_figures(*_args: object) -> None:
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
-
 
 def page_setup(*, for_book: bool) -> None:
-    """Make a notebook's output what its book page shows: results only.
+    """Make a notebook's printed lines go to the run's log rather than its book page.
 
-    With ``for_book`` (papermill runs it for the book): printed lines (training epochs, progress) go to
+    With ``for_book`` (papermill runs it for the book), printed lines (training epochs, progress) go to
     standard error, which the run's log keeps and the book leaves out (``stderr_output: remove`` in
-    ``_config.yml``), also from worker processes (file descriptor 1 joins 2); and a figure appears only where
-    the text places it (``{glue:figure}``), not a second time as the cell's own output. Opened by hand, the
-    notebook keeps both.
+    ``_config.yml``), also those of worker processes (file descriptor 1 joins 2). Opened by hand, the notebook
+    prints as usual.
     """
     if not for_book:
         return
     import sys
-
-    import matplotlib.pyplot as plt
 
     sys.stdout.flush()
     sys.stdout = sys.stderr
@@ -96,11 +88,3 @@ def page_setup(*, for_book: bool) -> None:
         os.dup2(2, 1)
     except OSError:  # no descriptors to join (an embedded interpreter): Python-level prints are moved already
         pass
-    plt.ioff()
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - notebooks run in IPython
-        return
-    shell = get_ipython()
-    if shell is not None and _close_all_figures not in shell.events.callbacks["post_execute"]:
-        shell.events.register("post_execute", _close_all_figures)
