@@ -211,7 +211,8 @@ def make_toc(book_layout: BookLayout, runs: Sequence[BookRun]) -> dict[str, Any]
         {"file": book_layout.reproducibility_doc},
         {"file": "book/references"},
     ]})
-    return {"format": "jb-book", "root": "book/intro", "parts": parts}
+    root = book_layout.front_doc if book_layout.front_page.exists() else "book/intro"
+    return {"format": "jb-book", "root": root, "parts": parts}
 
 
 def _fence(text: str, lang: str = "yaml") -> str:
@@ -337,11 +338,45 @@ def reproducibility_page(runs: Sequence[BookRun], *, grocery_note: str = "") -> 
     return "\n".join(out)
 
 
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def front_page(book_layout: BookLayout, run: BookRun, intro: str) -> str:
+    """The introduction with "What this run found" (:mod:`drugsim.findings`) right under its title."""
+    from drugsim import findings
+
+    chapters = published_chapters(run)
+    results = {name: data for name in chapters if (data := _read_json(run.layout.results(name))) is not None}
+    chapter_docs = {name: "/" + run.layout.chapter_doc(name) for name in chapters}
+    durations = [notebook_duration(run.layout.published(name)) for name in chapters]
+    dataset = rc.read_stamp(run.layout.dataset_info) or {}
+    kind = {"synthetic": "synthetic drug boxes drawn by drugsim", "grocery": "the Grocery Store photos"}.get(
+        run.dataset_kind, f"your photos ({run.layout.dataset})")
+    facts = findings.run_facts(
+        profile=run.layout.profile, profile_description=run.profile_description, dataset=kind,
+        n_files=dataset.get("n_files"), machine=hardware_info(),
+        run_seconds=sum(d for d in durations if d is not None) if any(d is not None for d in durations) else None,
+        overrides=run.overrides)
+    block = findings.findings_block(results=results, chapter_docs=chapter_docs, facts=facts,
+                                    reproducibility_doc=book_layout.reproducibility_doc)
+    return findings.insert_after_title(intro, block)
+
+
 def write_book_sources(book_layout: BookLayout, runs: Sequence[BookRun], *, grocery_note: str = "") -> Path:
-    """Write the generated table of contents and reproducibility page; return the toc path."""
+    """Write the generated front page, table of contents and reproducibility page; return the toc path."""
     from drugsim.io import write_text_atomic
 
     book_layout.generated_dir.mkdir(parents=True, exist_ok=True)
+    intro = book_layout.root / "book" / "intro.md"
+    if runs and intro.exists():
+        write_text_atomic(book_layout.front_page, front_page(book_layout, runs[0], intro.read_text(encoding="utf-8")))
+    else:
+        book_layout.front_page.unlink(missing_ok=True)
     write_text_atomic(book_layout.reproducibility_page, reproducibility_page(runs, grocery_note=grocery_note))
     write_text_atomic(book_layout.toc, "# Written by drugsim reproduce from profiles.yml and the notebooks it "
                       "published.\n" + yaml.safe_dump(make_toc(book_layout, runs), sort_keys=False))

@@ -76,6 +76,15 @@ class BookLayout:
         return self.root / "_toc.yml"
 
     @property
+    def front_page(self) -> Path:
+        """The generated front page: the introduction opened by "What this run found"."""
+        return self.generated_dir / "index.md"
+
+    @property
+    def front_doc(self) -> str:
+        return (self.generated / "index").as_posix()
+
+    @property
     def reproducibility_page(self) -> Path:
         return self.generated_dir / "reproducibility.md"
 
