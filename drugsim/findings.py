@@ -168,3 +168,75 @@ def insert_after_title(page: str, block: str) -> str:
     lines = page.splitlines()
     at = next((i for i, line in enumerate(lines) if line.startswith("# ")), -1)
     return "\n".join(lines[: at + 1] + ["", block.rstrip(), ""] + lines[at + 1:]) + "\n"
+
+
+# --------------------------------------------------------------------------------------------------
+# "In this chapter": two or three lines at the top of each chapter, from its own glued results
+
+
+def _first_sentence(text: Any) -> str:
+    text = str(text or "").strip()
+    cut = text.find(". ")
+    return text if cut < 0 else text[: cut + 1]
+
+
+def _sentence(text: Any) -> str:
+    text = str(text or "").strip()
+    if not text:
+        return ""
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def in_this_chapter(chapter: str, glued: Mapping[str, Any]) -> str:
+    """Two or three lines saying what the chapter found, from the values it glued (``drugsim.report.glued``).
+
+    A chapter without its values (a part skipped by its profile) says so rather than guess.
+
+    >>> in_this_chapter("02_histogram_cosine", {"nb02_agreement": "We agree with the paper for cosine."})
+    'We agree with the paper for cosine.'
+    """
+    from drugsim.tables import percent
+
+    g = glued
+
+    def has(*keys: str) -> bool:
+        return all(g.get(k) not in (None, "") for k in keys)
+
+    parts: list[str] = []
+    if chapter == "01_data":
+        parts = [_first_sentence(g.get("nb01_protocol_sentence")), _sentence(g.get("nb01_flags_sentence"))]
+    elif chapter in ("02_histogram_cosine", "03_hashes"):
+        prefix = chapter[:2]
+        parts = [_sentence(g.get(f"nb{prefix}_agreement")), _sentence(g.get(f"nb{prefix}_failures_sentence"))]
+    elif chapter == "04_keypoints":
+        parts = [_sentence(g.get("nb04_table8_sentence")), _sentence(g.get("nb04_failures_sentence"))]
+    elif chapter == "05_siamese":
+        parts = [_sentence(g.get("siamese_ingredient_sentence")), _sentence(g.get("siamese_seed_sentence"))]
+    elif chapter == "06_classifier" and has("classifier_test_accuracy"):
+        paper_value = (f" (the paper: {percent(g['classifier_paper_test_accuracy'])})"
+                       if has("classifier_paper_test_accuracy") else "")
+        parts = [f"The feature-face classifier labels {percent(g['classifier_test_accuracy'])} of the "
+                 f"{g.get('classifier_n_test_images', 'test')} test photos correctly{paper_value}."]
+    elif chapter == "07_combined":
+        parts = [_sentence(g.get("combined_best_sentence"))]
+    elif chapter == "08_companion":
+        parts = [_sentence(g.get("companion_siamese_sentence"))]
+    elif chapter == "09_thresholds" and has("thr_best_method", "thr_best_accuracy"):
+        parts = [f"Chosen on validation accuracy, {g['thr_best_method']} reaches "
+                 f"{percent(g['thr_best_accuracy'], g.get('thr_best_accuracy_low'), g.get('thr_best_accuracy_high'))} "
+                 "on the test pairs, with its interval over the test classes."]
+    elif chapter == "10_robustness" and has("robust_synthetic_n_pairs"):
+        parts = [f"Each capture change is applied alone to {g['robust_synthetic_n_pairs']} synthetic test pairs "
+                 f"and every method is scored again at its threshold ({g.get('robust_rule', 'fitted on validation')} "
+                 "rule).", _sentence(g.get("robust_photos_note"))]
+    elif chapter == "11_search" and has("search_n_gallery", "search_n_classes"):
+        parts = [f"Each test photo is looked up among {g['search_n_gallery']} gallery photos of "
+                 f"{g['search_n_classes']} classes, with an exact and approximate indexes."]
+    elif chapter == "12_speed" and has("speed_hardware"):
+        parts = [f"Every method timed on one machine ({g['speed_hardware']}): the paper's per-pair way, the "
+                 "engine that describes each image once, and the limit."]
+    elif chapter == "13_summary":
+        parts = [_sentence(g.get("paper_ordering"))]
+    text = " ".join(p for p in parts if p)
+    return text or "This run did not produce this chapter's headline values; the sections below say why."
