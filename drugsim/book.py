@@ -114,12 +114,34 @@ def _suffix_labels(cells: list[dict[str, Any]], suffix: str) -> None:
         cells[i]["source"] = text
 
 
+def _drop_missing_figures(cells: list[dict[str, Any]]) -> None:
+    """A figure cell that drew nothing on this data (a panel its dataset cannot have) loses its caption, and the
+    sentence that refers to it goes: a reference to a figure that is not there would break the build."""
+    missing = []
+    for cell in cells:
+        figure = cell.get("metadata", {}).get("mystnb", {}).get("figure")
+        if isinstance(figure, dict) and figure.get("name") and not any(
+                "image/png" in (o.get("data") or {}) and not (o.get("metadata") or {}).get("scrapbook")
+                for o in cell.get("outputs", [])):
+            missing.append(str(figure["name"]))
+            del cell["metadata"]["mystnb"]["figure"]
+    for cell in cells:
+        if cell.get("cell_type") != "markdown" or not missing:
+            continue
+        source = cell.get("source", "")
+        text = "".join(source) if isinstance(source, list) else source
+        for name in missing:
+            text = re.sub(rf"\s*\{{numref\}}`{re.escape(name)}`[^.]*\.", "", text)
+        cell["source"] = text
+
+
 def _tidy_for_book(executed: Path, *, label_suffix: str | None = None) -> None:
     """Drop the default parameters and widget outputs from the page; fold the values the run injected.
 
     ``label_suffix`` renames the notebook's labels (a chapter published for a second dataset).
     """
     nb = json.loads(executed.read_text(encoding="utf-8"))
+    _drop_missing_figures(nb.get("cells", []))
     if label_suffix:
         _suffix_labels(nb.get("cells", []), label_suffix)
     for cell in nb.get("cells", []):

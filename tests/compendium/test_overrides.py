@@ -231,3 +231,23 @@ def test_only_04_keypoints_with_a_match_filter_reruns_that_chapter_into_its_own_
     pages = {p.name: p.read_text(encoding="utf-8") for p in report.book_index.parent.rglob("*.html")}
     assert "crosscheck" in pages["04_keypoints.html"]
     assert "match_filter" in pages["reproducibility.html"] and "crosscheck" in pages["reproducibility.html"]
+
+
+def test_a_figure_its_data_cannot_have_loses_its_caption_and_the_sentence_about_it(tmp_path):
+    """The feature-face panel needs face flags, which real photos lack: the page must not refer to it."""
+    nb = {"cells": [
+        {"cell_type": "markdown", "id": "m", "metadata": {},
+         "source": "Faces. {numref}`fig-faces` shows faces of both kinds. {numref}`fig-pairs` shows pairs.\n"},
+        {"cell_type": "code", "id": "a", "metadata": {"mystnb": {"figure": {"name": "fig-faces", "caption": "c"}}},
+         "outputs": [], "execution_count": 1, "source": "x"},
+        {"cell_type": "code", "id": "b", "metadata": {"mystnb": {"figure": {"name": "fig-pairs", "caption": "c"}}},
+         "outputs": [{"output_type": "display_data", "data": {"image/png": "iVBOR"}, "metadata": {}}],
+         "execution_count": 2, "source": "y"},
+    ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "n.ipynb"
+    path.write_text(json.dumps(nb))
+    book._tidy_for_book(path, label_suffix="grocery")
+    cells = json.loads(path.read_text())["cells"]
+    assert cells[0]["source"] == "Faces. {numref}`fig-pairs-grocery` shows pairs.\n"
+    assert "figure" not in cells[1]["metadata"]["mystnb"]
+    assert cells[2]["metadata"]["mystnb"]["figure"]["name"] == "fig-pairs-grocery"
