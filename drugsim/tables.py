@@ -199,7 +199,7 @@ def column_kind(name: str) -> str:
         return "seconds"
     if re.search(r"(^|_)p($|_)", lowered) or lowered.endswith("_p_holm"):
         return "p_value"
-    if re.search(r"accuracy|share|precision|map@r|recall|balanced|(^|_)acc($|_)|rate$|fraction", lowered):
+    if re.search(r"accuracy|share|precision|map@r|recall|balanced|(^|[_ ])acc($|[_ .@])|rate$|fraction", lowered):
         return "percent"
     return "number"
 

@@ -86,3 +86,8 @@ def test_a_note_reads_as_a_sentence():
 
     assert repr(note("seed study skipped")) == "seed study skipped"
     assert note("a < b")._repr_html_() == '<p class="drugsim-note">a &lt; b</p>'
+
+
+def test_short_headers_written_with_spaces_are_read_too():
+    assert column_kind("test acc @0.8") == column_kind("paper test acc") == "percent"
+    assert column_kind("ROC AUC") == "auc"
