@@ -137,7 +137,8 @@ def run_facts(*, profile: str, profile_description: str, dataset: str, n_files: 
     from drugsim.tables import seconds
 
     cores = f"{machine.get('cpu_cores_usable') or machine.get('cpu_cores')} usable cores"
-    device = machine.get("torch_device") or "no GPU"
+    device = machine.get("torch_device") or "cpu"
+    device = "no GPU" if device == "cpu" else f"torch device {device}"
     facts = [
         f"- **Profile:** `{profile}` ({profile_description.rstrip('.')})" if profile_description else f"- **Profile:** `{profile}`",
         f"- **Data:** {dataset}" + (f", {n_files:,} files" if isinstance(n_files, int) else ""),
