@@ -249,8 +249,10 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def _override_text(value: Any) -> str:
-    """A ``-p`` value as it is typed on the command line (papermill's reading gives it back)."""
-    return "None" if value is None else str(value)
+    """A ``-p`` value as it is typed on the command line (papermill's reading gives it back), quoted for a shell."""
+    import shlex
+
+    return shlex.quote("None" if value is None else str(value))
 
 
 def rerun_command(runs: Sequence[BookRun]) -> str:

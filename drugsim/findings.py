@@ -239,5 +239,7 @@ def in_this_chapter(chapter: str, glued: Mapping[str, Any]) -> str:
                  "engine that describes each image once, and the limit."]
     elif chapter == "13_summary":
         parts = [_sentence(g.get("paper_ordering"))]
-    text = " ".join(p for p in parts if p)
+    # Two or three lines: the first sentence of each part, at most two parts.
+    kept = [_first_sentence(part) for part in parts if part][:2]
+    text = " ".join(kept)
     return text or "This run did not produce this chapter's headline values; the sections below say why."

@@ -72,3 +72,17 @@ def test_the_block_sits_under_the_title_of_the_introduction():
     assert page.index("The introduction.") > page.index("**Run time:** 174 s (2 min 54 s)")
     assert "`match_filter = 'crosscheck'`" in page and "288 files" in page
     assert "{doc}`//" not in page
+
+
+def test_in_this_chapter_is_two_or_three_lines_from_the_chapters_own_values():
+    glued = {"siamese_ingredient_sentence": "The largest step is + ImageNet weights (+0.2292 test accuracy); the "
+                                            "last step reaches 0.4931.",
+             "siamese_seed_sentence": "Over 2 seeds, a net reaches 0.52. A difference between two single runs "
+                                      "says little. The paper's gaps are of that size."}
+    text = findings.in_this_chapter("05_siamese", glued)
+    assert text == ("The largest step is + ImageNet weights (+0.2292 test accuracy); the last step reaches 0.4931. "
+                    "Over 2 seeds, a net reaches 0.52.")
+    assert findings.in_this_chapter("09_thresholds", {"thr_best_method": "orb", "thr_best_accuracy": 0.8,
+                                                      "thr_best_accuracy_low": 0.75, "thr_best_accuracy_high": 0.85}
+                                    ).startswith("Chosen on validation accuracy, orb reaches 80.0 % [75.0, 85.0]")
+    assert findings.in_this_chapter("06_classifier", {}).startswith("This run did not produce")
