@@ -19,10 +19,11 @@ else
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 endif
 
-.PHONY: install reproduce time-reproduce test test-fast browser-deps bench clean-book help
+.PHONY: install reproduce lab time-reproduce test test-fast browser-deps bench clean-book help
 
 help:
 	@echo "make reproduce [PROFILE=tiny|quick|paper] [DATASET=synthetic|grocery|PATH] [JOBS=2]  rerun the study, build the book"
+	@echo "make lab                                                              JupyterLab on notebooks/ (the last run's data)"
 	@echo "make test                                                             run every test (what CI runs)"
 	@echo "make test-fast                                                        skip slow and browser tests"
 	@echo "make time-reproduce [PROFILE=tiny]                                    time a whole reproduction from scratch"
@@ -42,6 +43,14 @@ install: $(VENV)/.installed
 # REPRODUCE_ARGS="--only 04_keypoints" one chapter. The book lands in _build/html/index.html.
 reproduce: install
 	$(VENV)/bin/drugsim reproduce --profile $(PROFILE) --dataset $(DATASET) --jobs $(JOBS) $(REPRODUCE_ARGS)
+
+# JupyterLab on notebooks/ with the project's kernel. A notebook run there by hand reads the last run's data and
+# models (runs/last-run.json); LAB_ARGS="--no-browser --port=8899" passes options to jupyter lab. As root (a
+# container) Jupyter refuses to start without --allow-root.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+lab: install
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --MappingKernelManager.default_kernel_name=drugsim \
+	  $(LAB_ROOT) $(LAB_ARGS)
 
 # Wall time of a whole reproduction from an empty run folder (writes benchmarks/results/reproduce-*.json).
 time-reproduce: install

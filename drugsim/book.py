@@ -35,7 +35,7 @@ import yaml
 from drugsim.errors import DrugsimError
 from drugsim.hardware import hardware_info
 from drugsim.runner import cache as rc
-from drugsim.runner.layout import BookLayout, RunLayout
+from drugsim.runner.layout import GENERATED, VARIANTS, BookLayout, RunLayout
 
 #: Packages named on the reproducibility page besides the numeric ones of drugsim.runner.cache.KEY_PACKAGES.
 _TOOL_PACKAGES = ("drugsim", "papermill", "jupyter-book", "myst-nb", "sphinx", "ipykernel")
@@ -57,6 +57,7 @@ class BookRun:
         outcomes: one ``{"name", "status", "reason"}`` per notebook of the run (status: ran, cached,
             pending or blocked).
         parameters: ``{"global": {...}, "notebooks": {name: {...}}}`` as given to the notebooks.
+        overrides: the ``-p NAME VALUE`` parameters of this run (empty: the profile's own values).
     """
 
     layout: RunLayout
@@ -65,6 +66,7 @@ class BookRun:
     chapters: Sequence[str] = ()
     outcomes: Sequence[Mapping[str, Any]] = ()
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    overrides: Mapping[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -97,6 +99,12 @@ def _suffix_labels(cells: list[dict[str, Any]], suffix: str) -> None:
             source = cell.get("source", "")
             sources[i] = "".join(source) if isinstance(source, list) else source
     labels = {m.group("label") or m.group("name") for text in sources.values() for m in _LABEL_DEF.finditer(text)}
+    # Figures captioned in a code cell's metadata (myst-nb's mystnb.figure) are labels too.
+    for cell in cells:
+        figure = cell.get("metadata", {}).get("mystnb", {}).get("figure")
+        if isinstance(figure, dict) and figure.get("name"):
+            labels.add(str(figure["name"]))
+            figure["name"] = f"{figure['name']}-{suffix}"
     for i, text in sources.items():
         for label in labels:
             new = f"{label}-{suffix}"
@@ -106,12 +114,34 @@ def _suffix_labels(cells: list[dict[str, Any]], suffix: str) -> None:
         cells[i]["source"] = text
 
 
+def _drop_missing_figures(cells: list[dict[str, Any]]) -> None:
+    """A figure cell that drew nothing on this data (a panel its dataset cannot have) loses its caption, and the
+    sentence that refers to it goes: a reference to a figure that is not there would break the build."""
+    missing = []
+    for cell in cells:
+        figure = cell.get("metadata", {}).get("mystnb", {}).get("figure")
+        if isinstance(figure, dict) and figure.get("name") and not any(
+                "image/png" in (o.get("data") or {}) and not (o.get("metadata") or {}).get("scrapbook")
+                for o in cell.get("outputs", [])):
+            missing.append(str(figure["name"]))
+            del cell["metadata"]["mystnb"]["figure"]
+    for cell in cells:
+        if cell.get("cell_type") != "markdown" or not missing:
+            continue
+        source = cell.get("source", "")
+        text = "".join(source) if isinstance(source, list) else source
+        for name in missing:
+            text = re.sub(rf"\s*\{{numref\}}`{re.escape(name)}`[^.]*\.", "", text)
+        cell["source"] = text
+
+
 def _tidy_for_book(executed: Path, *, label_suffix: str | None = None) -> None:
     """Drop the default parameters and widget outputs from the page; fold the values the run injected.
 
     ``label_suffix`` renames the notebook's labels (a chapter published for a second dataset).
     """
     nb = json.loads(executed.read_text(encoding="utf-8"))
+    _drop_missing_figures(nb.get("cells", []))
     if label_suffix:
         _suffix_labels(nb.get("cells", []), label_suffix)
     for cell in nb.get("cells", []):
@@ -203,7 +233,8 @@ def make_toc(book_layout: BookLayout, runs: Sequence[BookRun]) -> dict[str, Any]
         {"file": book_layout.reproducibility_doc},
         {"file": "book/references"},
     ]})
-    return {"format": "jb-book", "root": "book/intro", "parts": parts}
+    root = book_layout.front_doc if book_layout.front_page.exists() else "book/intro"
+    return {"format": "jb-book", "root": root, "parts": parts}
 
 
 def _fence(text: str, lang: str = "yaml") -> str:
@@ -215,6 +246,39 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     for row in rows:
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |")
     return "\n".join(lines)
+
+
+def _override_text(value: Any) -> str:
+    """A ``-p`` value as it is typed on the command line (papermill's reading gives it back), quoted for a shell."""
+    import shlex
+
+    return shlex.quote("None" if value is None else str(value))
+
+
+def rerun_command(runs: Sequence[BookRun]) -> str:
+    """The command that rebuilds this book: ``make reproduce`` for the default run, else ``drugsim reproduce -p``."""
+    profile = runs[0].layout.profile if runs else "quick"
+    overrides = dict(runs[0].overrides) if runs else {}
+    if not overrides:
+        return f"make reproduce PROFILE={profile}"
+    dataset = runs[0].layout.dataset if runs[0].dataset_kind != "folder" else "PATH"
+    options = " ".join(f"-p {name} {_override_text(value)}" for name, value in overrides.items())
+    return f"drugsim reproduce --profile {profile} --dataset {dataset} {options}"
+
+
+def overrides_section(run: BookRun) -> list[str]:
+    """Markdown lines: the run's ``-p`` overrides, or that it used the profile's values."""
+    if not run.overrides:
+        return ["Parameter overrides: none; every notebook ran with the profile's values "
+                "(`drugsim reproduce -p NAME VALUE` sets one, in a run folder of its own)."]
+    return [
+        "Parameter overrides (`-p NAME VALUE`), given to every notebook whose parameters cell declares the "
+        f"name; this run has its own folder (`{run.layout.rel(run.layout.work_dir)}`) and book, and the "
+        "default run's are untouched:",
+        "",
+        _table(["parameter", "value"], [[f"`{name}`", f"`{_override_text(value)}`"]
+                                        for name, value in run.overrides.items()]),
+    ]
 
 
 def reproducibility_page(runs: Sequence[BookRun], *, grocery_note: str = "") -> str:
@@ -263,6 +327,8 @@ def reproducibility_page(runs: Sequence[BookRun], *, grocery_note: str = "") -> 
                 ["work folder", f"`{layout.rel(layout.work_dir)}`"],
             ]),
             "",
+            *overrides_section(run),
+            "",
             "Run times per notebook (papermill's `metadata.papermill.duration` of the executed notebook). A "
             "notebook is rerun only when its code, its parameters, the drugsim source or its input data "
             "changed (the cache key below); otherwise the copy made at the time shown is kept:",
@@ -292,26 +358,65 @@ def reproducibility_page(runs: Sequence[BookRun], *, grocery_note: str = "") -> 
                 + ", ".join(f"`{n}`" for n in pending) + "."]
     if grocery_note:
         out += ["", "## Real photos", "", grocery_note.replace("$", "\\$") + "."]
-    out += ["", "## Rerun", "", "```bash\nmake reproduce PROFILE="
-            + (runs[0].layout.profile if runs else "quick") + "\n```", ""]
+    out += ["", "## Rerun", "", "```bash\n" + rerun_command(runs) + "\n```", ""]
     return "\n".join(out)
 
 
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def front_page(book_layout: BookLayout, run: BookRun, intro: str) -> str:
+    """The introduction with "What this run found" (:mod:`drugsim.findings`) right under its title."""
+    from drugsim import findings
+
+    chapters = published_chapters(run)
+    results = {name: data for name in chapters if (data := _read_json(run.layout.results(name))) is not None}
+    chapter_docs = {name: "/" + run.layout.chapter_doc(name) for name in chapters}
+    durations = [notebook_duration(run.layout.published(name)) for name in chapters]
+    dataset = rc.read_stamp(run.layout.dataset_info) or {}
+    kind = {"synthetic": "synthetic drug boxes drawn by drugsim", "grocery": "the Grocery Store photos"}.get(
+        run.dataset_kind, f"your photos ({run.layout.dataset})")
+    facts = findings.run_facts(
+        profile=run.layout.profile, profile_description=run.profile_description, dataset=kind,
+        n_files=dataset.get("n_files"), machine=hardware_info(),
+        run_seconds=sum(d for d in durations if d is not None) if any(d is not None for d in durations) else None,
+        overrides=run.overrides)
+    block = findings.findings_block(results=results, chapter_docs=chapter_docs, facts=facts,
+                                    reproducibility_doc=book_layout.reproducibility_doc)
+    return findings.insert_after_title(intro, block)
+
+
 def write_book_sources(book_layout: BookLayout, runs: Sequence[BookRun], *, grocery_note: str = "") -> Path:
-    """Write the generated table of contents and reproducibility page; return the toc path."""
+    """Write the generated front page, table of contents and reproducibility page; return the toc path."""
     from drugsim.io import write_text_atomic
 
     book_layout.generated_dir.mkdir(parents=True, exist_ok=True)
+    intro = book_layout.root / "book" / "intro.md"
+    if runs and intro.exists():
+        write_text_atomic(book_layout.front_page, front_page(book_layout, runs[0], intro.read_text(encoding="utf-8")))
+    else:
+        book_layout.front_page.unlink(missing_ok=True)
     write_text_atomic(book_layout.reproducibility_page, reproducibility_page(runs, grocery_note=grocery_note))
     write_text_atomic(book_layout.toc, "# Written by drugsim reproduce from profiles.yml and the notebooks it "
                       "published.\n" + yaml.safe_dump(make_toc(book_layout, runs), sort_keys=False))
     return book_layout.toc
 
 
-def _book_inputs_hash(root: Path, toc: Path) -> str:
+def _book_inputs_hash(book_layout: BookLayout, toc: Path) -> str:
+    root = book_layout.root
     digest = hashlib.sha256()
     files = [root / "_config.yml", root / "references.bib", toc]
-    files += sorted((root / "book").rglob("*"))
+    generated = root / GENERATED
+    # Another book's generated sources (a run with overrides, or the default run) are not this book's input.
+    files += sorted(path for path in (root / "book").rglob("*")
+                    if generated not in path.parents or book_layout.generated_dir in path.parents)
+    if not book_layout.variant:
+        files = [path for path in files if generated / VARIANTS not in path.parents]
     for path in files:
         if path.is_file() and "__pycache__" not in path.parts:
             digest.update(path.relative_to(root).as_posix().encode() + b"\0")
@@ -340,20 +445,23 @@ def build_book(book_layout: BookLayout, *, toc: Path | None = None, force: bool 
     Raises:
         BookBuildError: listing every warning Sphinx reported (warnings are errors here).
     """
-    book_layout = BookLayout(Path(book_layout.root).resolve())
+    book_layout = BookLayout(Path(book_layout.root).resolve(), variant=book_layout.variant,
+                             output=Path(book_layout.output).resolve() if book_layout.output is not None else None)
     root = book_layout.root
     toc = toc or book_layout.toc
     if not toc.exists():
         toc = book_layout.committed_toc
     index = book_layout.html_index
     stamp_path = book_layout.build_stamp
-    inputs = _book_inputs_hash(root, toc)
+    inputs = _book_inputs_hash(book_layout, toc)
     stamp = rc.read_stamp(stamp_path)
     if not force and index.exists() and stamp and stamp.get("inputs") == inputs:
         log(f"book unchanged: {index}")
         return index
     command = _jupyter_book_command() + ["build", str(root), "--toc", str(toc), "-W", "--keep-going",
                                          "--builder", "html"]
+    if book_layout.output is not None:
+        command += ["--path-output", str(book_layout.output_dir)]
     log("building the book: " + " ".join(Path(command[0]).name if i == 0 else c for i, c in enumerate(command)))
     started = time.perf_counter()
     env = dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1")

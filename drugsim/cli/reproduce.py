@@ -17,9 +17,13 @@ EPILOG = """examples:
   drugsim reproduce --dataset ~/my_boxes --no-book   # your own photos in the paper's layout
   drugsim reproduce --force                          # rerun every notebook, cached or not
   drugsim reproduce --jobs 2                         # two notebooks at once where their inputs allow
+  drugsim reproduce --profile tiny --only 04_keypoints -p match_filter crosscheck
+                                                     # one chapter with one parameter changed, in its own
+                                                     # run folder and book (runs/tiny-synthetic-<hash>/)
 
 A notebook whose code, parameters, drugsim source and input data are unchanged since its last successful
-run is not run again. Runs live in runs/<profile>-<dataset>/; the book is written to _build/html/.
+run is not run again. Runs live in runs/<profile>-<dataset>/; the book is written to _build/html/. A run
+with -p overrides lives in runs/<profile>-<dataset>-<hash of the overrides>/ with its book in its _build/html/.
 """
 
 
@@ -41,6 +45,7 @@ def _split_only(values: Optional[List[str]]) -> Optional[List[str]]:
 
 def run(args: argparse.Namespace) -> int:
     from drugsim.runner import reproduce
+    from drugsim.runner.overrides import collect
 
     root = Path(args.root).resolve() if args.root else _find_root(Path.cwd().resolve())
     if args.dataset not in ("synthetic", "grocery"):
@@ -58,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         strict=args.strict,
         progress=not args.no_progress and sys.stderr.isatty(),
         jobs=args.jobs,
+        overrides=collect(args.parameters),
     )
     where = f"; book: {report.book_index}" if report.book_index else ""
     print(f"done in {report.wall_s:.0f} s{where}")
@@ -86,6 +92,10 @@ def register(subparsers) -> None:
                         help="run up to N notebooks "
                         "at once, each once the notebooks it reads have finished; each kernel gets 1/N of the "
                         "cores' threads (default: 1, one after another)")
+    parser.add_argument("-p", "--parameters", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                        help="set a notebook parameter for this run, as papermill's -p does (True, False, None, "
+                        "numbers, else text); repeatable; checked against the parameters cell of every notebook "
+                        "that runs. The run gets its own folder and book; the default run is left as it is")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--root", help="the project folder holding profiles.yml (default: found from the "
                         "current folder upwards)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,6 +11,38 @@ from typing import Any
 from drugsim.errors import DatasetError
 from drugsim.runner import cache as rc
 from drugsim.runner.plan import RunPlan
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or links not allowed: a copy costs disk, not correctness
+        shutil.copy2(source, target)
+
+
+def reuse_default_dataset(plan: RunPlan, *, log: Callable[[str], None]) -> bool:
+    """Give a run with overrides the default run's synthetic dataset (hard links) instead of drawing it again.
+
+    Only when the variant has no dataset yet and the default run's has a stamp; :func:`prepare_dataset` then
+    checks that stamp like its own (the same preset, seed and data code), so a stale copy is still redrawn.
+    The files are never written in place (a new dataset is built under another name and renamed), so the
+    links cannot change the default run's data.
+
+    Returns:
+        Whether the dataset was linked.
+    """
+    default = plan.layout.default
+    if (not plan.layout.variant or plan.dataset.kind != "synthetic" or plan.data_dir is None
+            or plan.data_dir.exists() or not default.data_dir.is_dir() or not default.dataset_stamp.exists()):
+        return False
+    log(f"linking the dataset of {plan.rel(default.work_dir)} into {plan.rel(plan.work_dir)}")
+    staging = plan.data_dir.with_name(plan.data_dir.name + ".linking")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(default.data_dir, staging, copy_function=_link_or_copy)
+    os.replace(staging, plan.data_dir)
+    plan.layout.dataset_stamp.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(default.dataset_stamp, plan.layout.dataset_stamp)
+    return True
 
 
 def prepare_dataset(plan: RunPlan, *, log: Callable[[str], None], progress: bool = True) -> dict[str, Any]:
@@ -34,6 +68,7 @@ def prepare_dataset(plan: RunPlan, *, log: Callable[[str], None], progress: bool
                   "data_code": rc.package_source_hash(Path(data_pkg.__file__).resolve().parent)}
         stamp_path = plan.layout.dataset_stamp
         assert plan.data_dir is not None
+        reuse_default_dataset(plan, log=log)
         if rc.read_stamp(stamp_path) != wanted or not plan.data_dir.is_dir():
             log(f"generating the synthetic dataset (preset {preset}, seed {seed}) in {plan.rel(plan.data_dir)}")
             # generate_dataset builds under a temporary name and renames: never half a dataset.

@@ -17,6 +17,12 @@ Its notebooks are published into the book's source tree, ``book/generated/<datas
 their results beside them as ``<name>.results.json``). :class:`BookLayout` names the book's own files:
 the generated table of contents and reproducibility page, and the HTML build under ``_build/``.
 
+A run with parameter overrides (``drugsim reproduce -p NAME VALUE``) is a *variant*: its folder is
+``runs/<profile>-<dataset>-<variant>/`` (the variant is a short hash of the overrides), its chapters are
+published under ``book/generated/variants/<variant>/`` and its book is built inside its run folder
+(``runs/<profile>-<dataset>-<variant>/_build/html/``), so the default run and book are never overwritten.
+``runs/last-run.json`` (:func:`last_run_record`) names the folder of the last run, for notebooks opened by hand.
+
 Nothing else builds these paths: the runner and :mod:`drugsim.book` ask a layout.
 """
 
@@ -27,17 +33,37 @@ from pathlib import Path
 
 #: The book's source folder for what runs publish (git ignores it).
 GENERATED = Path("book") / "generated"
+#: Inside GENERATED: the sources of the books of runs with parameter overrides, one folder per variant.
+VARIANTS = "variants"
+
+
+def last_run_record(root: Path) -> Path:
+    """``runs/last-run.json``: the last ``drugsim reproduce``'s run folder, read by notebooks opened by hand."""
+    return Path(root) / "runs" / "last-run.json"
 
 
 @dataclass(frozen=True)
 class BookLayout:
-    """The files of the book around the runs, under the project root."""
+    """The files of the book around the runs, under the project root.
+
+    Attributes:
+        root: the project root.
+        variant: empty for the default book; the overrides' hash for the book of a run with overrides.
+        output: where that book's ``_build/`` goes (the variant run's folder); the root when ``None``.
+    """
 
     root: Path
+    variant: str = ""
+    output: Path | None = None
+
+    @property
+    def generated(self) -> Path:
+        """The generated sources' folder, relative to the root (as the table of contents names files)."""
+        return GENERATED / VARIANTS / self.variant if self.variant else GENERATED
 
     @property
     def generated_dir(self) -> Path:
-        return self.root / GENERATED
+        return self.root / self.generated
 
     @property
     def toc(self) -> Path:
@@ -50,13 +76,22 @@ class BookLayout:
         return self.root / "_toc.yml"
 
     @property
+    def front_page(self) -> Path:
+        """The generated front page: the introduction opened by "What this run found"."""
+        return self.generated_dir / "index.md"
+
+    @property
+    def front_doc(self) -> str:
+        return (self.generated / "index").as_posix()
+
+    @property
     def reproducibility_page(self) -> Path:
         return self.generated_dir / "reproducibility.md"
 
     @property
     def reproducibility_doc(self) -> str:
         """The reproducibility page as the table of contents names it (project-relative, no suffix)."""
-        return (GENERATED / "reproducibility").as_posix()
+        return (self.generated / "reproducibility").as_posix()
 
     def chapters_dir(self, dataset: str) -> Path:
         """Where the notebooks run on ``dataset`` are published."""
@@ -64,11 +99,16 @@ class BookLayout:
 
     def chapter_doc(self, dataset: str, name: str) -> str:
         """A published notebook as the table of contents names it (project-relative, no suffix)."""
-        return (GENERATED / dataset / name).as_posix()
+        return (self.generated / dataset / name).as_posix()
+
+    @property
+    def output_dir(self) -> Path:
+        """The folder holding ``_build/`` (``jupyter-book build --path-output``)."""
+        return Path(self.output) if self.output is not None else self.root
 
     @property
     def build_dir(self) -> Path:
-        return self.root / "_build"
+        return self.output_dir / "_build"
 
     @property
     def html_index(self) -> Path:
@@ -91,19 +131,25 @@ class RunLayout:
     root: Path
     profile: str
     dataset: str  # the name used for folders (synthetic, grocery, or a slug of the folder given)
+    variant: str = ""  # empty, or the hash of the run's parameter overrides (drugsim reproduce -p)
 
     @property
     def tag(self) -> str:
-        """``<profile>-<dataset>``: the run folder's name, used in progress lines."""
-        return f"{self.profile}-{self.dataset}"
+        """``<profile>-<dataset>[-<variant>]``: the run folder's name, used in progress lines."""
+        return f"{self.profile}-{self.dataset}" + (f"-{self.variant}" if self.variant else "")
 
     @property
     def work_dir(self) -> Path:
         return self.root / "runs" / self.tag
 
     @property
+    def default(self) -> RunLayout:
+        """The same profile and dataset without overrides (where a variant finds its dataset)."""
+        return RunLayout(root=self.root, profile=self.profile, dataset=self.dataset)
+
+    @property
     def book(self) -> BookLayout:
-        return BookLayout(self.root)
+        return BookLayout(self.root, variant=self.variant, output=self.work_dir if self.variant else None)
 
     # ------------------------------------------------------------------ inside the run folder
 
@@ -138,6 +184,11 @@ class RunLayout:
     def dataset_info(self) -> Path:
         """The dataset's description and content hash, as the reproducibility page shows it."""
         return self.work_dir / "dataset.json"
+
+    @property
+    def overrides(self) -> Path:
+        """The parameter overrides a variant run was made with (``-p NAME VALUE``)."""
+        return self.work_dir / "overrides.json"
 
     @property
     def lock(self) -> Path:

@@ -8,8 +8,9 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from drugsim import book
 from drugsim.errors import ConfigError, DatasetError, DrugsimError
 from drugsim.runner.execute import NotebookOutcome, run_plan, say
-from drugsim.runner.layout import BookLayout
+from drugsim.runner.layout import last_run_record
 from drugsim.runner.plan import RunPlan, plan_run
 from drugsim.runner.profiles import load_profiles
 
@@ -46,7 +47,33 @@ def book_run(plan: RunPlan, outcomes: Sequence[NotebookOutcome]) -> book.BookRun
         chapters=chapters,
         outcomes=[{"name": o.name, "status": o.status, "reason": o.reason} for o in outcomes],
         parameters={"global": plan.global_params, "notebooks": {nb.spec.name: nb.params for nb in plan.notebooks}},
+        overrides=dict(plan.overrides),
     )
+
+
+def write_last_run(plan: RunPlan) -> None:
+    """Record the run's folder in ``runs/last-run.json``: a notebook opened by hand reads its data and models."""
+    from drugsim.io import write_text_atomic
+
+    record = {
+        "profile": plan.profile,
+        "dataset": plan.dataset.spec if plan.dataset.kind == "folder" else plan.dataset.kind,
+        "work_dir": plan.rel(plan.work_dir),
+        "data_dir": plan.rel(plan.data_dir) if plan.data_dir is not None else "",
+        "overrides": plan.overrides,
+    }
+    path = last_run_record(plan.root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def write_overrides(plan: RunPlan) -> None:
+    """Keep a variant run's overrides in its folder, so the folder says what it is."""
+    if plan.overrides:
+        from drugsim.io import write_text_atomic
+
+        plan.layout.overrides.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(plan.layout.overrides, json.dumps(plan.overrides, indent=2, sort_keys=True) + "\n")
 
 
 def grocery_available() -> tuple[bool, str]:
@@ -83,6 +110,7 @@ def reproduce(
     progress: bool = True,
     log: Callable[[str], None] = say,
     jobs: int = 1,
+    overrides: Mapping[str, Any] | None = None,
 ) -> ReproduceReport:
     """Run the study for ``profile`` on ``dataset`` (plus the Grocery Store photos when present) and build the book.
 
@@ -92,6 +120,8 @@ def reproduce(
             ``"auto"`` when they are found, ``"yes"`` (an error when missing) or ``"no"``.
         strict: treat notebooks listed in profiles.yml but not written yet as an error.
         jobs: how many notebooks may run at once (1: one after another, in profiles.yml order).
+        overrides: ``-p NAME VALUE`` parameters for every planned notebook that declares them; the run then
+            has its own folder and book (``runs/<profile>-<dataset>-<hash>/``), never the default run's.
 
     Raises:
         ConfigError, DatasetError, NotebookFailed: with a message naming what went wrong.
@@ -101,14 +131,15 @@ def reproduce(
     if grocery not in ("auto", "yes", "no"):
         raise ConfigError(f"grocery must be auto, yes or no, got {grocery!r}")
     profiles = load_profiles(root / "profiles.yml")
-    plans = [plan_run(profiles, profile, dataset, root=root, only=only)]
+    plans = [plan_run(profiles, profile, dataset, root=root, only=only, overrides=overrides)]
     report = ReproduceReport(runs=[])
     if plans[0].dataset.kind == "synthetic" and grocery != "no":
         found, note = grocery_available()
         report.grocery_note = note
         if found:
             grocery_only = [n for n in (only or []) if "grocery" in profiles.notebooks[n].datasets]
-            grocery_plan = plan_run(profiles, profile, "grocery", root=root, only=grocery_only or None)
+            grocery_plan = plan_run(profiles, profile, "grocery", root=root, only=grocery_only or None,
+                                    overrides=overrides, require_overrides=False)
             if only and not grocery_only:
                 # Nothing to run on the photos, but their chapters published earlier stay in the book.
                 grocery_plan.notebooks, grocery_plan.pending, grocery_plan.blocked = [], [], {}
@@ -127,11 +158,13 @@ def reproduce(
     # With --only, --force reruns the notebooks named, not the ones they need (a retrained model...).
     forced: Any = set(only) if (force and only) else force
     for plan in plans:
+        write_overrides(plan)
         outcomes = run_plan(plan, force=forced, progress=progress, log=log, jobs=jobs)
         report.runs.append((plan, outcomes))
         log(format_outcomes(plan, outcomes))
+    write_last_run(plans[0])
     if build_book:
-        book_layout = BookLayout(root)
+        book_layout = plans[0].layout.book
         book.write_book_sources(book_layout, report.book_runs(), grocery_note=report.grocery_note)
         report.book_index = book.build_book(book_layout, log=log)
     report.wall_s = time.perf_counter() - started

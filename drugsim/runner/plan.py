@@ -17,7 +17,8 @@ from typing import Any
 
 from drugsim.errors import ConfigError
 from drugsim.runner import cache as rc
-from drugsim.runner.layout import RunLayout
+from drugsim.runner.layout import VARIANTS, RunLayout
+from drugsim.runner.overrides import check_overrides, variant_name
 from drugsim.runner.profiles import STANDARD_PARAMS, NotebookSpec, Profiles, declared_parameters
 
 
@@ -36,7 +37,7 @@ def choose_dataset(spec: str) -> DatasetChoice:
         return DatasetChoice(kind=spec, name=spec, spec=spec)
     folder = Path(spec).expanduser()
     slug = re.sub(r"[^a-z0-9]+", "-", folder.resolve().name.lower()).strip("-") or "data"
-    if slug in ("synthetic", "grocery", "generated"):
+    if slug in ("synthetic", "grocery", "generated", VARIANTS):
         slug = f"folder-{slug}"
     return DatasetChoice(kind="folder", name=slug, spec=str(folder))
 
@@ -68,6 +69,10 @@ class RunPlan:
     pending: list[str] = field(default_factory=list)
     blocked: dict[str, str] = field(default_factory=dict)
     profiles: Profiles | None = None
+    #: ``-p NAME VALUE`` overrides given to every planned notebook that declares the name.
+    overrides: dict[str, Any] = field(default_factory=dict)
+    #: Each planned notebook's parameters cell, ``{name: {parameter: default}}`` (to check overrides against).
+    declared: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def work_dir(self) -> Path:
@@ -102,11 +107,17 @@ def plan_run(
     *,
     root: Path,
     only: Sequence[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    require_overrides: bool = True,
 ) -> RunPlan:
     """Resolve which notebooks run, in what order, with which parameters, for ``profile`` and ``dataset``.
 
     Notebooks listed in ``profiles.yml`` whose file does not exist yet are reported in ``plan.pending``
-    (and those that need them in ``plan.blocked``), never silently dropped.
+    (and those that need them in ``plan.blocked``), never silently dropped. ``overrides`` (``-p``) replace
+    the profile's value in every planned notebook that declares them, and make the run a variant with its
+    own folder (:class:`~drugsim.runner.layout.RunLayout`); :func:`drugsim.runner.overrides.check_overrides`
+    checks them against the planned notebooks' parameters cells (with ``require_overrides``, each name must
+    be declared by one of them; without, as for the Grocery part of a run, only their values are checked).
 
     Raises:
         ConfigError: an unknown profile, an unknown notebook in ``only``, a notebook asked for that cannot
@@ -137,13 +148,14 @@ def plan_run(
             per_notebook.setdefault(name, {}).update(params)
     seed = int(global_params.get("seed", 0))
 
-    layout = RunLayout(root=root, profile=profile, dataset=choice.name)
+    overrides = dict(overrides or {})
+    layout = RunLayout(root=root, profile=profile, dataset=choice.name, variant=variant_name(overrides))
     data_dir = layout.data_dir if choice.kind == "synthetic" else None
     if choice.kind == "folder":
         data_dir = Path(choice.spec).expanduser().resolve()
     plan = RunPlan(
         root=root, profile=profile, dataset=choice, layout=layout, data_dir=data_dir,
-        global_params=global_params, notebooks=[], profiles=profiles,
+        global_params=global_params, notebooks=[], profiles=profiles, overrides=overrides,
     )
     unavailable: dict[str, str] = {}
     for name in names:
@@ -173,8 +185,10 @@ def plan_run(
                 f"notebooks/{name}.ipynb does not declare in its parameters cell (it declares: "
                 f"{', '.join(sorted(declared))})"
             )
+        plan.declared[name] = declared
         params = {k: v for k, v in global_params.items() if k in declared}
         params.update(own)
+        params.update({k: v for k, v in overrides.items() if k in declared})
         params.update(
             profile=profile,
             dataset=choice.spec if choice.kind == "folder" else choice.kind,
@@ -183,10 +197,14 @@ def plan_run(
             results_path=plan.rel(layout.results(name)),
             seed=int(own.get("seed", seed)),
         )
+        if "seed" in overrides:
+            params["seed"] = overrides["seed"]
         plan.notebooks.append(PlannedNotebook(
             spec=spec, source=source, params=params, published=layout.published(name),
             results=layout.results(name), stamp=layout.stamp(name), log=layout.log(name),
         ))
+    if overrides:
+        check_overrides(overrides, plan.declared, require_declared=require_overrides)
     return plan
 
 

@@ -28,6 +28,10 @@ def tiny_book() -> Path:
     """Build the book once per session with the tiny profile (via the runner) and return its project root."""
     from .helpers import REPO
 
+    prebuilt = os.environ.get("DRUGSIM_BOOK_TEST_PREBUILT")
+    if prebuilt:  # iterating on the browser checks: read a book built earlier, as it is (no sync, no run)
+        assert (Path(prebuilt) / "_build" / "html").is_dir(), f"{prebuilt}: no _build/html to read"
+        return Path(prebuilt)
     root = Path(os.environ.get(BOOK_TEST_ROOT_ENV, REPO / "runs" / "book-test"))
     root.mkdir(parents=True, exist_ok=True)
     # pytest-xdist workers each set this fixture up: the first builds, the others wait and hit the cache.
