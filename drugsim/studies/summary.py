@@ -330,37 +330,6 @@ def beyond_paper_rows(results: Mapping[str, Mapping[str, Any]]):
     return pd.DataFrame(rows, columns=["table", "row", "quantity", "paper", "ours", "threshold_fitted_on", "notebook"])
 
 
-def plot_accuracy(frame, *, ax=None, recorded_columns=()):
-    """Bars of every accuracy in ``frame`` (Tables 6-10, and rows beyond the paper): the paper's beside ours,
-    and beside them each of ``recorded_columns`` (a recorded run's numbers for the same rows, see
-    :func:`drugsim.studies.recorded_runs.with_recorded_columns`). Returns the axes."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 3.8))
-    rows = frame[frame["quantity"].str.contains("accuracy") & ~frame["quantity"].str.endswith(PAPER_PROTOCOL_SUFFIX)]
-    labels = [f"{t.split()[1]}: {r} ({q.replace('_accuracy', '')})" for t, r, q in
-              zip(rows["table"], rows["row"], rows["quantity"])]
-    series = [("paper", rows["paper"]), ("this run", rows["ours"])] + [
-        (f"recorded: {name}", rows[name]) for name in recorded_columns if name in rows]
-    width = 0.8 / len(series)
-    x = np.arange(len(rows))
-    for k, (label, values) in enumerate(series):
-        offset = (k - (len(series) - 1) / 2) * width
-        ax.bar(x + offset, 100 * values.astype(float).fillna(0).to_numpy(), width=width, label=label)
-        if label == "this run":
-            for xi, missing in zip(x, values.isna()):
-                if missing:
-                    ax.text(xi + offset, 1, "not run", rotation=90, ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(x)
-    ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(0, 100)
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(len(series), 3), frameon=False, fontsize=7)
-    return ax
-
-
 # ------------------------------------------------------------------------------ the pre-declared verdict
 
 
@@ -527,3 +496,54 @@ def verdict_frame(rows: Sequence[Mapping[str, Any]]):
         "p": "–" if r["p_value"] is None else f"{r['p_value']:.2g}",
         "pairs": r["n_pairs"], "classes": r["n_classes"], "outcome": r["outcome"], "chosen by": r["chosen_by"],
     } for r in rows])
+
+
+#: Families of the score store as the chart names them, in the chart's order (weakest methods last).
+CHART_FAMILIES = {"siamese": "Siamese networks", "keypoint": "keypoints", "hash": "hashes",
+                  "histogram": "histograms", "cosine": "cosine", "other": "beyond the paper"}
+
+
+def _paper_accuracy(method: str) -> Optional[float]:
+    """The paper's test accuracy of a stored method (Table 8 for SIFT/ORB, Table 9 for its networks)."""
+    row = paper.TABLE8.get(method) or paper.TABLE9.get(method) or {}
+    value = row.get("accuracy", row.get("test_accuracy"))
+    return None if value is None else float(value)
+
+
+def accuracy_interval_rows(records: Mapping[str, Any], *, level: float = VERDICT_LEVEL) -> List[Dict[str, Any]]:
+    """One row per stored method for the summary's dot-and-interval chart
+    (:func:`drugsim.studies.summary_plots.plot_accuracy_intervals`): test accuracy at its validation-fitted
+    threshold with its class-level interval, all on the test pairs every stored method scored (so every dot on
+    the axis answers the same question), and the paper's number where the paper reports an accuracy.
+
+    Rows are grouped by family (:data:`CHART_FAMILIES` order), methods in name order; none when no method is
+    stored or the methods share no test pair.
+    """
+    from drugsim.evaluation.inference import class_jackknife_intervals
+
+    if not records:
+        return []
+    common = None
+    for record in records.values():
+        indices = set(np.asarray(record.test_pair_indices).tolist())
+        common = indices if common is None else common & indices
+    if not common:
+        return []
+    order = list(CHART_FAMILIES)
+    rows = []
+    for name in sorted(records, key=lambda n: (order.index(records[n].family) if records[n].family in order
+                                                else len(order), n)):
+        record = records[name]
+        keep = np.isin(record.test_pair_indices, sorted(common))
+        correct = record.correct()[keep]
+        classes = record.test_classes[keep]
+        low = high = None
+        if len(set(classes.tolist())) >= 2:
+            interval = class_jackknife_intervals(record.test_scores[keep], record.test_labels[keep], record.threshold,
+                                                 direction=record.direction, clusters=classes, level=level)
+            low, high = interval["accuracy"]
+        rows.append({"method": name, "family": CHART_FAMILIES.get(record.family, record.family),
+                     "accuracy": float(correct.mean()), "ci_low": low, "ci_high": high,
+                     "paper_value": _paper_accuracy(name), "n_pairs": int(keep.sum()),
+                     "n_classes": len(set(classes.tolist()))})
+    return rows

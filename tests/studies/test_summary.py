@@ -144,7 +144,6 @@ def test_this_run_uses_validation_fitted_thresholds_and_shows_the_papers_protoco
 def test_the_chart_shows_networks_beyond_the_paper_and_recorded_runs_beside():
     import math
 
-    import pandas as pd
 
     results = {"05_siamese": {"rows": [
         {"model": "resnet18-improved", "train_accuracy": 0.6, "test_accuracy": 0.52, "threshold_fitted_on": "val"},
@@ -154,19 +153,6 @@ def test_the_chart_shows_networks_beyond_the_paper_and_recorded_runs_beside():
     extra = summary.beyond_paper_rows(results)
     assert list(extra["row"]) == ["efficientnet-lite0-imagenet-partial-improved" + summary.BEYOND_PAPER]
     assert extra["ours"].tolist() == [0.96] and math.isnan(extra["paper"].iloc[0])  # test-fitted row left out
-    chart = pd.concat([summary.comparison_table(results), extra], ignore_index=True)
-    chart["gpu-run"] = [0.959 if r == "resnet18-improved" and q == "test_accuracy" else None
-                        for r, q in zip(chart["row"], chart["quantity"])]
-    ax = summary.plot_accuracy(chart, recorded_columns=["gpu-run"])
-    legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == ["paper", "this run", "recorded: gpu-run"]
-    labels = [t.get_text() for t in ax.get_xticklabels()]
-    assert any("beyond the paper" in label for label in labels)
-    heights = {label: [] for label in legend}
-    for container, label in zip(ax.containers, legend):
-        heights[label] = [round(bar.get_height(), 1) for bar in container]
-    index = labels.index("9: resnet18-improved (test)")
-    assert heights["recorded: gpu-run"][index] == 95.9 and heights["this run"][index] == 52.0
 
 
 # ------------------------------------------------------------------ the pre-declared verdict (issue 20)
@@ -255,3 +241,29 @@ def test_the_runs_test_pair_hash_is_the_one_the_chapters_agree_on():
                                           "04": {"test_pairs_sha256": "x"}}) == "x"
     assert summary.run_test_pairs_sha256({"02": {"test_pairs_sha256": "x"}, "04": {"test_pairs_sha256": "y"}}) is None
     assert summary.run_test_pairs_sha256({}) is None
+
+
+def test_the_charts_rows_put_every_stored_method_on_the_same_test_pairs(tmp_path):
+    from drugsim.evaluation.score_store import load_method_scores, save_method_scores
+    from drugsim.studies.summary_plots import plot_accuracy_intervals
+
+    rng = np.random.default_rng(0)
+    sha = "cd" * 32
+    classes = np.array([f"d{i % 12}" for i in range(240)])
+    labels = np.arange(240) % 2
+    for name, family, indices, noise in (("orb", "keypoint", np.arange(240), 0.6),
+                                         ("resnet18-improved", "siamese", np.arange(240), 0.3),
+                                         ("phash", "hash", np.arange(0, 240, 2), 2.0)):
+        scores = labels[indices] + rng.normal(0, noise, indices.size)
+        save_method_scores(tmp_path, method=name, family=family, in_paper=True, direction="higher", threshold=0.5,
+                           threshold_rule="midpoint", val_accuracy=0.8, val_roc_auc=0.9, test_pair_indices=indices,
+                           test_scores=scores, test_labels=labels[indices], test_classes=classes[indices],
+                           test_pairs_sha256=sha)
+    rows = summary.accuracy_interval_rows(load_method_scores(tmp_path, test_pairs_sha256=sha))
+    assert [r["method"] for r in rows] == ["resnet18-improved", "orb", "phash"]  # grouped by family
+    assert {r["n_pairs"] for r in rows} == {120} and {r["n_classes"] for r in rows} == {6}  # the shared pairs only
+    assert all(r["ci_low"] <= r["accuracy"] <= r["ci_high"] for r in rows)
+    assert rows[1]["paper_value"] == paper.TABLE8["orb"]["accuracy"] and rows[2]["paper_value"] is None
+    ax = plot_accuracy_intervals(rows)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["resnet18-improved", "orb", "phash"]
+    assert summary.accuracy_interval_rows({}) == []
