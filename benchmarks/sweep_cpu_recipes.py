@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -103,6 +104,7 @@ def main(argv: List[str] | None = None) -> int:
                  "n_train_pairs": len(data.pairs("train")), "n_val_pairs": len(data.pairs("val")),
                  "val_classes": len({r.label for r in data.records_by_split["val"]})},
         "test_split_used": False, "commit": commit.strip(), "machine": hardware_sentence(),
+        "load_average_after": round(os.getloadavg()[0], 1),
         "candidates": rows, "chosen": chosen,
     }
     write_text_atomic(out, json.dumps(record, indent=2) + "\n")
