@@ -238,7 +238,7 @@ def in_this_chapter(chapter: str, glued: Mapping[str, Any]) -> str:
         parts = [f"Every method timed on one machine ({g['speed_hardware']}): the paper's per-pair way, the "
                  "engine that describes each image once, and the limit."]
     elif chapter == "13_summary":
-        parts = [_sentence(g.get("paper_ordering"))]
+        parts = [_sentence(g.get("verdict_sentence"))]
     # Two or three lines: the first sentence of each part, at most two parts.
     kept = [_first_sentence(part) for part in parts if part][:2]
     text = " ".join(kept)

@@ -86,3 +86,9 @@ def test_in_this_chapter_is_two_or_three_lines_from_the_chapters_own_values():
                                                       "thr_best_accuracy_low": 0.75, "thr_best_accuracy_high": 0.85}
                                     ).startswith("Chosen on validation accuracy, orb reaches 80.0 % [75.0, 85.0]")
     assert findings.in_this_chapter("06_classifier", {}).startswith("This run did not produce")
+
+
+def test_the_summary_chapter_opens_with_its_pre_declared_verdict():
+    text = findings.in_this_chapter("13_summary", {"verdict_sentence": "Of the 4 comparisons fixed before the run, "
+                                                                      "2 held, 2 not established: (a) x vs y."})
+    assert text.startswith("Of the 4 comparisons fixed before the run")
