@@ -13,20 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drugsim.cli import main
+from hostile_helpers import one_line_exit_2 as _one_line_exit_2
 from drugsim.errors import ConfigError, DatasetError, ImageReadError
 from drugsim.io import is_image_file, read_image, read_text_lines, write_image
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _one_line_exit_2(argv, capsys, *names: str) -> str:
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, (argv, err)
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-    for name in names:
-        assert name in err, err
-    return err
 
 
 def _textured(seed: int) -> np.ndarray:

@@ -11,36 +11,17 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drugsim.cli import main
+from hostile_helpers import one_line_exit_2 as _one_line_exit_2
+from hostile_helpers import textured_images
 from drugsim.errors import DrugsimError, OutputError
-from drugsim.io import write_image
 
 REPO = Path(__file__).resolve().parents[1]
 HUGE = str(10**30)
-
-
-def _one_line_exit_2(argv, capsys, *names: str) -> str:
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, (argv, err)
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-    for name in names:
-        assert name in err, err
-    return err
-
-
-def _images(root: Path, n_classes: int = 6, per_class: int = 3) -> Path:
-    rng = np.random.default_rng(0)
-    for c in range(n_classes):
-        base = np.kron(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), np.ones((8, 8, 1), np.uint8))
-        for shot in range(per_class):
-            write_image(root / f"c{c}" / f"c{c}_{shot}.png", np.roll(base, shot, axis=1))
-    return root
 
 
 # ------------------------------------------------------------------- item 7: finite but absurd values
@@ -96,7 +77,7 @@ def test_any_whole_number_for_n_boot_parses_or_names_the_bound(value):
 def test_a_400_digit_threshold_in_a_result_is_one_line(tmp_path, capsys):
     result = tmp_path / "r.json"
     result.write_text('{"method": "ahash", "threshold": ' + "9" * 400 + "}")
-    a = _images(tmp_path / "d", n_classes=1, per_class=2) / "c0" / "c0_0.png"
+    a = textured_images(tmp_path / "d", n_classes=1, per_class=2) / "c0" / "c0_0.png"
     _one_line_exit_2(["compare", str(a), str(a), "--method", "ahash", "--threshold-from", str(result)], capsys,
                      "--threshold-from", "expected a finite number")
 
@@ -107,7 +88,7 @@ def test_a_400_digit_threshold_in_a_result_is_one_line(tmp_path, capsys):
 def _toy_pairs(root: Path):
     from drugsim.data.records import Pair
 
-    paths = sorted(_images(root, n_classes=4, per_class=3).rglob("*.png"))
+    paths = sorted(textured_images(root, n_classes=4, per_class=3).rglob("*.png"))
     pairs = []
     for i in range(0, len(paths) - 1):
         pairs.append(Pair(paths[i], paths[i + 1], int(paths[i].parent == paths[i + 1].parent)))
@@ -134,7 +115,7 @@ def test_a_checkpoint_with_a_nan_threshold_is_never_used_for_a_decision(tmp_path
                                                   "model": {}})
     with pytest.raises(CheckpointError, match="decision threshold is nan, expected a finite number"):
         load_checkpoint(path, kind="siamese")
-    a = _images(tmp_path / "d", n_classes=1, per_class=1) / "c0" / "c0_0.png"
+    a = textured_images(tmp_path / "d", n_classes=1, per_class=1) / "c0" / "c0_0.png"
     err = _one_line_exit_2(["compare", str(a), str(a), "--method", "siamese-improved", "--model", str(path)],
                            capsys, "nan.pt", "decision threshold")
     assert "DIFFERENT" not in err
@@ -178,7 +159,7 @@ def test_train_to_a_device_is_refused_before_training(capsys):
 def test_a_full_cache_degrades_to_no_cache_with_one_warning(tmp_path, capsys, monkeypatch):
     from drugsim.evaluation.cache import FeatureCache
 
-    data = _images(tmp_path / "d")
+    data = textured_images(tmp_path / "d", per_class=3)
     pairs = tmp_path / "p.txt"
     pairs.write_text("c4/c4_0.png\tc4/c4_1.png\t1\nc4/c4_0.png\tc5/c5_0.png\t0\n")
 
@@ -259,7 +240,7 @@ def test_a_closed_pipe_ends_quietly():
 
 def test_options_that_would_be_ignored_are_refused(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    data = _images(tmp_path / "d")
+    data = textured_images(tmp_path / "d", per_class=3)
     _one_line_exit_2(["evaluate", "--data", str(data), "--method", "ahash", "--target-far", "0.05"], capsys,
                      "--target-far", "--threshold-rule far")
     _one_line_exit_2(["evaluate", "--data", str(data), "--method", "ahash", "--threshold-rule", "far",

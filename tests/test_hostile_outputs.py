@@ -13,29 +13,19 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drugsim.cli import main
+from hostile_helpers import textured_images
 from drugsim.errors import OutputError
-from drugsim.io import MARKER_NAME, check_outputs_against_inputs, check_replaceable, write_image
-
-
-def _images(root: Path, n_classes: int = 6, per_class: int = 4) -> Path:
-    """A class-per-folder dataset of small textured PNGs (fast to describe with ahash)."""
-    rng = np.random.default_rng(0)
-    for c in range(n_classes):
-        base = np.kron(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), np.ones((8, 8, 1), np.uint8))
-        for shot in range(per_class):
-            write_image(root / f"c{c}" / f"c{c}_{shot}.png", np.roll(base, shot, axis=1))
-    return root
+from drugsim.io import MARKER_NAME, check_outputs_against_inputs, check_replaceable
 
 
 @pytest.fixture
 def data(tmp_path) -> Path:
-    return _images(tmp_path / "data")
+    return textured_images(tmp_path / "data")
 
 
 def _fingerprint(*paths: Path) -> dict[str, str]:
@@ -274,7 +264,7 @@ def test_no_command_changes_an_input_file(data, tmp_path, capsys, monkeypatch):
 
 def test_the_copy_of_a_dataset_is_what_the_hash_test_guards(tmp_path):
     """The fingerprint helper notices a changed byte (the hash test above cannot pass vacuously)."""
-    data = _images(tmp_path / "d", n_classes=1, per_class=1)
+    data = textured_images(tmp_path / "d", n_classes=1, per_class=1)
     before = _fingerprint(data)
     image = next(data.rglob("*.png"))
     image.write_bytes(image.read_bytes() + b"\0")

@@ -231,19 +231,9 @@ def write_pairs(path: PathLike, pairs: Sequence[Pair], *, root: Optional[PathLik
 
 def _pair_lines(path: Path) -> list[str]:
     """Lines of a UTF-8 pair list (a leading byte-order mark dropped); an error names the bad line."""
-    raw = path.read_bytes()
-    if raw.startswith(b"\xef\xbb\xbf"):  # editors on Windows add a BOM; it is not part of the first path
-        raw = raw[3:]
-    lines = []
-    for number, line in enumerate(raw.splitlines(), start=1):
-        try:
-            lines.append(line.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise DatasetError(
-                f"{path}:{number}: byte {line[exc.start]:#04x} at column {exc.start + 1} is not UTF-8 "
-                "(expected a UTF-8 text pair list)"
-            ) from None
-    return lines
+    from drugsim.io import decode_lines
+
+    return decode_lines(path.read_bytes(), path)
 
 
 def read_pairs(path: PathLike, *, root: Optional[PathLike] = None, check_files: bool = True) -> List[Pair]:
