@@ -187,13 +187,13 @@ def readme_timings_block(timings: Sequence[Mapping[str, Any]], *, sources: Seque
         "|---|---|---:|---:|---|---:|---|",
     ]
     for timing in timings:
-        minutes, seconds = divmod(float(timing["total_s"]), 60)
+        minutes, seconds = divmod(round(float(timing["total_s"])), 60)  # whole seconds: never "2 min 60 s"
         load = timing.get("load_average_before_after") or ["?", "?"]
         what = timing.get("what") or f"`make reproduce PROFILE={timing['profile']}`"
         rerun = f"{timing['second_run_s']:.0f} s" if "second_run_s" in timing else "n/a"
         lines.append(
             f"| {what} | {', '.join(sorted(timing.get('runs', {}))) or 'n/a'} "
-            f"| {timing['total_s']:.0f} s ({int(minutes)} min {seconds:.0f} s) | {timing.get('cpu_s', 0):.0f} s "
+            f"| {timing['total_s']:.0f} s ({int(minutes)} min {seconds} s) | {timing.get('cpu_s', 0):.0f} s "
             f"| {load[0]} / {load[1]} | {rerun} | {timing.get('machine', '')} |"
         )
     return "\n".join(lines) + "\n"

@@ -192,7 +192,7 @@ def test_run_block_lists_chapter_05_and_the_pre_declared_verdict_from_the_runs_r
     assert "no 05_siamese.json with Table 9 rows" in capsys.readouterr().err
 
 
-README_RUN = "results/recorded/cpu-quick-reproduce-3156b28"
+README_RUN = "results/recorded/cpu-quick-reproduce-101022d"
 
 
 def test_readme_run_block_equals_what_the_command_renders_from_the_recorded_quick_run():
