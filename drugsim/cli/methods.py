@@ -66,8 +66,8 @@ Threshold: every rule, the midpoint included, is fitted on pairs of the validati
 unchanged to the test pairs (threshold_fitted_on = "val"); --threshold-from reuses an earlier result's
 threshold ("file:PATH"). --paper-protocol fits the midpoint on the evaluated pairs themselves, as the
 paper did (threshold_fitted_on = "test", labelled the paper's protocol). The JSON has every metric with a
-95 % bootstrap interval (ci95) that resamples classes with their pairs (ci_unit = "class"; --ci-unit pair
-for the narrower pair-level interval) and the threshold every rule fits (thresholds).
+95 % class-level interval (ci95: the delete-one-class jackknife with a t quantile, ci_unit = "class"; --ci-unit
+pair for the narrower pair-level bootstrap interval) and the threshold every rule fits (thresholds).
 """
 
 METHODS_EPILOG = """examples:
@@ -182,9 +182,9 @@ def _print_summary(result: Dict[str, Any]) -> None:
         f"  threshold {fmt(result['threshold'])} ({result['threshold_rule']}, fitted on "
         f"{fitted_on_label(result['threshold_fitted_on'])})"
     )
-    unit = "classes" if result["ci_unit"] == "class" else "pairs"
     n_classes = f" ({result['n_classes']} classes)" if result["n_classes"] else ""
-    print(f"  95% intervals resample {unit}{n_classes}")
+    print("  95% intervals: " + (f"class-level jackknife{n_classes}" if result["ci_unit"] == "class"
+                                  else "pair-level bootstrap"))
     ci = result["ci95"]
     for key, label in (
         ("accuracy", "accuracy"),
@@ -417,7 +417,7 @@ def register(subparsers) -> None:
         "--ci-unit",
         default="class",
         choices=("class", "pair"),
-        help="what the bootstrap resamples: classes with their pairs (default) or single pairs",
+        help="interval unit: classes (default; delete-one-class jackknife) or single pairs (bootstrap)",
     )
     evaluate.add_argument("--threshold-from", type=Path, metavar="EARLIER.json",
                           help="reuse the threshold of an earlier result (fitted elsewhere)")
@@ -431,7 +431,7 @@ def register(subparsers) -> None:
     evaluate.add_argument("--filter-model", type=Path, metavar="CLASSIFIER_CKPT",
                           help="skip pairs the feature-face classifier calls feature-poor (Table 10)")
     evaluate.add_argument("--n-boot", type=options.int_range(1, options.MAX_BOOT), default=1000,
-                          help="bootstrap resamples (default: 1000)")
+                          help="bootstrap resamples of a pair-level interval (default: 1000)")
     options.add_seed_option(evaluate, "seed of split, pairs and bootstrap (default: 0)")
     options.add_json_file(
         evaluate, "write the full result here (atomically; - = standard output)", metavar="OUT"

@@ -152,7 +152,7 @@ def test_evaluate_midpoint_writes_json(fake_data, tmp_path, capsys):
     assert set(result["thresholds"]) == {"midpoint", "max_accuracy", "youden", "eer", "far"}
     # Test pairs come from the test drugs only.
     assert result["pairs_source"] == "algorithm2:test"
-    assert "fitted on validation pairs" in text and "resample classes" in text
+    assert "fitted on validation pairs" in text and "class-level jackknife" in text
 
 
 def test_evaluate_paper_protocol_and_pair_intervals_only_when_asked(fake_data, tmp_path, capsys):
